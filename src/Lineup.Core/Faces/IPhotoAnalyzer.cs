@@ -1,0 +1,27 @@
+using Lineup.Core.Imaging;
+
+namespace Lineup.Core.Faces;
+
+/// <summary>Wall time of each pipeline stage for one photo, in milliseconds.</summary>
+public readonly record struct StageTimings(double DecodeMs, double DetectMs, double LandmarksMs, double AlignMs, double EmbedMs)
+{
+    public double TotalMs => DecodeMs + DetectMs + LandmarksMs + AlignMs + EmbedMs;
+}
+
+/// <summary>Everything the pipeline learned from one encoded photo.</summary>
+public sealed record PhotoAnalysis(ImageInfo Info, IReadOnlyList<AnalyzedFace> Faces, StageTimings Timings);
+
+/// <summary>
+/// Encoded photo in, faces with embeddings out: decode (bounded), detect, landmark, align, embed.
+/// Implementations are safe to call from several workers at once.
+/// </summary>
+public interface IPhotoAnalyzer
+{
+    /// <summary>Identifies the embedding model; embeddings of different models are never compared.</summary>
+    string ModelId { get; }
+
+    int Dimensions { get; }
+
+    /// <summary>Throws <see cref="ImageRejectedException"/> for inputs that cannot be used.</summary>
+    PhotoAnalysis Analyze(ReadOnlySpan<byte> encoded, DecodeLimits limits);
+}

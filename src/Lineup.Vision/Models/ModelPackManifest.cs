@@ -1,0 +1,63 @@
+using System.Reflection;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Lineup.Vision.Models;
+
+/// <summary>One ONNX file of a model pack: its role, file name, checksum and how it is fed.</summary>
+public sealed record ModelFileEntry(
+    string Name,
+    string File,
+    string Sha256,
+    IReadOnlyList<int> Input,
+    string Colour,
+    string Normalise,
+    string Outputs);
+
+/// <summary>The similarity threshold a pack ships with, and what produced it.</summary>
+public sealed record ModelCalibration(float Threshold, string Source);
+
+/// <summary>
+/// A model pack described as data (STYLE.md §5): where it comes from, the SHA-256 of the archive and of
+/// every file, and how each model is fed. The default pack's manifest is committed in the repo and
+/// embedded in this assembly.
+/// </summary>
+public sealed record ModelPackManifest(
+    string Id,
+    string Package,
+    string Version,
+    string Tarball,
+    string TarballSha256,
+    string Licence,
+    IReadOnlyList<ModelFileEntry> Models,
+    ModelCalibration Calibration)
+{
+    internal static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    /// <summary>The default pack, <c>faceplugin-face-recognition-js@0.0.1</c>.</summary>
+    public static ModelPackManifest Default { get; } = LoadEmbedded();
+
+    /// <summary>npm package spec, e.g. <c>faceplugin-face-recognition-js@0.0.1</c>.</summary>
+    public string PackageSpec => $"{Package}@{Version}";
+
+    public ModelFileEntry Get(string name) =>
+        Models.FirstOrDefault(m => m.Name == name)
+        ?? throw new KeyNotFoundException($"Model pack '{Id}' has no model named '{name}'.");
+
+    public static ModelPackManifest Parse(string json) =>
+        JsonSerializer.Deserialize<ModelPackManifest>(json, JsonOptions)
+        ?? throw new InvalidDataException("The model pack manifest is empty.");
+
+    private static ModelPackManifest LoadEmbedded()
+    {
+        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream("Lineup.Vision.model-pack.json")
+            ?? throw new InvalidOperationException("The default model pack manifest is not embedded in Lineup.Vision.");
+        using var reader = new StreamReader(stream);
+        return Parse(reader.ReadToEnd());
+    }
+}
