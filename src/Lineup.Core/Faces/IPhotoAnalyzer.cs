@@ -9,7 +9,8 @@ public readonly record struct StageTimings(double DecodeMs, double DetectMs, dou
 }
 
 /// <summary>Everything the pipeline learned from one encoded photo.</summary>
-public sealed record PhotoAnalysis(ImageInfo Info, IReadOnlyList<AnalyzedFace> Faces, StageTimings Timings);
+/// <param name="Scale">Decoded buffer pixels per original pixel; face coordinates are already in original pixels.</param>
+public sealed record PhotoAnalysis(ImageInfo Info, float Scale, IReadOnlyList<AnalyzedFace> Faces, StageTimings Timings);
 
 /// <summary>
 /// Encoded photo in, faces with embeddings out: decode (bounded), detect, landmark, align, embed.

@@ -1,0 +1,121 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Formats.Tar;
+using System.IO.Compression;
+using Lineup.Hosting;
+using Lineup.Ingest.Sources;
+using Spectre.Console;
+
+namespace Lineup.Cli.Commands;
+
+/// <summary>
+/// <c>lineup demo</c>: the whole job on a small sample gallery, on any machine with npm. The sample photos
+/// are the demo images of the npm package <c>@vladmandic/face-api@1.7.15</c> (MIT); they are fetched into
+/// the data directory, never committed.
+/// </summary>
+public static class DemoCommand
+{
+    private const string SamplePackage = "@vladmandic/face-api@1.7.15";
+    private const string SampleTarball = "vladmandic-face-api-1.7.15.tgz";
+
+    public static Command Build()
+    {
+        var from = new Option<string?>("--from") { Description = $"A local copy of {SampleTarball} (for machines without npm)" };
+        var command = new Command("demo", "Fetch models and sample photos, ingest them and run a search: the whole job end to end") { from };
+        command.SetAction((parse, ct) => GlobalOptions.RunAsync(async () =>
+        {
+            var options = GlobalOptions.Resolve(parse);
+            var progress = GlobalOptions.Progress(parse);
+            var samples = Path.Combine(options.FullDataDirectory, "samples");
+            await FetchSamplesAsync(samples, parse.GetValue(from), progress, ct);
+
+            await using var engine = await LineupEngine.OpenAsync(options, progress, ct);
+            var collection = await engine.Catalog.EnsureCollectionAsync(
+                "samples", $"public demo images from the npm package {SamplePackage} (MIT)", null, ct);
+            var summary = await IngestCommand.RunWithProgressAsync(engine, new FolderSource(samples, options.Limits.MaxBytes), collection, parse.GetValue(GlobalOptions.Quiet), ct);
+            IngestCommand.PrintSummary(summary);
+
+            var probe = Path.Combine(samples, "sample1.jpg");
+            AnsiConsole.MarkupLineInterpolated($"\nSearching the gallery with {probe}:");
+            var result = await engine.SearchAsync(await File.ReadAllBytesAsync(probe, ct), 5, null, ct);
+            var table = new Table().AddColumns("rank", "similarity", "photo", "face box");
+            foreach (var c in result.Candidates)
+            {
+                table.AddRow(c.Rank.ToString(), c.Similarity.ToString("0.000"),
+                    Markup.Escape(Path.GetFileName(c.Image.Provenance.OriginalPath ?? c.Image.Id.ToString())), c.Face.Box.ToString());
+            }
+
+            AnsiConsole.Write(table);
+            AnsiConsole.MarkupLine("[grey]Candidates are investigative leads, not identifications.[/]");
+            AnsiConsole.MarkupLineInterpolated($"Gallery in {options.FullDataDirectory}. Try: lineup --data {options.DataDirectory} search <photo>");
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+
+    private static async Task FetchSamplesAsync(string samples, string? from, IProgress<string> progress, CancellationToken ct)
+    {
+        if (Directory.Exists(samples) && Directory.EnumerateFiles(samples, "sample*.jpg").Any())
+        {
+            return;
+        }
+
+        var staging = samples + ".staging";
+        Directory.CreateDirectory(staging);
+        try
+        {
+            var tarball = from;
+            if (tarball is null)
+            {
+                progress.Report($"npm pack {SamplePackage} (sample photos)…");
+                using var npm = Process.Start(new ProcessStartInfo("npm", ["pack", SamplePackage, "--pack-destination", staging, "--silent"])
+                {
+                    RedirectStandardOutput = true,
+                    RedirectStandardError = true,
+                }) ?? throw new InvalidOperationException("npm could not be started.");
+                var stderr = npm.StandardError.ReadToEndAsync(ct);
+                await npm.StandardOutput.ReadToEndAsync(ct);
+                await npm.WaitForExitAsync(ct);
+                if (npm.ExitCode != 0)
+                {
+                    throw new InvalidOperationException($"npm pack {SamplePackage} failed: {(await stderr).Trim()}. Use --from <{SampleTarball}>.");
+                }
+
+                tarball = Path.Combine(staging, SampleTarball);
+            }
+
+            await using (var file = File.OpenRead(tarball))
+            await using (var gzip = new GZipStream(file, CompressionMode.Decompress))
+            using (var reader = new TarReader(gzip))
+            {
+                while (await reader.GetNextEntryAsync(cancellationToken: ct) is { } entry)
+                {
+                    var name = entry.Name;
+                    if (name.StartsWith("package/demo/sample", StringComparison.Ordinal) && name.EndsWith(".jpg", StringComparison.Ordinal))
+                    {
+                        await entry.ExtractToFileAsync(Path.Combine(staging, Path.GetFileName(name)), overwrite: true, ct);
+                    }
+                }
+            }
+
+            if (tarball.StartsWith(staging, StringComparison.Ordinal))
+            {
+                File.Delete(tarball);
+            }
+
+            if (Directory.Exists(samples))
+            {
+                Directory.Delete(samples, recursive: true);
+            }
+
+            Directory.Move(staging, samples);
+        }
+        finally
+        {
+            if (Directory.Exists(staging))
+            {
+                Directory.Delete(staging, recursive: true);
+            }
+        }
+    }
+}

@@ -1,0 +1,210 @@
+using System.Collections.Concurrent;
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using Lineup.Core.Evaluation;
+using Lineup.Core.Faces;
+using Lineup.Core.Imaging;
+using Lineup.Core.Numerics;
+using Lineup.Hosting;
+using Lineup.Ingest.Sources;
+using Spectre.Console;
+
+namespace Lineup.Cli.Commands;
+
+/// <summary>
+/// <c>lineup eval</c>: 1:1 verification (ROC AUC, EER, TAR at FAR 1% and 0.1%) over a pairs file and
+/// 1:N identification (every labelled face against all others: rank-1 and rank-10) over a manifest.
+/// Each photo's face is its most prominent one (largest box); a photo without a face counts as an error
+/// for every pair and search it takes part in (failure to enrol is not hidden).
+/// </summary>
+public static class EvalCommand
+{
+    public static Command Build()
+    {
+        var manifest = new Option<string>("--manifest") { Description = "CSV with columns path,identity (paths relative to the CSV's folder)", Required = true };
+        var pairs = new Option<string>("--pairs") { Description = "CSV with columns path1,path2,same (1 = same person)", Required = true };
+        var output = new Option<string>("--out") { Description = "Report folder", DefaultValueFactory = _ => "eval-out" };
+        var command = new Command("eval", "Measure verification and identification accuracy on a labelled photo set") { manifest, pairs, output };
+        command.SetAction((parse, ct) => GlobalOptions.RunAsync(async () =>
+        {
+            var options = GlobalOptions.Resolve(parse);
+            await using var engine = await LineupEngine.OpenForAnalysisAsync(options, GlobalOptions.Progress(parse), ct);
+            var report = await RunAsync(engine, parse.GetValue(manifest)!, parse.GetValue(pairs)!, parse.GetValue(output)!, GlobalOptions.Progress(parse), ct);
+            Print(report);
+            AnsiConsole.MarkupLineInterpolated($"Report: {Path.Combine(Path.GetFullPath(parse.GetValue(output)!), "report.md")}");
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+
+    public sealed record EvalReport(
+        string Model,
+        string Manifest,
+        string Pairs,
+        DateTimeOffset When,
+        int Photos,
+        int PhotosWithoutFace,
+        double Seconds,
+        VerificationSummary Verification,
+        IdentificationSummary Identification);
+
+    public sealed record VerificationSummary(
+        int Genuine,
+        int Impostor,
+        int PairsWithoutFace,
+        double Auc,
+        double Eer,
+        double EerThreshold,
+        double TarAtFar1Percent,
+        double ThresholdAtFar1Percent,
+        double TarAtFar01Percent,
+        double ThresholdAtFar01Percent);
+
+    public sealed record IdentificationSummary(int Identities, int Probes, int ProbesWithoutFace, int Gallery, double Rank1, double Rank10, IReadOnlyList<double> Cmc);
+
+    public static async Task<EvalReport> RunAsync(LineupEngine engine, string manifestPath, string pairsPath, string outDir, IProgress<string> progress, CancellationToken ct)
+    {
+        var clock = Stopwatch.StartNew();
+        var root = Path.GetDirectoryName(Path.GetFullPath(manifestPath))!;
+        var labels = CsvReader.ReadFile(manifestPath).ToDictionary(r => Required(r, "path", manifestPath), r => Required(r, "identity", manifestPath));
+        var pairRows = CsvReader.ReadFile(pairsPath)
+            .Select(r => (A: Required(r, "path1", pairsPath), B: Required(r, "path2", pairsPath), Same: Required(r, "same", pairsPath) is "1" or "true"))
+            .ToList();
+
+        var photos = labels.Keys.Concat(pairRows.SelectMany(p => new[] { p.A, p.B })).Distinct().Order(StringComparer.Ordinal).ToList();
+        var embeddings = new ConcurrentDictionary<string, float[]?>();
+        var done = 0;
+        await Parallel.ForEachAsync(photos, new ParallelOptions { MaxDegreeOfParallelism = engine.Options.Workers, CancellationToken = ct }, async (photo, c) =>
+        {
+            embeddings[photo] = await EmbedMostProminentAsync(engine.Analyzer, Path.Combine(root, photo), engine.Options.Limits, c);
+            if (Interlocked.Increment(ref done) % 200 == 0)
+            {
+                progress.Report($"  {done}/{photos.Count} photos analysed");
+            }
+        });
+
+        // 1:1 verification.
+        var genuine = new List<double>();
+        var impostor = new List<double>();
+        var pairsWithoutFace = 0;
+        foreach (var (a, b, same) in pairRows)
+        {
+            var ea = embeddings[a];
+            var eb = embeddings[b];
+            // A pair whose photo has no face is scored -1: a genuine pair then counts as a miss, an impostor as a reject.
+            var score = ea is null || eb is null ? -1 : VectorMath.CosineOfUnit(ea, eb);
+            pairsWithoutFace += ea is null || eb is null ? 1 : 0;
+            (same ? genuine : impostor).Add(score);
+        }
+
+        var verification = VerificationMetrics.Compute(genuine, impostor);
+
+        // 1:N identification over single-identity photos.
+        var labelled = labels.Where(l => !l.Value.StartsWith("group:", StringComparison.Ordinal) && l.Value != "noface").ToList();
+        var gallery = labelled.Where(l => embeddings[l.Key] is not null).Select(l => (l.Key, l.Value, Vector: embeddings[l.Key]!)).ToList();
+        var multi = labelled.GroupBy(l => l.Value).Where(g => g.Count() >= 2).Select(g => g.Key).ToHashSet();
+        var ranks = new List<int>();
+        var probesWithoutFace = 0;
+        foreach (var (path, identity) in labelled.Where(l => multi.Contains(l.Value)))
+        {
+            if (embeddings[path] is not { } probe)
+            {
+                probesWithoutFace++;
+                ranks.Add(0);
+                continue;
+            }
+
+            var ordered = gallery.Where(g => g.Key != path)
+                .Select(g => (g.Value, Score: VectorMath.CosineOfUnit(probe, g.Vector)))
+                .OrderByDescending(g => g.Score)
+                .ToList();
+            var rank = ordered.FindIndex(g => g.Value == identity) + 1;
+            ranks.Add(rank);
+        }
+
+        var identification = IdentificationMetrics.FromMateRanks(ranks);
+        var report = new EvalReport(
+            engine.Analyzer.ModelId,
+            Path.GetFullPath(manifestPath),
+            Path.GetFullPath(pairsPath),
+            DateTimeOffset.UtcNow,
+            photos.Count,
+            embeddings.Count(e => e.Value is null),
+            clock.Elapsed.TotalSeconds,
+            new VerificationSummary(verification.Genuine, verification.Impostor, pairsWithoutFace, verification.Auc, verification.Eer,
+                verification.EerThreshold, verification.AtFar1Percent.Tar, verification.AtFar1Percent.Threshold,
+                verification.AtFar01Percent.Tar, verification.AtFar01Percent.Threshold),
+            new IdentificationSummary(multi.Count, identification.Probes, probesWithoutFace, gallery.Count,
+                identification.Rank1Rate, identification.Rank10Rate, identification.Cmc));
+
+        Directory.CreateDirectory(outDir);
+        await File.WriteAllTextAsync(Path.Combine(outDir, "report.json"), JsonSerializer.Serialize(report, SearchCommands.Json), ct);
+        await File.WriteAllTextAsync(Path.Combine(outDir, "report.md"), Markdown(report), ct);
+        DetPlot.Save(verification, Path.Combine(outDir, "det.png"));
+        return report;
+    }
+
+    private static async Task<float[]?> EmbedMostProminentAsync(IPhotoAnalyzer analyzer, string path, DecodeLimits limits, CancellationToken ct)
+    {
+        var bytes = await File.ReadAllBytesAsync(path, ct);
+        try
+        {
+            var analysis = analyzer.Analyze(bytes, limits);
+            return analysis.Faces.Count == 0 ? null : analysis.Faces.MaxBy(f => f.Box.Area)!.Embedding;
+        }
+        catch (ImageRejectedException)
+        {
+            return null;
+        }
+    }
+
+    private static string Required(IReadOnlyDictionary<string, string> row, string column, string file) =>
+        row.TryGetValue(column, out var value) && value.Length > 0
+            ? value
+            : throw new InvalidDataException($"{file}: a row has no '{column}' value.");
+
+    public static string Markdown(EvalReport r)
+    {
+        var v = r.Verification;
+        var i = r.Identification;
+        var md = new StringBuilder();
+        md.AppendLine($"# Evaluation: {r.Model}");
+        md.AppendLine();
+        md.AppendLine($"{r.Photos} photos ({r.PhotosWithoutFace} without a detected face), {r.Seconds:0} s, {r.When:yyyy-MM-dd}.");
+        md.AppendLine();
+        md.AppendLine("| 1:1 verification | value |");
+        md.AppendLine("|---|---|");
+        md.AppendLine($"| genuine / impostor pairs | {v.Genuine} / {v.Impostor} ({v.PairsWithoutFace} with a photo without a face, scored −1) |");
+        md.AppendLine($"| ROC AUC | {v.Auc:0.0000} |");
+        md.AppendLine($"| EER | {v.Eer:P2} at cosine {v.EerThreshold:0.000} |");
+        md.AppendLine($"| TAR @ FAR 1% | {v.TarAtFar1Percent:P2} at cosine {v.ThresholdAtFar1Percent:0.000} |");
+        md.AppendLine($"| TAR @ FAR 0.1% | {v.TarAtFar01Percent:P2} at cosine {v.ThresholdAtFar01Percent:0.000} |");
+        md.AppendLine();
+        md.AppendLine("| 1:N identification | value |");
+        md.AppendLine("|---|---|");
+        md.AppendLine($"| identities with ≥ 2 photos | {i.Identities} |");
+        md.AppendLine($"| probes / gallery faces | {i.Probes} / {i.Gallery} ({i.ProbesWithoutFace} probes without a face) |");
+        md.AppendLine($"| rank-1 | {i.Rank1:P2} |");
+        md.AppendLine($"| rank-10 | {i.Rank10:P2} |");
+        md.AppendLine();
+        md.AppendLine("![DET curve](det.png)");
+        return md.ToString();
+    }
+
+    private static void Print(EvalReport r)
+    {
+        var table = new Table().AddColumns("metric", "value");
+        table.AddRow("pairs genuine / impostor", $"{r.Verification.Genuine} / {r.Verification.Impostor}");
+        table.AddRow("ROC AUC", r.Verification.Auc.ToString("0.0000"));
+        table.AddRow("EER", $"{r.Verification.Eer:P2} @ {r.Verification.EerThreshold:0.000}");
+        table.AddRow("TAR @ FAR 1%", $"{r.Verification.TarAtFar1Percent:P2} @ {r.Verification.ThresholdAtFar1Percent:0.000}");
+        table.AddRow("TAR @ FAR 0.1%", $"{r.Verification.TarAtFar01Percent:P2} @ {r.Verification.ThresholdAtFar01Percent:0.000}");
+        table.AddRow("1:N probes", r.Identification.Probes.ToString());
+        table.AddRow("rank-1", r.Identification.Rank1.ToString("P2"));
+        table.AddRow("rank-10", r.Identification.Rank10.ToString("P2"));
+        table.AddRow("photos without a face", r.PhotosWithoutFace.ToString());
+        AnsiConsole.Write(table);
+    }
+}

@@ -1,0 +1,22 @@
+namespace Lineup.Cli;
+
+/// <summary>Process exit codes; scripts rely on them (README lists them).</summary>
+public static class ExitCodes
+{
+    public const int Ok = 0;
+
+    /// <summary>An unexpected error (a bug or an environment failure); the message says which.</summary>
+    public const int Error = 1;
+
+    /// <summary>The command line or an input is wrong: unknown option, missing file, not an image.</summary>
+    public const int BadInput = 2;
+
+    /// <summary>The probe photo has no usable face, or an id does not exist.</summary>
+    public const int NotFound = 3;
+
+    /// <summary>The face models are missing or fail verification.</summary>
+    public const int Models = 4;
+
+    /// <summary>A batch finished but some items were refused or failed (each is listed).</summary>
+    public const int Partial = 5;
+}

@@ -1,0 +1,113 @@
+using System.CommandLine;
+using System.ComponentModel.DataAnnotations;
+using Lineup.Core.Imaging;
+using Lineup.Hosting;
+using Lineup.Vision.Models;
+using Microsoft.Extensions.Configuration;
+using Spectre.Console;
+
+namespace Lineup.Cli;
+
+/// <summary>Options every command takes, and the one place that turns them into <see cref="LineupOptions"/>.</summary>
+public static class GlobalOptions
+{
+    public static readonly Option<string?> Data = new("--data")
+    {
+        Description = "Data directory (catalog, index, models). Default: $LINEUP_DATA or ./lineup-data",
+        Recursive = true,
+    };
+
+    public static readonly Option<string?> Models = new("--models")
+    {
+        Description = "Model cache directory. Default: $LINEUP_MODELS or <data>/models",
+        Recursive = true,
+    };
+
+    public static readonly Option<bool> Quiet = new("--quiet", "-q")
+    {
+        Description = "Only print results and errors",
+        Recursive = true,
+    };
+
+    public static IEnumerable<Option> All => [Data, Models, Quiet];
+
+    /// <summary>appsettings.json (beside the data directory's parent or the binary), then LINEUP__ env, then flags.</summary>
+    public static LineupOptions Resolve(ParseResult parse)
+    {
+        var configuration = new ConfigurationBuilder()
+            .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true)
+            .AddJsonFile(Path.Combine(Environment.CurrentDirectory, "appsettings.json"), optional: true)
+            .AddEnvironmentVariables("LINEUP__")
+            .Build();
+        var options = new LineupOptions();
+        configuration.GetSection(LineupOptions.Section).Bind(options);
+        if (Environment.GetEnvironmentVariable("LINEUP_DATA") is { Length: > 0 } envData)
+        {
+            options.DataDirectory = envData;
+        }
+
+        if (Environment.GetEnvironmentVariable("LINEUP_MODELS") is { Length: > 0 } envModels)
+        {
+            options.ModelsDirectory = envModels;
+        }
+
+        if (parse.GetValue(Data) is { Length: > 0 } data)
+        {
+            options.DataDirectory = data;
+        }
+
+        if (parse.GetValue(Models) is { Length: > 0 } models)
+        {
+            options.ModelsDirectory = models;
+        }
+
+        options.Validate();
+        return options;
+    }
+
+    public static IProgress<string> Progress(ParseResult parse) =>
+        parse.GetValue(Quiet)
+            ? new Progress<string>(_ => { })
+            : new SyncProgress(line => AnsiConsole.MarkupLineInterpolated($"[grey]{line}[/]"));
+
+    /// <summary>Maps the exceptions a command can meet to one clear line and an exit code.</summary>
+    public static async Task<int> RunAsync(Func<Task<int>> body)
+    {
+        try
+        {
+            return await body();
+        }
+        catch (ModelStoreException e)
+        {
+            return Fail(ExitCodes.Models, e.Message);
+        }
+        catch (ImageRejectedException e)
+        {
+            return Fail(ExitCodes.BadInput, e.Message);
+        }
+        catch (NoFaceException e)
+        {
+            return Fail(ExitCodes.NotFound, e.Message);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or ValidationException or ArgumentException)
+        {
+            return Fail(ExitCodes.BadInput, e.Message);
+        }
+        catch (OperationCanceledException)
+        {
+            return Fail(ExitCodes.Error, "cancelled");
+        }
+    }
+
+    public static int Fail(int code, string message)
+    {
+        Console.Error.WriteLine($"lineup: {message}");
+        return code;
+    }
+
+    /// <summary>Reports on the calling thread (Progress&lt;T&gt; would post to the thread pool and reorder lines).</summary>
+    private sealed class SyncProgress(Action<string> report) : IProgress<string>
+    {
+        public void Report(string value) => report(value);
+    }
+}

@@ -1,0 +1,202 @@
+using Lineup.Core.Catalog;
+using Lineup.Core.Faces;
+using Lineup.Core.Imaging;
+using Lineup.Core.Indexing;
+using Lineup.Core.Numerics;
+using Lineup.Ingest;
+using Lineup.Ingest.Sources;
+using Lineup.Storage;
+using Lineup.Vision;
+using Lineup.Vision.Models;
+
+namespace Lineup.Hosting;
+
+/// <summary>
+/// The one long-lived engine (npgsql's data-source habit): built once per process from validated
+/// options, it owns the ONNX sessions, the catalog and the index. The CLI and the server both get it
+/// from here, so they cannot wire the parts differently.
+/// </summary>
+public sealed class LineupEngine : IAsyncDisposable
+{
+    private readonly FaceEngine _faces;
+    private readonly ICatalog? _catalog;
+    private IndexHandle? _index;
+
+    private LineupEngine(LineupOptions options, FaceEngine faces, ICatalog? catalog, IndexHandle? index)
+    {
+        Options = options;
+        _faces = faces;
+        _catalog = catalog;
+        _index = index;
+        Threshold = faces.Manifest.Calibration.Threshold;
+    }
+
+    public LineupOptions Options { get; }
+
+    public IPhotoAnalyzer Analyzer => _faces;
+
+    public IImageDecoder Decoder => _faces.Decoder;
+
+    /// <summary>Cosine similarity at or above which two faces are reported as a likely match.</summary>
+    public float Threshold { get; }
+
+    public ICatalog Catalog => _catalog ?? throw new InvalidOperationException("This engine was opened for analysis only.");
+
+    public IVectorIndex Index => (_index ?? throw new InvalidOperationException("This engine was opened for analysis only.")).Index;
+
+    /// <summary>What the index did at start (loaded, caught up, rebuilt).</summary>
+    public string? IndexReport => _index?.Report;
+
+    /// <summary>Opens everything: models (fetched on first use), catalog (migrated), index (caught up or rebuilt).</summary>
+    public static async Task<LineupEngine> OpenAsync(LineupOptions options, IProgress<string>? progress = null, CancellationToken ct = default)
+    {
+        options.Validate();
+        var faces = await OpenFacesAsync(options, progress, ct).ConfigureAwait(false);
+        ICatalog? catalog = null;
+        try
+        {
+            Directory.CreateDirectory(options.FullDataDirectory);
+            catalog = await SqliteCatalog.OpenAsync(options.CatalogPath, faces.ModelId, ct).ConfigureAwait(false);
+            var index = await IndexHandle.OpenAsync(options, catalog, faces.Dimensions, progress, ct).ConfigureAwait(false);
+            return new LineupEngine(options, faces, catalog, index);
+        }
+        catch
+        {
+            if (catalog is not null)
+            {
+                await catalog.DisposeAsync().ConfigureAwait(false);
+            }
+
+            faces.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Models only (for verify and eval): no catalog or index is opened or created.</summary>
+    public static async Task<LineupEngine> OpenForAnalysisAsync(LineupOptions options, IProgress<string>? progress = null, CancellationToken ct = default)
+    {
+        options.Validate();
+        return new LineupEngine(options, await OpenFacesAsync(options, progress, ct).ConfigureAwait(false), null, null);
+    }
+
+    private static async Task<FaceEngine> OpenFacesAsync(LineupOptions options, IProgress<string>? progress, CancellationToken ct)
+    {
+        var store = new ModelStore(options.FullModelsDirectory, progress: progress);
+        await store.EnsureAsync(allowFetch: true, ct).ConfigureAwait(false);
+        return FaceEngine.Create(store);
+    }
+
+    /// <summary>Runs an ingest into <paramref name="collection"/> and saves the index afterwards.</summary>
+    public async Task<IngestSummary> IngestAsync(IIngestSource source, Collection collection, Action<IngestOutcome>? onOutcome, CancellationToken ct)
+    {
+        var pipeline = new IngestPipeline(_faces, Catalog, Index, new IngestOptions { Workers = Options.Workers, Limits = Options.Limits });
+        try
+        {
+            return await pipeline.RunAsync(source, collection, onOutcome, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            await _index!.SaveAsync(Catalog, ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>1:N search of one probe face against the gallery.</summary>
+    /// <param name="faceNumber">1-based, in the order of <see cref="SearchResult.ProbeFaces"/>; null picks the most prominent face.</param>
+    public async Task<SearchResult> SearchAsync(byte[] photo, int top, int? faceNumber, CancellationToken ct)
+    {
+        var analysis = _faces.Analyze(photo, Options.Limits);
+        var probeFaces = Describe(analysis.Faces);
+        if (analysis.Faces.Count == 0)
+        {
+            throw new NoFaceException("No face was found in the probe photo.");
+        }
+
+        int chosen;
+        if (faceNumber is { } n)
+        {
+            if (n < 1 || n > analysis.Faces.Count)
+            {
+                throw new NoFaceException($"The probe has {analysis.Faces.Count} face(s); --face {n} does not exist.");
+            }
+
+            chosen = n - 1;
+        }
+        else
+        {
+            chosen = MostProminent(analysis.Faces);
+        }
+
+        var hits = new VectorHit[top];
+        var found = Index.Search(analysis.Faces[chosen].Embedding, hits);
+        var ids = hits.AsSpan(0, found).ToArray().Select(h => h.Key).ToList();
+        var records = (await Catalog.GetFacesWithImagesAsync(ids, ct).ConfigureAwait(false)).ToDictionary(r => r.Face.Id);
+        var candidates = new List<Candidate>(found);
+        for (var i = 0; i < found; i++)
+        {
+            if (records.TryGetValue(hits[i].Key, out var record))
+            {
+                candidates.Add(new Candidate(candidates.Count + 1, hits[i].Key, hits[i].Similarity, hits[i].Similarity >= Threshold, record.Face, record.Image));
+            }
+        }
+
+        return new SearchResult(analysis.Info, probeFaces, chosen + 1, Threshold, Index.Count, candidates);
+    }
+
+    /// <summary>1:1 comparison of the most prominent face of each photo.</summary>
+    public VerifyResult Verify(byte[] a, byte[] b)
+    {
+        var first = _faces.Analyze(a, Options.Limits);
+        var second = _faces.Analyze(b, Options.Limits);
+        if (first.Faces.Count == 0 || second.Faces.Count == 0)
+        {
+            throw new NoFaceException($"No face was found in the {(first.Faces.Count == 0 ? "first" : "second")} photo.");
+        }
+
+        var fa = MostProminent(first.Faces);
+        var fb = MostProminent(second.Faces);
+        var similarity = VectorMath.CosineOfUnit(first.Faces[fa].Embedding, second.Faces[fb].Embedding);
+        return new VerifyResult(similarity, Threshold, Describe(first.Faces)[fa], Describe(second.Faces)[fb]);
+    }
+
+    public async Task<string> RebuildIndexAsync(IProgress<string>? progress, CancellationToken ct)
+    {
+        _index!.Dispose();
+        _index = null;
+        _index = await IndexHandle.RebuildAsync(Options, Catalog, _faces.Dimensions, progress, ct).ConfigureAwait(false);
+        return _index.Report;
+    }
+
+    /// <summary>The face with the largest box: the subject of a portrait, the nearest person in a group.</summary>
+    private static int MostProminent(IReadOnlyList<AnalyzedFace> faces)
+    {
+        var best = 0;
+        for (var i = 1; i < faces.Count; i++)
+        {
+            if (faces[i].Box.Area > faces[best].Box.Area)
+            {
+                best = i;
+            }
+        }
+
+        return best;
+    }
+
+    private static List<ProbeFace> Describe(IReadOnlyList<AnalyzedFace> faces) =>
+        faces.Select((f, i) => new ProbeFace(i + 1, f.Box, f.DetectorScore, f.Landmarks.InterEyeDistance)).ToList();
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_index is not null && _catalog is not null)
+        {
+            await _index.SaveAsync(_catalog, CancellationToken.None).ConfigureAwait(false);
+            _index.Dispose();
+        }
+
+        if (_catalog is not null)
+        {
+            await _catalog.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _faces.Dispose();
+    }
+}

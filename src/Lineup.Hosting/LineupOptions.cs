@@ -1,0 +1,84 @@
+using System.ComponentModel.DataAnnotations;
+using Lineup.Core.Imaging;
+
+namespace Lineup.Hosting;
+
+/// <summary>
+/// Everything a Lineup process is configured with. Bound from <c>appsettings.json</c>, environment
+/// (<c>LINEUP__Section__Key</c>) and the command line, and validated at start.
+/// </summary>
+public sealed class LineupOptions
+{
+    public const string Section = "Lineup";
+
+    /// <summary>Holds catalog.db, index/, thumbs/, models/ and keys/ (DESIGN.md).</summary>
+    [Required]
+    public string DataDirectory { get; set; } = "./lineup-data";
+
+    /// <summary>Model cache; defaults to <c>&lt;data&gt;/models</c>. Several data directories may share one.</summary>
+    public string? ModelsDirectory { get; set; }
+
+    [Range(1, 256)]
+    public int Workers { get; set; } = Environment.ProcessorCount;
+
+    public IndexSettings Index { get; set; } = new();
+
+    public DecodeSettings Decode { get; set; } = new();
+
+    public string FullDataDirectory => Path.GetFullPath(DataDirectory);
+
+    public string FullModelsDirectory => Path.GetFullPath(ModelsDirectory ?? Path.Combine(FullDataDirectory, "models"));
+
+    public string CatalogPath => Path.Combine(FullDataDirectory, "catalog.db");
+
+    public string IndexDirectory => Path.Combine(FullDataDirectory, "index");
+
+    public DecodeLimits Limits => new()
+    {
+        MaxBytes = Decode.MaxBytes,
+        MaxPixels = Decode.MaxPixels,
+        MaxDecodedSide = Decode.MaxDecodedSide,
+    };
+
+    /// <summary>Throws <see cref="ValidationException"/> naming the first invalid setting.</summary>
+    public void Validate()
+    {
+        Validator.ValidateObject(this, new ValidationContext(this), validateAllProperties: true);
+        Validator.ValidateObject(Index, new ValidationContext(Index), validateAllProperties: true);
+        Validator.ValidateObject(Decode, new ValidationContext(Decode), validateAllProperties: true);
+        if (Index.Quantization is not ("f32" or "f16" or "i8"))
+        {
+            throw new ValidationException($"Lineup:Index:Quantization must be f32, f16 or i8, not '{Index.Quantization}'.");
+        }
+    }
+}
+
+public sealed class IndexSettings
+{
+    /// <summary>"usearch" (default, approximate, on disk) or "exact" (brute force, in memory; the reference).</summary>
+    public string Kind { get; set; } = "usearch";
+
+    /// <summary>Scalar kind of the stored vectors: f32, f16 (default: same recall at half the memory) or i8.</summary>
+    public string Quantization { get; set; } = "f16";
+
+    [Range(4, 128)]
+    public int Connectivity { get; set; } = 16;
+
+    [Range(8, 4096)]
+    public int ExpansionAdd { get; set; } = 128;
+
+    [Range(8, 4096)]
+    public int ExpansionSearch { get; set; } = 64;
+}
+
+public sealed class DecodeSettings
+{
+    [Range(1, long.MaxValue)]
+    public long MaxBytes { get; set; } = DecodeLimits.Default.MaxBytes;
+
+    [Range(1, long.MaxValue)]
+    public long MaxPixels { get; set; } = DecodeLimits.Default.MaxPixels;
+
+    [Range(0, 65535)]
+    public int MaxDecodedSide { get; set; } = DecodeLimits.Default.MaxDecodedSide;
+}

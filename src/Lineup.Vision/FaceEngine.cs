@@ -1,0 +1,121 @@
+using System.Buffers;
+using System.Diagnostics;
+using Lineup.Core.Faces;
+using Lineup.Core.Imaging;
+using Lineup.Vision.Imaging;
+using Lineup.Vision.Models;
+using Lineup.Vision.Onnx;
+
+namespace Lineup.Vision;
+
+/// <summary>
+/// The long-lived face engine of one model pack: the three ONNX sessions (built once, shared by every
+/// thread), the safe decoder and the pipeline. Create it once per process and dispose it at shutdown.
+/// </summary>
+public sealed class FaceEngine : IPhotoAnalyzer, IDisposable
+{
+    private readonly OnnxFaceDetector _detector;
+    private readonly OnnxLandmarker _landmarker;
+    private readonly OnnxFaceEmbedder _embedder;
+
+    private FaceEngine(string modelId, OnnxFaceDetector detector, OnnxLandmarker landmarker, OnnxFaceEmbedder embedder)
+    {
+        ModelId = modelId;
+        _detector = detector;
+        _landmarker = landmarker;
+        _embedder = embedder;
+        Pipeline = new FacePipeline(detector, landmarker, embedder);
+    }
+
+    /// <summary>The pack id stored with every embedding, e.g. <c>faceplugin-0.0.1</c>.</summary>
+    public string ModelId { get; }
+
+    public IImageDecoder Decoder { get; } = new SkiaImageDecoder();
+
+    public FacePipeline Pipeline { get; }
+
+    public IFaceDetector Detector => _detector;
+
+    public ILandmarker Landmarker => _landmarker;
+
+    public IFaceEmbedder Embedder => _embedder;
+
+    public int Dimensions => _embedder.Dimensions;
+
+    /// <summary>The manifest of the loaded pack (checksums, calibration).</summary>
+    public ModelPackManifest Manifest { get; private init; } = ModelPackManifest.Default;
+
+    /// <summary>
+    /// Loads the pack's detector, landmarker and embedder from a verified <paramref name="store"/> (call
+    /// <see cref="ModelStore.EnsureAsync"/> first; a missing file fails here with the fetch command).
+    /// </summary>
+    public static FaceEngine Create(ModelStore store, DetectorOptions? detectorOptions = null)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        OnnxFaceDetector? detector = null;
+        OnnxLandmarker? landmarker = null;
+        try
+        {
+            detector = new OnnxFaceDetector(store, detectorOptions);
+            landmarker = new OnnxLandmarker(store);
+            var embedder = new OnnxFaceEmbedder(store);
+            return new FaceEngine(store.Manifest.Id, detector, landmarker, embedder) { Manifest = store.Manifest };
+        }
+        catch
+        {
+            landmarker?.Dispose();
+            detector?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Reads, decodes and analyses a file; the byte limit is checked before the file is read.</summary>
+    public PhotoAnalysis AnalyzeFile(string path, DecodeLimits limits)
+    {
+        ArgumentNullException.ThrowIfNull(limits);
+        var start = Stopwatch.GetTimestamp();
+        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.SequentialScan);
+        var length = file.Length;
+        if (length > limits.MaxBytes)
+        {
+            throw new ImageRejectedException(
+                ImageRejection.TooManyBytes, $"The image file is {length:N0} bytes, more than the {limits.MaxBytes:N0}-byte limit.");
+        }
+
+        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Max(1, length));
+        try
+        {
+            var read = 0;
+            while (read < length && file.Read(buffer, read, (int)length - read) is var n and > 0)
+            {
+                read += n;
+            }
+
+            return Analyze(buffer.AsSpan(0, read), limits, Stopwatch.GetTimestamp() - start);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Decodes and analyses encoded image bytes. Bad input throws <see cref="ImageRejectedException"/>.</summary>
+    public PhotoAnalysis Analyze(ReadOnlySpan<byte> encoded, DecodeLimits limits) => Analyze(encoded, limits, 0);
+
+    private PhotoAnalysis Analyze(ReadOnlySpan<byte> encoded, DecodeLimits limits, long readTicks)
+    {
+        var start = Stopwatch.GetTimestamp();
+        using var decoded = Decoder.Decode(encoded, limits);
+        var decodeMs = (Stopwatch.GetTimestamp() - start + readTicks) * 1000.0 / Stopwatch.Frequency;
+        var faces = Pipeline.Analyze(decoded.Image, decoded.Scale, out var t);
+        return new PhotoAnalysis(
+            decoded.Info, decoded.Scale, faces, new StageTimings(decodeMs, t.DetectMs, t.LandmarksMs, t.AlignMs, t.EmbedMs));
+    }
+
+    public void Dispose()
+    {
+        _detector.Dispose();
+        _landmarker.Dispose();
+        _embedder.Dispose();
+    }
+}

@@ -1,0 +1,151 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Lineup.Hosting;
+using Lineup.TestSupport;
+using Microsoft.Data.Sqlite;
+
+namespace Lineup.Cli.Tests;
+
+/// <summary>The <c>lineup</c> command as a user runs it: exit codes, messages, JSON, and crash safety.</summary>
+[Trait("Category", "Data")]
+public sealed class CommandLineTests
+{
+    [SkippableFact]
+    public async Task Ingest_search_stats_and_rebuild_work_from_the_command_line_with_meaningful_exit_codes()
+    {
+        using var dir = new TempDirectory("cli");
+        await TestPaths.ModelsAsync();
+        var gallery = Engines.Gallery(dir, "gallery",
+            "lfw_deepfunneled/images/Tiger_Woods/Tiger_Woods_0001.jpg",
+            "lfw_deepfunneled/images/Nicole_Kidman/Nicole_Kidman_0001.jpg");
+        await File.WriteAllTextAsync(Path.Combine(gallery, "notes.jpg"), "not a photo");
+        string[] common = ["--data", dir.Combine("data"), "--models", TestPaths.ModelCache, "--quiet"];
+
+        var missingBasis = await CliProcess.RunAsync([.. common, "ingest", gallery, "--collection", "c"]);
+        Assert.Equal(ExitCodes.BadInput, missingBasis.ExitCode);
+        Assert.Contains("--lawful-basis", missingBasis.Stderr + missingBasis.Stdout, StringComparison.Ordinal);
+
+        var ingest = await CliProcess.RunAsync([.. common, "ingest", gallery, "--collection", "c", "--lawful-basis", "test", "--jurisdiction", "DE"]);
+        Assert.Equal(ExitCodes.Partial, ingest.ExitCode);
+        Assert.Contains("notes.jpg", ingest.Stderr, StringComparison.Ordinal);
+
+        var search = await CliProcess.RunAsync([.. common, "search", TestPaths.Face("lfw_deepfunneled/images/Tiger_Woods/Tiger_Woods_0002.jpg"), "--json", "--top", "2"]);
+        Assert.Equal(ExitCodes.Ok, search.ExitCode);
+        using var json = JsonDocument.Parse(search.Stdout);
+        var first = json.RootElement.GetProperty("candidates")[0];
+        Assert.EndsWith("Tiger_Woods_0001.jpg", first.GetProperty("image").GetProperty("provenance").GetProperty("originalPath").GetString(), StringComparison.Ordinal);
+
+        var noFace = await CliProcess.RunAsync([.. common, "search", Path.Combine(gallery, "notes.jpg")]);
+        Assert.Equal(ExitCodes.BadInput, noFace.ExitCode);
+        Assert.Contains("notes.jpg", noFace.Stderr, StringComparison.Ordinal);
+
+        var missing = await CliProcess.RunAsync([.. common, "search", dir.Combine("nope.jpg")]);
+        Assert.Equal(ExitCodes.BadInput, missing.ExitCode);
+
+        var stats = await CliProcess.RunAsync([.. common, "stats", "--json"]);
+        Assert.Equal(ExitCodes.Ok, stats.ExitCode);
+        using var statsJson = JsonDocument.Parse(stats.Stdout);
+        Assert.Equal(2, statsJson.RootElement.GetProperty("stats").GetProperty("images").GetInt64());
+
+        File.Delete(Directory.EnumerateFiles(dir.Combine("data", "index")).First(f => f.EndsWith(".usearch", StringComparison.Ordinal)));
+        var rebuild = await CliProcess.RunAsync([.. common, "index", "rebuild"]);
+        Assert.Equal(ExitCodes.Ok, rebuild.ExitCode);
+        var again = await CliProcess.RunAsync([.. common, "search", TestPaths.Face("lfw_deepfunneled/images/Tiger_Woods/Tiger_Woods_0002.jpg"), "--json", "--top", "2"]);
+        Assert.Equal(search.Stdout, again.Stdout);
+    }
+
+    [Fact]
+    public async Task A_missing_model_that_cannot_be_fetched_names_the_command_that_fixes_it()
+    {
+        using var dir = new TempDirectory("nomodels");
+        // No npm on PATH (an empty folder): the automatic first-use fetch cannot run.
+        var noTools = dir.Combine("empty-path");
+        Directory.CreateDirectory(noTools);
+        var photo = dir.Combine("a.jpg");
+        await File.WriteAllBytesAsync(photo, [0xFF, 0xD8, 0xFF]);
+        var models = await CliProcess.RunAsync(
+            ["--data", dir.Combine("data"), "--models", dir.Combine("models"), "verify", photo, photo],
+            new Dictionary<string, string> { ["PATH"] = noTools });
+        Assert.Equal(ExitCodes.Models, models.ExitCode);
+        Assert.Contains("lineup models fetch", models.Stderr, StringComparison.Ordinal);
+
+        var verify = await CliProcess.RunAsync(["--models", dir.Combine("models"), "models", "verify"]);
+        Assert.Equal(ExitCodes.Models, verify.ExitCode);
+        Assert.Contains("lineup models fetch", verify.Stderr, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public async Task An_ingest_killed_with_SIGKILL_leaves_a_consistent_catalog_and_the_index_catches_up()
+    {
+        using var dir = new TempDirectory("kill9");
+        await TestPaths.ModelsAsync();
+        var photos = Engines.Identities.Keys.Where(k => k.StartsWith("lfw_deepfunneled/", StringComparison.Ordinal)).Take(120).ToArray();
+        var gallery = Engines.Gallery(dir, "gallery", photos);
+        var data = dir.Combine("data");
+        using (var process = Process.Start(CliProcess.StartInfo(
+            ["--data", data, "--models", TestPaths.ModelCache, "--quiet", "ingest", gallery, "--collection", "c", "--lawful-basis", "test"]))!)
+        {
+            _ = process.StandardOutput.ReadToEndAsync();
+            _ = process.StandardError.ReadToEndAsync();
+            // Wait until some batches are committed, then kill without warning.
+            var deadline = DateTime.UtcNow.AddMinutes(3);
+            while (CountImages(data) < 40 && DateTime.UtcNow < deadline && !process.HasExited)
+            {
+                await Task.Delay(100);
+            }
+
+            Assert.False(process.HasExited, "the ingest finished before it could be killed; use a larger gallery");
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+        }
+
+        var committed = CountImages(data);
+        Assert.InRange(committed, 1, photos.Length - 1);
+
+        var options = new LineupOptions { DataDirectory = data, ModelsDirectory = TestPaths.ModelCache, Workers = 2 };
+        await using (var engine = await LineupEngine.OpenAsync(options))
+        {
+            var stats = await engine.Catalog.GetStatsAsync();
+            Assert.Equal(committed, stats.Images);
+            // Every committed face is back in the index (caught up or rebuilt from the catalog).
+            Assert.Equal(stats.Faces, engine.Index.Count);
+            Assert.NotNull(engine.IndexReport);
+        }
+
+        using (var connection = new SqliteConnection($"Data Source={Path.Combine(data, "catalog.db")}"))
+        {
+            connection.Open();
+            using var check = connection.CreateCommand();
+            check.CommandText = "PRAGMA integrity_check";
+            Assert.Equal("ok", check.ExecuteScalar());
+        }
+
+        // Running the same ingest again finishes the job: what was committed is a duplicate, the rest is added.
+        var resume = await CliProcess.RunAsync(
+            ["--data", data, "--models", TestPaths.ModelCache, "--quiet", "ingest", gallery, "--collection", "c", "--lawful-basis", "test"]);
+        Assert.True(resume.ExitCode is ExitCodes.Ok or ExitCodes.Partial, resume.Stderr);
+        Assert.Equal(photos.Length, CountImages(data));
+    }
+
+    private static long CountImages(string data)
+    {
+        var path = Path.Combine(data, "catalog.db");
+        if (!File.Exists(path))
+        {
+            return 0;
+        }
+
+        try
+        {
+            using var connection = new SqliteConnection($"Data Source={path};Mode=ReadOnly;Pooling=False");
+            connection.Open();
+            using var count = connection.CreateCommand();
+            count.CommandText = "SELECT count(*) FROM images";
+            return (long)count.ExecuteScalar()!;
+        }
+        catch (SqliteException)
+        {
+            return 0;
+        }
+    }
+}

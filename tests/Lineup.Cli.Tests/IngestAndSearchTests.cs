@@ -1,0 +1,180 @@
+using System.Buffers.Binary;
+using Lineup.Hosting;
+using Lineup.Ingest;
+using Lineup.Ingest.Sources;
+using Lineup.TestSupport;
+
+namespace Lineup.Cli.Tests;
+
+/// <summary>The whole job through <see cref="LineupEngine"/>: real models, a real SQLite file, a real USearch index.</summary>
+[Trait("Category", "Data")]
+public sealed class IngestAndSearchTests
+{
+    // Two photos of each of five people for the gallery, and a third photo of each as the probe.
+    private static readonly (string[] Gallery, string Probe)[] People =
+    [
+        (["deepface/images/Angelina_Jolie/img1.jpg", "deepface/images/Angelina_Jolie/img10.jpg"], "deepface/images/Angelina_Jolie/img11.jpg"),
+        (["lfw_deepfunneled/images/Tiger_Woods/Tiger_Woods_0001.jpg", "lfw_deepfunneled/images/Tiger_Woods/Tiger_Woods_0002.jpg"], "lfw_deepfunneled/images/Tiger_Woods/Tiger_Woods_0003.jpg"),
+        (["lfw_deepfunneled/images/Carlos_Menem/Carlos_Menem_0001.jpg", "lfw_deepfunneled/images/Carlos_Menem/Carlos_Menem_0002.jpg"], "lfw_deepfunneled/images/Carlos_Menem/Carlos_Menem_0003.jpg"),
+        (["lfw_deepfunneled/images/Nicole_Kidman/Nicole_Kidman_0001.jpg", "lfw_deepfunneled/images/Nicole_Kidman/Nicole_Kidman_0002.jpg"], "lfw_deepfunneled/images/Nicole_Kidman/Nicole_Kidman_0003.jpg"),
+        (["lfw_deepfunneled/images/Richard_Myers/Richard_Myers_0001.jpg", "lfw_deepfunneled/images/Richard_Myers/Richard_Myers_0002.jpg"], "lfw_deepfunneled/images/Richard_Myers/Richard_Myers_0003.jpg"),
+    ];
+
+    [SkippableFact]
+    public async Task Bad_files_are_reported_one_by_one_and_the_rest_of_the_batch_is_ingested()
+    {
+        using var dir = new TempDirectory("ingest-bad");
+        var folder = Engines.Gallery(dir, "gallery",
+            "deepface/images/Angelina_Jolie/img1.jpg",
+            "lfw_deepfunneled/images/Tiger_Woods/Tiger_Woods_0001.jpg");
+        // WebP data with a .jpg name is a good photo: the format is sniffed from content.
+        File.Copy(TestPaths.Face(FindWebpNamedJpg()), Path.Combine(folder, "webp-named.jpg"));
+        await File.WriteAllBytesAsync(Path.Combine(folder, "empty.jpg"), []);
+        var jpeg = await File.ReadAllBytesAsync(TestPaths.Face("lfw_deepfunneled/images/Carlos_Menem/Carlos_Menem_0001.jpg"));
+        await File.WriteAllBytesAsync(Path.Combine(folder, "truncated.jpg"), jpeg[..(jpeg.Length * 3 / 10)]);
+        await File.WriteAllTextAsync(Path.Combine(folder, "notes.jpg"), "this is a text file, not a photo\n");
+        await File.WriteAllBytesAsync(Path.Combine(folder, "huge.png"), PngHeaderClaiming(100_000, 100_000));
+        File.CreateSymbolicLink(Path.Combine(folder, "unreadable.jpg"), dir.Combine("no-such-target.jpg"));
+
+        var options = await Engines.OptionsAsync(dir);
+        await using var engine = await LineupEngine.OpenAsync(options);
+        var collection = await engine.Catalog.EnsureCollectionAsync("test", "unit test", "DE");
+        var outcomes = new List<IngestOutcome>();
+        var summary = await engine.IngestAsync(new FolderSource(folder, options.Limits.MaxBytes), collection, outcomes.Add, default);
+
+        var byName = outcomes.ToDictionary(o => o.Name);
+        Assert.Equal(8, outcomes.Count);
+        Assert.Equal(IngestStatus.Ingested, byName["deepface_images_Angelina_Jolie_img1.jpg"].Status);
+        Assert.Equal(IngestStatus.Ingested, byName["lfw_deepfunneled_images_Tiger_Woods_Tiger_Woods_0001.jpg"].Status);
+        Assert.Equal(IngestStatus.Ingested, byName["webp-named.jpg"].Status);
+        foreach (var bad in new[] { "empty.jpg", "truncated.jpg", "notes.jpg", "huge.png", "unreadable.jpg" })
+        {
+            var outcome = byName[bad];
+            Assert.True(outcome.Status is IngestStatus.Refused or IngestStatus.Failed, $"{bad}: {outcome.Status}");
+            Assert.Contains(bad, outcome.Reason, StringComparison.Ordinal);
+            Assert.Null(outcome.ImageId);
+        }
+
+        Assert.Contains("100000", byName["huge.png"].Reason, StringComparison.Ordinal);
+        Assert.Equal(IngestStatus.Refused, byName["notes.jpg"].Status);
+
+        // Nothing half-written: only the three good photos are in the catalog, every face is indexed.
+        var stats = await engine.Catalog.GetStatsAsync();
+        Assert.Equal(3, stats.Images);
+        Assert.Equal(summary.Faces, stats.Faces);
+        Assert.Equal(stats.Faces, engine.Index.Count);
+
+        // The same folder again: every good photo is a duplicate, nothing new is stored.
+        var again = await engine.IngestAsync(new FolderSource(folder, options.Limits.MaxBytes), collection, null, default);
+        Assert.Equal(3, again.Duplicates);
+        Assert.Equal(3, (await engine.Catalog.GetStatsAsync()).Images);
+    }
+
+    [SkippableFact]
+    public async Task Search_returns_the_right_identity_at_rank_1_and_a_rebuilt_index_answers_the_same()
+    {
+        using var dir = new TempDirectory("search");
+        var folder = Engines.Gallery(dir, "gallery", People.SelectMany(p => p.Gallery).ToArray());
+        // Distractors: other people.
+        foreach (var other in Engines.Identities.Where(i => i.Key.StartsWith("glint_celebs/", StringComparison.Ordinal)).Where((_, i) => i % 9 == 0).Take(20))
+        {
+            File.Copy(TestPaths.Face(other.Key), Path.Combine(folder, other.Key.Replace('/', '_')));
+        }
+
+        var options = await Engines.OptionsAsync(dir);
+        var before = new List<long[]>();
+        await using (var engine = await LineupEngine.OpenAsync(options))
+        {
+            var collection = await engine.Catalog.EnsureCollectionAsync("test", "unit test", null);
+            var summary = await engine.IngestAsync(new FolderSource(folder, options.Limits.MaxBytes), collection, null, default);
+            Assert.Equal(0, summary.Failed + summary.Refused);
+
+            foreach (var (gallery, probe) in People)
+            {
+                var result = await engine.SearchAsync(await File.ReadAllBytesAsync(TestPaths.Face(probe)), 10, null, default);
+                var top = result.Candidates[0];
+                var expected = Engines.Identities[probe];
+                var found = Engines.Identities[RelativeShared(top.Image.Provenance.OriginalPath!)];
+                Assert.Equal(expected, found);
+                Assert.True(top.AboveThreshold, $"{probe}: top similarity {top.Similarity} under the threshold {result.Threshold}");
+                before.Add(result.Candidates.Select(c => c.FaceId).ToArray());
+            }
+
+            await engine.RebuildIndexAsync(null, default);
+            var i = 0;
+            foreach (var (_, probe) in People)
+            {
+                var result = await engine.SearchAsync(await File.ReadAllBytesAsync(TestPaths.Face(probe)), 10, null, default);
+                Assert.Equal(before[i++], result.Candidates.Select(c => c.FaceId).ToArray());
+            }
+        }
+
+        // Reopening loads the saved index and answers the same.
+        await using (var engine = await LineupEngine.OpenAsync(options))
+        {
+            var result = await engine.SearchAsync(await File.ReadAllBytesAsync(TestPaths.Face(People[0].Probe)), 10, null, default);
+            Assert.Equal(before[0], result.Candidates.Select(c => c.FaceId).ToArray());
+        }
+    }
+
+    [SkippableFact]
+    public async Task Verify_puts_same_person_pairs_above_and_different_people_below_the_threshold()
+    {
+        using var dir = new TempDirectory("verify");
+        await using var engine = await LineupEngine.OpenForAnalysisAsync(await Engines.OptionsAsync(dir));
+        foreach (var (gallery, probe) in People)
+        {
+            var same = engine.Verify(await File.ReadAllBytesAsync(TestPaths.Face(gallery[0])), await File.ReadAllBytesAsync(TestPaths.Face(probe)));
+            Assert.True(same.SamePerson, $"{gallery[0]} vs {probe}: {same.Similarity}");
+        }
+
+        for (var i = 0; i < People.Length; i++)
+        {
+            var a = People[i].Probe;
+            var b = People[(i + 1) % People.Length].Probe;
+            var different = engine.Verify(await File.ReadAllBytesAsync(TestPaths.Face(a)), await File.ReadAllBytesAsync(TestPaths.Face(b)));
+            Assert.False(different.SamePerson, $"{a} vs {b}: {different.Similarity}");
+        }
+    }
+
+    private static string RelativeShared(string copied)
+    {
+        var name = Path.GetFileName(copied);
+        return Engines.Identities.Keys.Single(k => k.Replace('/', '_') == name);
+    }
+
+    private static string FindWebpNamedJpg() =>
+        Engines.Identities.Keys.First(k => k.StartsWith("deepface/images/", StringComparison.Ordinal) && k.EndsWith("/img47.jpg", StringComparison.Ordinal));
+
+    /// <summary>A valid PNG signature and IHDR chunk that claims the given size, and nothing else.</summary>
+    internal static byte[] PngHeaderClaiming(int width, int height)
+    {
+        var png = new byte[8 + 25];
+        new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A }.CopyTo(png, 0);
+        var chunk = png.AsSpan(8);
+        BinaryPrimitives.WriteInt32BigEndian(chunk, 13);
+        "IHDR"u8.CopyTo(chunk[4..]);
+        BinaryPrimitives.WriteInt32BigEndian(chunk[8..], width);
+        BinaryPrimitives.WriteInt32BigEndian(chunk[12..], height);
+        chunk[16] = 8; // bit depth
+        chunk[17] = 2; // colour type: truecolour
+        BinaryPrimitives.WriteUInt32BigEndian(chunk[21..], Crc32(chunk[4..21]));
+        return png;
+    }
+
+    /// <summary>CRC-32 as PNG defines it (ISO 3309 polynomial, reflected).</summary>
+    private static uint Crc32(ReadOnlySpan<byte> data)
+    {
+        var crc = 0xFFFFFFFFu;
+        foreach (var b in data)
+        {
+            crc ^= b;
+            for (var k = 0; k < 8; k++)
+            {
+                crc = (crc & 1) != 0 ? 0xEDB88320u ^ (crc >> 1) : crc >> 1;
+            }
+        }
+
+        return ~crc;
+    }
+}
