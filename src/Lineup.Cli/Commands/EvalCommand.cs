@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.CommandLine;
 using System.Diagnostics;
+using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Lineup.Core.Evaluation;
@@ -60,7 +61,12 @@ public static class EvalCommand
         double TarAtFar1Percent,
         double ThresholdAtFar1Percent,
         double TarAtFar01Percent,
-        double ThresholdAtFar01Percent);
+        double ThresholdAtFar01Percent,
+        IReadOnlyList<ProtocolSummary> Protocols);
+
+    /// <summary>Per pair protocol: counts, median scores, AUC (when both kinds exist) and the genuine
+    /// acceptance at the overall FAR 0.1% threshold.</summary>
+    public sealed record ProtocolSummary(string Protocol, int Genuine, int Impostor, double MedianGenuine, double MedianImpostor, double Auc, double TarAtOverallFar01);
 
     public sealed record IdentificationSummary(int Identities, int Probes, int ProbesWithoutFace, int Gallery, double Rank1, double Rank10, IReadOnlyList<double> Cmc);
 
@@ -70,7 +76,8 @@ public static class EvalCommand
         var root = Path.GetDirectoryName(Path.GetFullPath(manifestPath))!;
         var labels = CsvReader.ReadFile(manifestPath).ToDictionary(r => Required(r, "path", manifestPath), r => Required(r, "identity", manifestPath));
         var pairRows = CsvReader.ReadFile(pairsPath)
-            .Select(r => (A: Required(r, "path1", pairsPath), B: Required(r, "path2", pairsPath), Same: Required(r, "same", pairsPath) is "1" or "true"))
+            .Select(r => (A: Required(r, "path1", pairsPath), B: Required(r, "path2", pairsPath), Same: Required(r, "same", pairsPath) is "1" or "true",
+                Protocol: r.TryGetValue("protocol", out var protocol) && protocol.Length > 0 ? protocol : "all"))
             .ToList();
 
         var photos = labels.Keys.Concat(pairRows.SelectMany(p => new[] { p.A, p.B })).Distinct().Order(StringComparer.Ordinal).ToList();
@@ -88,8 +95,10 @@ public static class EvalCommand
         // 1:1 verification.
         var genuine = new List<double>();
         var impostor = new List<double>();
+        var byProtocol = new Dictionary<string, (List<double> Genuine, List<double> Impostor)>();
         var pairsWithoutFace = 0;
-        foreach (var (a, b, same) in pairRows)
+        var scores = new StringBuilder("path1,path2,same,protocol,score\n");
+        foreach (var (a, b, same, protocol) in pairRows)
         {
             var ea = embeddings[a];
             var eb = embeddings[b];
@@ -97,9 +106,23 @@ public static class EvalCommand
             var score = ea is null || eb is null ? -1 : VectorMath.CosineOfUnit(ea, eb);
             pairsWithoutFace += ea is null || eb is null ? 1 : 0;
             (same ? genuine : impostor).Add(score);
+            scores.Append(CultureInfo.InvariantCulture, $"{a},{b},{(same ? 1 : 0)},{protocol},{score:0.0000}\n");
+            if (!byProtocol.TryGetValue(protocol, out var lists))
+            {
+                byProtocol[protocol] = lists = ([], []);
+            }
+
+            (same ? lists.Genuine : lists.Impostor).Add(score);
         }
 
         var verification = VerificationMetrics.Compute(genuine, impostor);
+        var protocols = byProtocol.OrderBy(p => p.Key, StringComparer.Ordinal)
+            .Select(p => new ProtocolSummary(p.Key, p.Value.Genuine.Count, p.Value.Impostor.Count,
+                p.Value.Genuine.Count == 0 ? double.NaN : Median(p.Value.Genuine),
+                p.Value.Impostor.Count == 0 ? double.NaN : Median(p.Value.Impostor),
+                p.Value.Genuine.Count > 0 && p.Value.Impostor.Count > 0 ? VerificationMetrics.Compute(p.Value.Genuine, p.Value.Impostor).Auc : double.NaN,
+                p.Value.Genuine.Count == 0 ? double.NaN : p.Value.Genuine.Count(s => s >= verification.AtFar01Percent.Threshold) / (double)p.Value.Genuine.Count))
+            .ToList();
 
         // 1:N identification over single-identity photos.
         var labelled = labels.Where(l => !l.Value.StartsWith("group:", StringComparison.Ordinal) && l.Value != "noface").ToList();
@@ -135,13 +158,14 @@ public static class EvalCommand
             clock.Elapsed.TotalSeconds,
             new VerificationSummary(verification.Genuine, verification.Impostor, pairsWithoutFace, verification.Auc, verification.Eer,
                 verification.EerThreshold, verification.AtFar1Percent.Tar, verification.AtFar1Percent.Threshold,
-                verification.AtFar01Percent.Tar, verification.AtFar01Percent.Threshold),
+                verification.AtFar01Percent.Tar, verification.AtFar01Percent.Threshold, protocols),
             new IdentificationSummary(multi.Count, identification.Probes, probesWithoutFace, gallery.Count,
                 identification.Rank1Rate, identification.Rank10Rate, identification.Cmc));
 
         Directory.CreateDirectory(outDir);
         await File.WriteAllTextAsync(Path.Combine(outDir, "report.json"), JsonSerializer.Serialize(report, SearchCommands.Json), ct);
         await File.WriteAllTextAsync(Path.Combine(outDir, "report.md"), Markdown(report), ct);
+        await File.WriteAllTextAsync(Path.Combine(outDir, "pair-scores.csv"), scores.ToString(), ct);
         DetPlot.Save(verification, Path.Combine(outDir, "det.png"));
         return report;
     }
@@ -158,6 +182,12 @@ public static class EvalCommand
         {
             return null;
         }
+    }
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
     private static string Required(IReadOnlyDictionary<string, string> row, string column, string file) =>
@@ -181,6 +211,14 @@ public static class EvalCommand
         md.AppendLine($"| EER | {v.Eer:P2} at cosine {v.EerThreshold:0.000} |");
         md.AppendLine($"| TAR @ FAR 1% | {v.TarAtFar1Percent:P2} at cosine {v.ThresholdAtFar1Percent:0.000} |");
         md.AppendLine($"| TAR @ FAR 0.1% | {v.TarAtFar01Percent:P2} at cosine {v.ThresholdAtFar01Percent:0.000} |");
+        md.AppendLine();
+        md.AppendLine("| pair protocol | genuine | impostor | median genuine | median impostor | AUC | TAR at the overall FAR 0.1% threshold |");
+        md.AppendLine("|---|---|---|---|---|---|---|");
+        foreach (var p in v.Protocols)
+        {
+            md.AppendLine($"| {p.Protocol} | {p.Genuine} | {p.Impostor} | {p.MedianGenuine:0.000} | {p.MedianImpostor:0.000} | {p.Auc:0.0000} | {p.TarAtOverallFar01:P1} |");
+        }
+
         md.AppendLine();
         md.AppendLine("| 1:N identification | value |");
         md.AppendLine("|---|---|");
