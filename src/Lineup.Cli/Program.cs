@@ -5,7 +5,23 @@ namespace Lineup.Cli;
 
 public static class Program
 {
-    public static Task<int> Main(string[] args) => BuildRoot().Parse(args).InvokeAsync();
+    public static async Task<int> Main(string[] args)
+    {
+        var parse = BuildRoot().Parse(args);
+        if (parse.Errors.Count > 0 && parse.Action is not System.CommandLine.Help.HelpAction)
+        {
+            // A usage error is bad input (exit 2), not a failure of the command.
+            foreach (var error in parse.Errors)
+            {
+                await Console.Error.WriteLineAsync($"lineup: {error.Message}");
+            }
+
+            await Console.Error.WriteLineAsync("Run `lineup --help` (or `lineup COMMAND --help`) for usage.");
+            return ExitCodes.BadInput;
+        }
+
+        return await parse.InvokeAsync();
+    }
 
     public static RootCommand BuildRoot()
     {

@@ -102,13 +102,14 @@ public sealed class LineupEngine : IAsyncDisposable
 
     /// <summary>1:N search of one probe face against the gallery.</summary>
     /// <param name="faceNumber">1-based, in the order of <see cref="SearchResult.ProbeFaces"/>; null picks the most prominent face.</param>
-    public async Task<SearchResult> SearchAsync(byte[] photo, int top, int? faceNumber, CancellationToken ct)
+    /// <param name="name">Names the probe in error messages (a file name, an upload name).</param>
+    public async Task<SearchResult> SearchAsync(byte[] photo, int top, int? faceNumber, CancellationToken ct, string name = "the probe photo")
     {
-        var analysis = _faces.Analyze(photo, Options.Limits);
+        var analysis = Analyze(photo, name);
         var probeFaces = Describe(analysis.Faces);
         if (analysis.Faces.Count == 0)
         {
-            throw new NoFaceException("No face was found in the probe photo.");
+            throw new NoFaceException($"{name}: no face was found.");
         }
 
         int chosen;
@@ -143,13 +144,13 @@ public sealed class LineupEngine : IAsyncDisposable
     }
 
     /// <summary>1:1 comparison of the most prominent face of each photo.</summary>
-    public VerifyResult Verify(byte[] a, byte[] b)
+    public VerifyResult Verify(byte[] a, byte[] b, string nameA = "the first photo", string nameB = "the second photo")
     {
-        var first = _faces.Analyze(a, Options.Limits);
-        var second = _faces.Analyze(b, Options.Limits);
+        var first = Analyze(a, nameA);
+        var second = Analyze(b, nameB);
         if (first.Faces.Count == 0 || second.Faces.Count == 0)
         {
-            throw new NoFaceException($"No face was found in the {(first.Faces.Count == 0 ? "first" : "second")} photo.");
+            throw new NoFaceException($"{(first.Faces.Count == 0 ? nameA : nameB)}: no face was found.");
         }
 
         var fa = MostProminent(first.Faces);
@@ -164,6 +165,19 @@ public sealed class LineupEngine : IAsyncDisposable
         _index = null;
         _index = await IndexHandle.RebuildAsync(Options, Catalog, _faces.Dimensions, progress, ct).ConfigureAwait(false);
         return _index.Report;
+    }
+
+    /// <summary>Analyses one photo; a rejection names the photo.</summary>
+    private PhotoAnalysis Analyze(byte[] photo, string name)
+    {
+        try
+        {
+            return _faces.Analyze(photo, Options.Limits);
+        }
+        catch (ImageRejectedException e)
+        {
+            throw new ImageRejectedException(e.Reason, $"{name}: {e.Message}", e);
+        }
     }
 
     /// <summary>The face with the largest box: the subject of a portrait, the nearest person in a group.</summary>

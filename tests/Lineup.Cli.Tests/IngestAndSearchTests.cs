@@ -55,7 +55,7 @@ public sealed class IngestAndSearchTests
             Assert.Null(outcome.ImageId);
         }
 
-        Assert.Contains("100000", byName["huge.png"].Reason, StringComparison.Ordinal);
+        Assert.Contains("100,000", byName["huge.png"].Reason, StringComparison.Ordinal);
         Assert.Equal(IngestStatus.Refused, byName["notes.jpg"].Status);
 
         // Nothing half-written: only the three good photos are in the catalog, every face is indexed.

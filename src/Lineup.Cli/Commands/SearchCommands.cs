@@ -28,10 +28,11 @@ public static class SearchCommands
                 return GlobalOptions.Fail(ExitCodes.BadInput, "--top must be between 1 and 1000.");
             }
 
-            var bytes = await ReadPhotoAsync(parse.GetValue(photo)!, ct);
+            var path = parse.GetValue(photo)!;
+            var bytes = await ReadPhotoAsync(path, ct);
             var options = GlobalOptions.Resolve(parse);
             await using var engine = await LineupEngine.OpenAsync(options, GlobalOptions.Progress(parse), ct);
-            var result = await engine.SearchAsync(bytes, k, parse.GetValue(face), ct);
+            var result = await engine.SearchAsync(bytes, k, parse.GetValue(face), ct, path);
             if (parse.GetValue(json))
             {
                 Console.WriteLine(JsonSerializer.Serialize(result, Json));
@@ -56,7 +57,7 @@ public static class SearchCommands
             var second = await ReadPhotoAsync(parse.GetValue(b)!, ct);
             var options = GlobalOptions.Resolve(parse);
             await using var engine = await LineupEngine.OpenForAnalysisAsync(options, GlobalOptions.Progress(parse), ct);
-            var result = engine.Verify(first, second);
+            var result = engine.Verify(first, second, parse.GetValue(a)!, parse.GetValue(b)!);
             if (parse.GetValue(json))
             {
                 Console.WriteLine(JsonSerializer.Serialize(result, Json));
