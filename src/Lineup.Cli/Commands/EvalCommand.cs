@@ -27,12 +27,13 @@ public static class EvalCommand
         var manifest = new Option<string>("--manifest") { Description = "CSV with columns path,identity (paths relative to the CSV's folder)", Required = true };
         var pairs = new Option<string>("--pairs") { Description = "CSV with columns path1,path2,same (1 = same person)", Required = true };
         var output = new Option<string>("--out") { Description = "Report folder", DefaultValueFactory = _ => "eval-out" };
-        var command = new Command("eval", "Measure verification and identification accuracy on a labelled photo set") { manifest, pairs, output };
+        var groups = new Option<string?>("--groups") { Description = "Optional CSV with columns path,expected_faces: group photos whose faces are counted" };
+        var command = new Command("eval", "Measure verification and identification accuracy on a labelled photo set") { manifest, pairs, output, groups };
         command.SetAction((parse, ct) => GlobalOptions.RunAsync(async () =>
         {
             var options = GlobalOptions.Resolve(parse);
             await using var engine = await LineupEngine.OpenForAnalysisAsync(options, GlobalOptions.Progress(parse), ct);
-            var report = await RunAsync(engine, parse.GetValue(manifest)!, parse.GetValue(pairs)!, parse.GetValue(output)!, GlobalOptions.Progress(parse), ct);
+            var report = await RunAsync(engine, parse.GetValue(manifest)!, parse.GetValue(pairs)!, parse.GetValue(output)!, GlobalOptions.Progress(parse), ct, parse.GetValue(groups));
             Print(report);
             AnsiConsole.MarkupLineInterpolated($"Report: {Path.Combine(Path.GetFullPath(parse.GetValue(output)!), "report.md")}");
             return ExitCodes.Ok;
@@ -49,7 +50,14 @@ public static class EvalCommand
         int PhotosWithoutFace,
         double Seconds,
         VerificationSummary Verification,
-        IdentificationSummary Identification);
+        IdentificationSummary Identification,
+        IReadOnlyList<GroupCount> Groups);
+
+    /// <summary>Faces found in a group photo against the count its source documents.</summary>
+    public sealed record GroupCount(string Path, int Expected, int Found)
+    {
+        public bool AllFound => Found >= Expected;
+    }
 
     public sealed record VerificationSummary(
         int Genuine,
@@ -70,7 +78,8 @@ public static class EvalCommand
 
     public sealed record IdentificationSummary(int Identities, int Probes, int ProbesWithoutFace, int Gallery, double Rank1, double Rank10, IReadOnlyList<double> Cmc);
 
-    public static async Task<EvalReport> RunAsync(LineupEngine engine, string manifestPath, string pairsPath, string outDir, IProgress<string> progress, CancellationToken ct)
+    public static async Task<EvalReport> RunAsync(
+        LineupEngine engine, string manifestPath, string pairsPath, string outDir, IProgress<string> progress, CancellationToken ct, string? groupsPath = null)
     {
         var clock = Stopwatch.StartNew();
         var root = Path.GetDirectoryName(Path.GetFullPath(manifestPath))!;
@@ -148,6 +157,7 @@ public static class EvalCommand
         }
 
         var identification = IdentificationMetrics.FromMateRanks(ranks);
+        var groupCounts = groupsPath is null ? [] : await CountGroupFacesAsync(engine, groupsPath, ct);
         var report = new EvalReport(
             engine.Analyzer.ModelId,
             Path.GetFullPath(manifestPath),
@@ -160,7 +170,8 @@ public static class EvalCommand
                 verification.EerThreshold, verification.AtFar1Percent.Tar, verification.AtFar1Percent.Threshold,
                 verification.AtFar01Percent.Tar, verification.AtFar01Percent.Threshold, protocols),
             new IdentificationSummary(multi.Count, identification.Probes, probesWithoutFace, gallery.Count,
-                identification.Rank1Rate, identification.Rank10Rate, identification.Cmc));
+                identification.Rank1Rate, identification.Rank10Rate, identification.Cmc),
+            groupCounts);
 
         Directory.CreateDirectory(outDir);
         await File.WriteAllTextAsync(Path.Combine(outDir, "report.json"), JsonSerializer.Serialize(report, SearchCommands.Json), ct);
@@ -182,6 +193,25 @@ public static class EvalCommand
         {
             return null;
         }
+    }
+
+    private static async Task<List<GroupCount>> CountGroupFacesAsync(LineupEngine engine, string groupsPath, CancellationToken ct)
+    {
+        var root = Path.GetDirectoryName(Path.GetFullPath(groupsPath))!;
+        var counts = new List<GroupCount>();
+        foreach (var row in CsvReader.ReadFile(groupsPath))
+        {
+            if (!row.TryGetValue("expected_faces", out var expected) || !int.TryParse(expected, CultureInfo.InvariantCulture, out var n))
+            {
+                continue;
+            }
+
+            var path = Required(row, "path", groupsPath);
+            var bytes = await File.ReadAllBytesAsync(Path.Combine(root, path), ct);
+            counts.Add(new GroupCount(path, n, engine.Analyzer.Analyze(bytes, engine.Options.Limits).Faces.Count));
+        }
+
+        return counts;
     }
 
     private static double Median(List<double> values)
@@ -226,6 +256,19 @@ public static class EvalCommand
         md.AppendLine($"| probes / gallery faces | {i.Probes} / {i.Gallery} ({i.ProbesWithoutFace} probes without a face) |");
         md.AppendLine($"| rank-1 | {i.Rank1:P2} |");
         md.AppendLine($"| rank-10 | {i.Rank10:P2} |");
+        if (r.Groups.Count > 0)
+        {
+            md.AppendLine();
+            md.AppendLine($"| group photo | documented faces | found | |");
+            md.AppendLine("|---|---|---|---|");
+            foreach (var g in r.Groups)
+            {
+                md.AppendLine($"| {g.Path} | {g.Expected} | {g.Found} | {(g.AllFound ? "all found" : "MISSED")} |");
+            }
+
+            md.AppendLine($"| **total** | {r.Groups.Sum(g => g.Expected)} | {r.Groups.Sum(g => Math.Min(g.Found, g.Expected))} found of them | {r.Groups.Count(g => g.AllFound)}/{r.Groups.Count} photos complete |");
+        }
+
         md.AppendLine();
         md.AppendLine("![DET curve](det.png)");
         return md.ToString();
@@ -243,6 +286,10 @@ public static class EvalCommand
         table.AddRow("rank-1", r.Identification.Rank1.ToString("P2"));
         table.AddRow("rank-10", r.Identification.Rank10.ToString("P2"));
         table.AddRow("photos without a face", r.PhotosWithoutFace.ToString());
+        if (r.Groups.Count > 0)
+        {
+            table.AddRow("group photos complete", $"{r.Groups.Count(g => g.AllFound)}/{r.Groups.Count} (faces found/documented {r.Groups.Sum(g => Math.Min(g.Found, g.Expected))}/{r.Groups.Sum(g => g.Expected)})");
+        }
         AnsiConsole.Write(table);
     }
 }

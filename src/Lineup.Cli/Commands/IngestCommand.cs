@@ -102,10 +102,16 @@ public static class IngestCommand
 
     internal static void PrintSummary(IngestSummary s)
     {
-        var table = new Table().AddColumns("photos", "ingested", "no face", "duplicate", "refused", "failed", "faces", "seconds", "photos/s", "faces/s");
-        table.AddRow(s.Items.ToString(), s.Ingested.ToString(), s.NoFace.ToString(), s.Duplicates.ToString(),
-            s.Refused.ToString(), s.Failed.ToString(), s.Faces.ToString(), s.Elapsed.TotalSeconds.ToString("0.0"),
-            s.ImagesPerSecond.ToString("0.0"), s.FacesPerSecond.ToString("0.0"));
+        var table = new Table().AddColumns("ingest", "count");
+        table.AddRow("photos", s.Items.ToString());
+        table.AddRow("stored with faces", s.Ingested.ToString());
+        table.AddRow("stored, no face", s.NoFace.ToString());
+        table.AddRow("duplicates (same bytes)", s.Duplicates.ToString());
+        table.AddRow("refused", s.Refused.ToString());
+        table.AddRow("failed", s.Failed.ToString());
+        table.AddRow("faces", s.Faces.ToString());
+        table.AddRow("seconds", s.Elapsed.TotalSeconds.ToString("0.0"));
+        table.AddRow("photos/s", s.ImagesPerSecond.ToString("0.0"));
         AnsiConsole.Write(table);
     }
 }
