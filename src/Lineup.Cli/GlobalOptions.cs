@@ -4,6 +4,8 @@ using Lineup.Core.Imaging;
 using Lineup.Hosting;
 using Lineup.Vision.Models;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Spectre.Console;
 
 namespace Lineup.Cli;
@@ -39,30 +41,37 @@ public static class GlobalOptions
             .AddJsonFile(Path.Combine(Environment.CurrentDirectory, "appsettings.json"), optional: true)
             .AddEnvironmentVariables("LINEUP__")
             .Build();
-        var options = new LineupOptions();
-        configuration.GetSection(LineupOptions.Section).Bind(options);
-        if (Environment.GetEnvironmentVariable("LINEUP_DATA") is { Length: > 0 } envData)
+        var services = new ServiceCollection().AddLineup(configuration, options =>
         {
-            options.DataDirectory = envData;
-        }
+            if (Environment.GetEnvironmentVariable("LINEUP_DATA") is { Length: > 0 } envData)
+            {
+                options.DataDirectory = envData;
+            }
 
-        if (Environment.GetEnvironmentVariable("LINEUP_MODELS") is { Length: > 0 } envModels)
+            if (Environment.GetEnvironmentVariable("LINEUP_MODELS") is { Length: > 0 } envModels)
+            {
+                options.ModelsDirectory = envModels;
+            }
+
+            if (parse.GetValue(Data) is { Length: > 0 } data)
+            {
+                options.DataDirectory = data;
+            }
+
+            if (parse.GetValue(Models) is { Length: > 0 } models)
+            {
+                options.ModelsDirectory = models;
+            }
+        });
+        using var provider = services.BuildServiceProvider();
+        try
         {
-            options.ModelsDirectory = envModels;
+            return provider.GetRequiredService<IOptions<LineupOptions>>().Value;
         }
-
-        if (parse.GetValue(Data) is { Length: > 0 } data)
+        catch (OptionsValidationException e)
         {
-            options.DataDirectory = data;
+            throw new ValidationException(e.Message, e);
         }
-
-        if (parse.GetValue(Models) is { Length: > 0 } models)
-        {
-            options.ModelsDirectory = models;
-        }
-
-        options.Validate();
-        return options;
     }
 
     public static IProgress<string> Progress(ParseResult parse) =>

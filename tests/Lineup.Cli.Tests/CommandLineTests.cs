@@ -74,6 +74,18 @@ public sealed class CommandLineTests
         Assert.Contains("lineup models fetch", verify.Stderr, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Invalid_configuration_is_refused_at_start_with_the_setting_named()
+    {
+        using var dir = new TempDirectory("badconfig");
+        var result = await CliProcess.RunAsync(
+            ["--data", dir.Combine("data"), "stats"],
+            new Dictionary<string, string> { ["LINEUP__Lineup__Index__Quantization"] = "q4" });
+        Assert.Equal(ExitCodes.BadInput, result.ExitCode);
+        Assert.Contains("Quantization", result.Stderr, StringComparison.Ordinal);
+        Assert.False(File.Exists(dir.Combine("data", "catalog.db")));
+    }
+
     [SkippableFact]
     public async Task An_ingest_killed_with_SIGKILL_leaves_a_consistent_catalog_and_the_index_catches_up()
     {
