@@ -124,7 +124,7 @@ public sealed class LineupEngine : IAsyncDisposable
         }
         else
         {
-            chosen = MostProminent(analysis.Faces);
+            chosen = MostProminent(analysis);
         }
 
         var hits = new VectorHit[top];
@@ -153,8 +153,8 @@ public sealed class LineupEngine : IAsyncDisposable
             throw new NoFaceException($"{(first.Faces.Count == 0 ? nameA : nameB)}: no face was found.");
         }
 
-        var fa = MostProminent(first.Faces);
-        var fb = MostProminent(second.Faces);
+        var fa = MostProminent(first);
+        var fb = MostProminent(second);
         var similarity = VectorMath.CosineOfUnit(first.Faces[fa].Embedding, second.Faces[fb].Embedding);
         return new VerifyResult(similarity, Threshold, Describe(first.Faces)[fa], Describe(second.Faces)[fb]);
     }
@@ -180,19 +180,24 @@ public sealed class LineupEngine : IAsyncDisposable
         }
     }
 
-    /// <summary>The face with the largest box: the subject of a portrait, the nearest person in a group.</summary>
-    private static int MostProminent(IReadOnlyList<AnalyzedFace> faces)
+    /// <summary>The face the photo is "of" (<see cref="FaceSelection.MostProminent"/>), as an index.</summary>
+    private static int MostProminent(PhotoAnalysis analysis)
     {
-        var best = 0;
-        for (var i = 1; i < faces.Count; i++)
+        var face = FaceSelection.MostProminent(analysis.Faces, analysis.Info.Width, analysis.Info.Height);
+        return face is null ? -1 : IndexOf(analysis.Faces, face);
+    }
+
+    private static int IndexOf(IReadOnlyList<AnalyzedFace> faces, AnalyzedFace face)
+    {
+        for (var i = 0; i < faces.Count; i++)
         {
-            if (faces[i].Box.Area > faces[best].Box.Area)
+            if (ReferenceEquals(faces[i], face))
             {
-                best = i;
+                return i;
             }
         }
 
-        return best;
+        return -1;
     }
 
     private static List<ProbeFace> Describe(IReadOnlyList<AnalyzedFace> faces) =>

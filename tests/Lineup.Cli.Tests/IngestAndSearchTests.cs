@@ -17,7 +17,7 @@ public sealed class IngestAndSearchTests
         (["lfw_deepfunneled/images/Tiger_Woods/Tiger_Woods_0001.jpg", "lfw_deepfunneled/images/Tiger_Woods/Tiger_Woods_0002.jpg"], "lfw_deepfunneled/images/Tiger_Woods/Tiger_Woods_0003.jpg"),
         (["lfw_deepfunneled/images/Carlos_Menem/Carlos_Menem_0001.jpg", "lfw_deepfunneled/images/Carlos_Menem/Carlos_Menem_0002.jpg"], "lfw_deepfunneled/images/Carlos_Menem/Carlos_Menem_0003.jpg"),
         (["lfw_deepfunneled/images/Nicole_Kidman/Nicole_Kidman_0001.jpg", "lfw_deepfunneled/images/Nicole_Kidman/Nicole_Kidman_0002.jpg"], "lfw_deepfunneled/images/Nicole_Kidman/Nicole_Kidman_0003.jpg"),
-        (["lfw_deepfunneled/images/Richard_Myers/Richard_Myers_0001.jpg", "lfw_deepfunneled/images/Richard_Myers/Richard_Myers_0002.jpg"], "lfw_deepfunneled/images/Richard_Myers/Richard_Myers_0003.jpg"),
+        (["lfw_deepfunneled/images/Mahathir_Mohamad/Mahathir_Mohamad_0001.jpg", "lfw_deepfunneled/images/Mahathir_Mohamad/Mahathir_Mohamad_0002.jpg"], "lfw_deepfunneled/images/Mahathir_Mohamad/Mahathir_Mohamad_0003.jpg"),
     ];
 
     [SkippableFact]

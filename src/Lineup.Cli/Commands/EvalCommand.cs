@@ -17,7 +17,7 @@ namespace Lineup.Cli.Commands;
 /// <summary>
 /// <c>lineup eval</c>: 1:1 verification (ROC AUC, EER, TAR at FAR 1% and 0.1%) over a pairs file and
 /// 1:N identification (every labelled face against all others: rank-1 and rank-10) over a manifest.
-/// Each photo's face is its most prominent one (largest box); a photo without a face counts as an error
+/// Each photo's face is its most prominent one (<see cref="FaceSelection.MostProminent"/>); a photo without a face counts as an error
 /// for every pair and search it takes part in (failure to enrol is not hidden).
 /// </summary>
 public static class EvalCommand
@@ -187,7 +187,7 @@ public static class EvalCommand
         try
         {
             var analysis = analyzer.Analyze(bytes, limits);
-            return analysis.Faces.Count == 0 ? null : analysis.Faces.MaxBy(f => f.Box.Area)!.Embedding;
+            return FaceSelection.MostProminent(analysis.Faces, analysis.Info.Width, analysis.Info.Height)?.Embedding;
         }
         catch (ImageRejectedException)
         {
