@@ -1,5 +1,6 @@
 using Lineup.Core.Faces;
 using Lineup.Core.Imaging;
+using Lineup.Core.Numerics;
 
 namespace Lineup.Ingest;
 
@@ -68,18 +69,10 @@ public sealed record IngestSummary(
             outcomes.Sum(o => o.Faces),
             elapsed,
             new StageTimings(
-                Median(analysed.Select(t => t.DecodeMs)),
-                Median(analysed.Select(t => t.DetectMs)),
-                Median(analysed.Select(t => t.LandmarksMs)),
-                Median(analysed.Select(t => t.AlignMs)),
-                Median(analysed.Select(t => t.EmbedMs))));
-    }
-
-    private static double Median(IEnumerable<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length == 0 ? 0
-            : sorted.Length % 2 == 1 ? sorted[sorted.Length / 2]
-            : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
+                Statistics.Median(analysed.Select(t => t.DecodeMs)),
+                Statistics.Median(analysed.Select(t => t.DetectMs)),
+                Statistics.Median(analysed.Select(t => t.LandmarksMs)),
+                Statistics.Median(analysed.Select(t => t.AlignMs)),
+                Statistics.Median(analysed.Select(t => t.EmbedMs))));
     }
 }

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using Lineup.Hosting;
 using Lineup.Ingest;
 using Lineup.Ingest.Sources;
@@ -33,7 +32,7 @@ public sealed class IngestAndSearchTests
         var jpeg = await File.ReadAllBytesAsync(TestPaths.Face("lfw_deepfunneled/images/Carlos_Menem/Carlos_Menem_0001.jpg"));
         await File.WriteAllBytesAsync(Path.Combine(folder, "truncated.jpg"), jpeg[..(jpeg.Length * 3 / 10)]);
         await File.WriteAllTextAsync(Path.Combine(folder, "notes.jpg"), "this is a text file, not a photo\n");
-        await File.WriteAllBytesAsync(Path.Combine(folder, "huge.png"), PngHeaderClaiming(100_000, 100_000));
+        await File.WriteAllBytesAsync(Path.Combine(folder, "huge.png"), TestImages.PngHeaderClaiming(100_000, 100_000));
         File.CreateSymbolicLink(Path.Combine(folder, "unreadable.jpg"), dir.Combine("no-such-target.jpg"));
 
         var options = await Engines.OptionsAsync(dir);
@@ -145,36 +144,4 @@ public sealed class IngestAndSearchTests
 
     private static string FindWebpNamedJpg() =>
         Engines.Identities.Keys.First(k => k.StartsWith("deepface/images/", StringComparison.Ordinal) && k.EndsWith("/img47.jpg", StringComparison.Ordinal));
-
-    /// <summary>A valid PNG signature and IHDR chunk that claims the given size, and nothing else.</summary>
-    internal static byte[] PngHeaderClaiming(int width, int height)
-    {
-        var png = new byte[8 + 25];
-        new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A }.CopyTo(png, 0);
-        var chunk = png.AsSpan(8);
-        BinaryPrimitives.WriteInt32BigEndian(chunk, 13);
-        "IHDR"u8.CopyTo(chunk[4..]);
-        BinaryPrimitives.WriteInt32BigEndian(chunk[8..], width);
-        BinaryPrimitives.WriteInt32BigEndian(chunk[12..], height);
-        chunk[16] = 8; // bit depth
-        chunk[17] = 2; // colour type: truecolour
-        BinaryPrimitives.WriteUInt32BigEndian(chunk[21..], Crc32(chunk[4..21]));
-        return png;
-    }
-
-    /// <summary>CRC-32 as PNG defines it (ISO 3309 polynomial, reflected).</summary>
-    private static uint Crc32(ReadOnlySpan<byte> data)
-    {
-        var crc = 0xFFFFFFFFu;
-        foreach (var b in data)
-        {
-            crc ^= b;
-            for (var k = 0; k < 8; k++)
-            {
-                crc = (crc & 1) != 0 ? 0xEDB88320u ^ (crc >> 1) : crc >> 1;
-            }
-        }
-
-        return ~crc;
-    }
 }

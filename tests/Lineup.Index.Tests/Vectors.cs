@@ -57,28 +57,3 @@ internal static class Vectors
     }
 }
 
-/// <summary>A directory under the system temp folder, deleted with the test.</summary>
-public sealed class TempDirectory : IDisposable
-{
-    public TempDirectory()
-    {
-        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "lineup-index-tests", Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(Path);
-    }
-
-    public string Path { get; }
-
-    public string File(string name) => System.IO.Path.Combine(Path, name);
-
-    public void Dispose()
-    {
-        try
-        {
-            Directory.Delete(Path, recursive: true);
-        }
-        catch (IOException)
-        {
-            // A leaked handle must not fail a test that passed; the OS temp cleaner gets it.
-        }
-    }
-}

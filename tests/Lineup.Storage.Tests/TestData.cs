@@ -5,32 +5,6 @@ using Lineup.Core.Numerics;
 
 namespace Lineup.Storage.Tests;
 
-/// <summary>A directory under the system temp folder, deleted with the test.</summary>
-public sealed class TempDirectory : IDisposable
-{
-    public TempDirectory()
-    {
-        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "lineup-storage-tests", Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(Path);
-    }
-
-    public string Path { get; }
-
-    public string File(string name) => System.IO.Path.Combine(Path, name);
-
-    public void Dispose()
-    {
-        try
-        {
-            Directory.Delete(Path, recursive: true);
-        }
-        catch (IOException)
-        {
-            // A leaked handle must not fail the test that already passed; the OS temp cleaner gets it.
-        }
-    }
-}
-
 internal static class TestData
 {
     public const string Model = "test-model-v1";

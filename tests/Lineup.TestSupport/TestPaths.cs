@@ -93,6 +93,8 @@ public sealed class TempDirectory : IDisposable
 
     public string Combine(params string[] parts) => System.IO.Path.Combine([Path, .. parts]);
 
+    public string File(string name) => System.IO.Path.Combine(Path, name);
+
     public void Dispose()
     {
         try

@@ -1,4 +1,3 @@
-using Lineup.TestSupport;
 using Lineup.Vision.Models;
 
 namespace Lineup.Vision.Tests;

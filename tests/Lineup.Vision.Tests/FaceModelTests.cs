@@ -2,7 +2,6 @@ using System.Globalization;
 using Lineup.Core.Faces;
 using Lineup.Core.Imaging;
 using Lineup.Core.Numerics;
-using Lineup.TestSupport;
 using Lineup.Vision.Onnx;
 using Xunit.Abstractions;
 

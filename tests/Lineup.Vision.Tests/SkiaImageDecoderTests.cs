@@ -1,5 +1,4 @@
 using Lineup.Core.Imaging;
-using Lineup.TestSupport;
 using Lineup.Vision.Imaging;
 
 namespace Lineup.Vision.Tests;

@@ -127,8 +127,8 @@ public static class EvalCommand
         var verification = VerificationMetrics.Compute(genuine, impostor);
         var protocols = byProtocol.OrderBy(p => p.Key, StringComparer.Ordinal)
             .Select(p => new ProtocolSummary(p.Key, p.Value.Genuine.Count, p.Value.Impostor.Count,
-                p.Value.Genuine.Count == 0 ? double.NaN : Median(p.Value.Genuine),
-                p.Value.Impostor.Count == 0 ? double.NaN : Median(p.Value.Impostor),
+                p.Value.Genuine.Count == 0 ? double.NaN : Statistics.Median(p.Value.Genuine),
+                p.Value.Impostor.Count == 0 ? double.NaN : Statistics.Median(p.Value.Impostor),
                 p.Value.Genuine.Count > 0 && p.Value.Impostor.Count > 0 ? VerificationMetrics.Compute(p.Value.Genuine, p.Value.Impostor).Auc : double.NaN,
                 p.Value.Genuine.Count == 0 ? double.NaN : p.Value.Genuine.Count(s => s >= verification.AtFar01Percent.Threshold) / (double)p.Value.Genuine.Count))
             .ToList();
@@ -212,12 +212,6 @@ public static class EvalCommand
         }
 
         return counts;
-    }
-
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
     private static string Required(IReadOnlyDictionary<string, string> row, string column, string file) =>

@@ -2,10 +2,11 @@ using System.Buffers.Binary;
 using Lineup.Core.Imaging;
 using SkiaSharp;
 
-namespace Lineup.Vision.Tests;
+namespace Lineup.TestSupport;
 
 /// <summary>Encoded images built in code (no photo is copied into the repository).</summary>
-internal static class TestImages
+/// <summary>Small synthetic images built in code (no photo of a person).</summary>
+public static class TestImages
 {
     /// <summary>A JPEG whose left half is red and right half blue.</summary>
     public static byte[] Jpeg(int width, int height, int quality = 90)
