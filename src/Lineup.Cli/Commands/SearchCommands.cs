@@ -102,7 +102,11 @@ public static class SearchCommands
         }
 
         AnsiConsole.Write(table);
-        if (!result.Candidates.Any(c => c.AboveThreshold))
+        if (result.GallerySize == 0)
+        {
+            AnsiConsole.MarkupLine("[yellow]The gallery is empty: add photos with `lineup ingest <folder> --collection NAME --lawful-basis TEXT`.[/]");
+        }
+        else if (!result.Candidates.Any(c => c.AboveThreshold))
         {
             AnsiConsole.MarkupLineInterpolated($"[yellow]No candidate above the threshold {result.Threshold:0.00}.[/]");
         }
