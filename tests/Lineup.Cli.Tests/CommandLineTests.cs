@@ -91,7 +91,7 @@ public sealed class CommandLineTests
     {
         using var dir = new TempDirectory("kill9");
         await TestPaths.ModelsAsync();
-        var photos = Engines.Identities.Keys.Where(k => k.StartsWith("lfw_deepfunneled/", StringComparison.Ordinal)).Take(120).ToArray();
+        var photos = Engines.Identities.Keys.Where(k => k.StartsWith("lfw_deepfunneled/", StringComparison.Ordinal)).Take(240).ToArray();
         var gallery = Engines.Gallery(dir, "gallery", photos);
         var data = dir.Combine("data");
         using (var process = Process.Start(CliProcess.StartInfo(
