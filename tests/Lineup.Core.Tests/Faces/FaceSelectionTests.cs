@@ -37,11 +37,29 @@ public sealed class FaceSelectionTests
     }
 
     [Fact]
-    public void Prominence_halves_in_a_corner()
+    public void Prominence_falls_towards_a_corner()
     {
+        // r² = (40² + 40²) / (50² + 50²) = 0.64 for a box at the corner, so the weight is 1 − 0.32.
         var centre = FaceSelection.Prominence(new BoxF(40, 40, 60, 60), 1, 100, 100);
-        var corner = FaceSelection.Prominence(new BoxF(-10, -10, 10, 10), 1, 100, 100);
+        var corner = FaceSelection.Prominence(new BoxF(0, 0, 20, 20), 1, 100, 100);
         Assert.Equal(400, centre, 3);
-        Assert.Equal(200, corner, 3);
+        Assert.Equal(400 * 0.68f, corner, 3);
+    }
+
+    [Fact]
+    public void A_box_cut_by_the_frame_counts_by_its_inside_part_times_the_inside_fraction()
+    {
+        // A quarter of the box inside: inside area 100, fraction 1/4; centre at the corner: r² = 1, weight ½.
+        Assert.Equal(100 * 0.25f * 0.5f, FaceSelection.Prominence(new BoxF(-10, -10, 10, 10), 1, 100, 100), 3);
+        Assert.Equal(0, FaceSelection.Prominence(new BoxF(-30, -30, -10, -10), 1, 100, 100));
+    }
+
+    [Fact]
+    public void A_centred_face_beats_a_taller_one_cut_by_the_frame()
+    {
+        // LFW Richard_Myers_0001 (250×250): the subject centred, a bystander's box taller but a quarter outside.
+        var subject = new AnalyzedFace(new BoxF(58, 62, 178, 183), 1f, default, []);
+        var bystander = new AnalyzedFace(new BoxF(-40, 24, 117, 181), 0.998f, default, []);
+        Assert.Same(subject, FaceSelection.MostProminent([bystander, subject], 250, 250));
     }
 }
