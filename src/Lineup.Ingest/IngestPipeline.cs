@@ -33,38 +33,64 @@ public sealed class IngestPipeline(IPhotoAnalyzer analyzer, ICatalog catalog, IV
         var results = Channel.CreateBounded<object>(new BoundedChannelOptions(options.BatchSize * 2) { SingleReader = true });
         var outcomes = new List<IngestOutcome>();
 
-        var reader = Task.Run(async () =>
+        // A stage that fails (the source cannot be listed, the catalog cannot be written) stops the
+        // others, which would otherwise wait forever on a full or never-drained channel.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        async Task StopOnFailureAsync(Func<Task> stage)
         {
             try
             {
-                await foreach (var item in source.ReadAsync(ct).ConfigureAwait(false))
+                await stage().ConfigureAwait(false);
+            }
+            catch
+            {
+                await stop.CancelAsync().ConfigureAwait(false);
+                throw;
+            }
+        }
+
+        var reader = StopOnFailureAsync(async () =>
+        {
+            try
+            {
+                await foreach (var item in source.ReadAsync(stop.Token).ConfigureAwait(false))
                 {
-                    await items.Writer.WriteAsync(item, ct).ConfigureAwait(false);
+                    await items.Writer.WriteAsync(item, stop.Token).ConfigureAwait(false);
                 }
             }
             finally
             {
                 items.Writer.Complete();
             }
-        }, ct);
+        });
 
-        var analysers = Enumerable.Range(0, workers).Select(_ => Task.Run(async () =>
+        var analysers = Enumerable.Range(0, workers).Select(_ => Task.Run(() => StopOnFailureAsync(async () =>
         {
-            await foreach (var item in items.Reader.ReadAllAsync(ct).ConfigureAwait(false))
+            await foreach (var item in items.Reader.ReadAllAsync(stop.Token).ConfigureAwait(false))
             {
-                await results.Writer.WriteAsync(await AnalyseAsync(item, collection, ct).ConfigureAwait(false), ct).ConfigureAwait(false);
+                await results.Writer.WriteAsync(await AnalyseAsync(item, collection, stop.Token).ConfigureAwait(false), stop.Token).ConfigureAwait(false);
             }
-        }, ct)).ToArray();
+        }), stop.Token)).ToArray();
 
         var completion = Task.WhenAll(analysers).ContinueWith(t => results.Writer.Complete(t.Exception), TaskScheduler.Default);
 
-        var writer = WriteAsync(results.Reader, outcome =>
+        var writer = StopOnFailureAsync(() => WriteAsync(results.Reader, outcome =>
         {
             outcomes.Add(outcome);
             onOutcome?.Invoke(outcome);
-        }, ct);
+        }, stop.Token));
 
-        await Task.WhenAll(reader, completion, writer).ConfigureAwait(false);
+        var all = Task.WhenAll(reader, completion, writer);
+        try
+        {
+            await all.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested && all.Exception is { } failure)
+        {
+            // Report the stage that failed, not the cancellation it caused in the others.
+            throw failure.Flatten().InnerExceptions.FirstOrDefault(e => e is not OperationCanceledException) ?? failure;
+        }
+
         return IngestSummary.From(outcomes, clock.Elapsed);
     }
 

@@ -1,0 +1,82 @@
+using System.Runtime.CompilerServices;
+using Lineup.Core.Catalog;
+using Lineup.Core.Indexing;
+using Lineup.Hosting;
+using Lineup.Ingest;
+using Lineup.Ingest.Sources;
+using Lineup.TestSupport;
+
+namespace Lineup.Cli.Tests;
+
+[Trait("Category", "Data")]
+public sealed class IngestFailureTests
+{
+    [SkippableFact]
+    public async Task A_failing_stage_stops_the_run_with_its_own_error_instead_of_hanging()
+    {
+        using var dir = new TempDirectory("ingest-stop");
+        var photo = await File.ReadAllBytesAsync(TestPaths.Face("lfw_deepfunneled/images/Tiger_Woods/Tiger_Woods_0001.jpg"));
+        var options = await Engines.OptionsAsync(dir);
+        var engine = await LineupEngine.OpenAsync(options);
+        var collection = await engine.Catalog.EnsureCollectionAsync("c", "test", null);
+
+        // The index is the one part here that cannot be made to fail for real (a full disk would be), so a
+        // decorator over the real index throws on its first add; everything else is the real pipeline.
+        using var failing = new FailingIndex(engine.Index);
+        var pipeline = new IngestPipeline(engine.Analyzer, engine.Catalog, failing, new IngestOptions { Workers = 2, BatchSize = 4 });
+        var run = pipeline.RunAsync(new RepeatingSource(photo, 500), collection);
+
+        var finished = await Task.WhenAny(run, Task.Delay(TimeSpan.FromMinutes(2)));
+        Assert.Same(run, finished);
+        var e = await Assert.ThrowsAsync<IOException>(() => run);
+        Assert.Equal("index device full", e.Message);
+
+        // What the catalog acknowledged is intact, and the index catches up from it at the next open.
+        var stats = await engine.Catalog.GetStatsAsync();
+        Assert.InRange(stats.Images, 1, 4);
+        await engine.DisposeAsync();
+
+        await using var reopened = await LineupEngine.OpenAsync(options);
+        Assert.Equal(stats.Faces, reopened.Index.Count);
+    }
+
+    private sealed class RepeatingSource(byte[] photo, int count) : IIngestSource
+    {
+        public string Description => "repeating";
+
+        public async IAsyncEnumerable<IngestItem> ReadAsync([EnumeratorCancellation] CancellationToken ct)
+        {
+            for (var i = 0; i < count; i++)
+            {
+                ct.ThrowIfCancellationRequested();
+                var bytes = (byte[])photo.Clone();
+                // Vary a trailing byte after the JPEG end marker so each item has its own hash.
+                Array.Resize(ref bytes, bytes.Length + 4);
+                BitConverter.TryWriteBytes(bytes.AsSpan(bytes.Length - 4), i);
+                yield return new IngestItem($"photo{i}.jpg", _ => ValueTask.FromResult(bytes), new Provenance());
+                await Task.Yield();
+            }
+        }
+    }
+
+    private sealed class FailingIndex(IVectorIndex inner) : IVectorIndex
+    {
+        public int Dimensions => inner.Dimensions;
+
+        public long Count => inner.Count;
+
+        public void Add(long key, ReadOnlySpan<float> vector) => throw new IOException("index device full");
+
+        public void AddRange(ReadOnlySpan<long> keys, ReadOnlySpan<float> vectors) => throw new IOException("index device full");
+
+        public bool Remove(long key) => inner.Remove(key);
+
+        public bool Contains(long key) => inner.Contains(key);
+
+        public int Search(ReadOnlySpan<float> query, Span<VectorHit> results) => inner.Search(query, results);
+
+        public void Dispose()
+        {
+        }
+    }
+}
