@@ -109,10 +109,7 @@ public static class FaceIndexStore
         IProgress<IndexSyncProgress>? progress = null,
         CancellationToken ct = default)
     {
-        ArgumentNullException.ThrowIfNull(catalog);
-        ArgumentException.ThrowIfNullOrWhiteSpace(indexDir);
-        ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
+        CheckArguments(catalog, indexDir, options);
 
         var total = Stopwatch.StartNew();
         var stats = await catalog.GetStatsAsync(ct).ConfigureAwait(false);
@@ -187,6 +184,14 @@ public static class FaceIndexStore
         }
     }
 
+    private static void CheckArguments(ICatalog catalog, string indexDir, USearchOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentException.ThrowIfNullOrWhiteSpace(indexDir);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+    }
+
     /// <summary>Builds the index from every embedding in the catalog and saves it (<c>lineup index rebuild</c>).</summary>
     public static Task<IndexSyncReport> RebuildAsync(
         ICatalog catalog,
@@ -195,10 +200,7 @@ public static class FaceIndexStore
         IProgress<IndexSyncProgress>? progress = null,
         CancellationToken ct = default)
     {
-        ArgumentNullException.ThrowIfNull(catalog);
-        ArgumentException.ThrowIfNullOrWhiteSpace(indexDir);
-        ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
+        CheckArguments(catalog, indexDir, options);
         return RebuildCoreAsync(catalog, indexDir, options, "requested", progress, Stopwatch.StartNew(), ct);
     }
 

@@ -31,11 +31,8 @@ public sealed record IngestOptions
     /// <summary>Parallel analysis workers; each runs the whole decode→embed chain for one photo at a time.</summary>
     public int Workers { get; init; } = Environment.ProcessorCount;
 
-    /// <summary>Images written to the catalog per transaction.</summary>
+    /// <summary>Most images written to the catalog in one transaction.</summary>
     public int BatchSize { get; init; } = 32;
-
-    /// <summary>The longest a finished image waits before its batch is written.</summary>
-    public TimeSpan BatchLatency { get; init; } = TimeSpan.FromMilliseconds(500);
 
     public DecodeLimits Limits { get; init; } = DecodeLimits.Default;
 }

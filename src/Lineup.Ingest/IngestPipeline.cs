@@ -147,32 +147,18 @@ public sealed class IngestPipeline(IPhotoAnalyzer analyzer, ICatalog catalog, IV
     private static IngestOutcome Final(IngestItem item, IngestStatus status, string reason) =>
         new(item.Name, status, 0, reason, null, default);
 
+    /// <summary>
+    /// Natural batching: whatever has queued up while the previous batch was written (at most
+    /// <see cref="IngestOptions.BatchSize"/>) goes into the next transaction. When the writer keeps up, each
+    /// image is committed as soon as it is analysed; when it falls behind, batches grow and amortise fsync.
+    /// </summary>
     private async Task WriteAsync(ChannelReader<object> reader, Action<IngestOutcome> report, CancellationToken ct)
     {
         var batch = new List<Analysed>(options.BatchSize);
         while (await reader.WaitToReadAsync(ct).ConfigureAwait(false))
         {
-            var deadline = Stopwatch.GetTimestamp() + (long)(options.BatchLatency.TotalSeconds * Stopwatch.Frequency);
-            while (batch.Count < options.BatchSize && Stopwatch.GetTimestamp() < deadline)
+            while (batch.Count < options.BatchSize && reader.TryRead(out var next))
             {
-                if (!reader.TryRead(out var next))
-                {
-                    using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                    wait.CancelAfter(TimeSpan.FromMilliseconds(20));
-                    try
-                    {
-                        if (!await reader.WaitToReadAsync(wait.Token).ConfigureAwait(false))
-                        {
-                            break;
-                        }
-                    }
-                    catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-                    {
-                    }
-
-                    continue;
-                }
-
                 if (next is IngestOutcome final)
                 {
                     report(final);
