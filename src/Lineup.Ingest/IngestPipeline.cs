@@ -106,6 +106,10 @@ public sealed class IngestPipeline(IPhotoAnalyzer analyzer, ICatalog catalog, IV
         {
             return Final(item, IngestStatus.Refused, e.Message);
         }
+        catch (IngestItemFailedException e)
+        {
+            return Final(item, IngestStatus.Failed, e.Message);
+        }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return Final(item, IngestStatus.Failed, $"{item.Name}: cannot be read: {e.Message}");

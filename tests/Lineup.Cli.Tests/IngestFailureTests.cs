@@ -42,7 +42,11 @@ public sealed class IngestFailureTests
 
     private sealed class RepeatingSource(byte[] photo, int count) : IIngestSource
     {
+        public string Kind => "test";
+
         public string Description => "repeating";
+
+        public Task<long?> CountAsync(CancellationToken ct) => Task.FromResult<long?>(count);
 
         public async IAsyncEnumerable<IngestItem> ReadAsync([EnumeratorCancellation] CancellationToken ct)
         {

@@ -40,7 +40,7 @@ public sealed class FolderSourceTests
             items[item.Name] = item;
         }
 
-        var gone = await Assert.ThrowsAsync<FileNotFoundException>(async () => await items["gone.jpg"].ReadAsync(default));
+        var gone = await Assert.ThrowsAsync<IngestItemFailedException>(async () => await items["gone.jpg"].ReadAsync(default));
         Assert.Contains("gone.jpg", gone.Message, StringComparison.Ordinal);
         var big = await Assert.ThrowsAsync<IngestItemRefusedException>(async () => await items["big.jpg"].ReadAsync(default));
         Assert.Contains("big.jpg", big.Message, StringComparison.Ordinal);
@@ -51,7 +51,7 @@ public sealed class FolderSourceTests
     public async Task A_missing_folder_is_a_clear_error()
     {
         var source = new FolderSource("/no/such/folder", 1024);
-        var e = await Assert.ThrowsAsync<DirectoryNotFoundException>(async () =>
+        var e = await Assert.ThrowsAsync<IngestSourceException>(async () =>
         {
             await foreach (var _ in source.ReadAsync(default))
             {
