@@ -59,5 +59,64 @@ public static class Migrations
             -- Index sync reads embeddings of one model in id order.
             CREATE INDEX faces_model_id ON faces(model_id, id);
             """),
+        new(2, "perceptual hashes and near-duplicates, sightings, ingest runs and items", """
+            -- 64-bit perceptual hash stored as its two's-complement INTEGER; NULL for images catalogued before it.
+            ALTER TABLE images ADD COLUMN phash INTEGER;
+            -- A re-encoded or resized copy points at the image whose faces it shares; it has no faces of its own.
+            ALTER TABLE images ADD COLUMN near_duplicate_of INTEGER REFERENCES images(id) ON DELETE CASCADE;
+            CREATE INDEX images_near_duplicate ON images(near_duplicate_of) WHERE near_duplicate_of IS NOT NULL;
+
+            CREATE TABLE ingest_runs (
+                id             INTEGER PRIMARY KEY AUTOINCREMENT,
+                collection_id  INTEGER NOT NULL REFERENCES collections(id),
+                source_kind    TEXT    NOT NULL,
+                source         TEXT    NOT NULL,
+                status         TEXT    NOT NULL CHECK (status IN ('running', 'interrupted', 'completed', 'failed')),
+                total_items    INTEGER,
+                items_done     INTEGER NOT NULL DEFAULT 0,
+                last_item_name TEXT,
+                resumes        INTEGER NOT NULL DEFAULT 0,
+                started_at     TEXT    NOT NULL,
+                updated_at     TEXT    NOT NULL,
+                finished_at    TEXT,
+                error          TEXT
+            );
+            CREATE INDEX ingest_runs_source ON ingest_runs(collection_id, source_kind, source);
+
+            -- One row per source item, written in the transaction that stored what the item produced.
+            CREATE TABLE ingest_items (
+                run_id       INTEGER NOT NULL REFERENCES ingest_runs(id) ON DELETE CASCADE,
+                seq          INTEGER NOT NULL,
+                name         TEXT    NOT NULL,
+                status       TEXT    NOT NULL CHECK (status IN ('ingested', 'no_face', 'duplicate', 'near_duplicate', 'refused', 'failed')),
+                faces        INTEGER NOT NULL DEFAULT 0,
+                image_id     INTEGER REFERENCES images(id) ON DELETE SET NULL,
+                reason       TEXT,
+                recorded_at  TEXT    NOT NULL,
+                PRIMARY KEY (run_id, seq)
+            ) WITHOUT ROWID;
+            CREATE INDEX ingest_items_status ON ingest_items(run_id, status);
+
+            -- Every place an image was seen: its URL, the page embedding it, the operator's file. The columns of
+            -- images keep the first sighting; this table keeps them all ("also seen at").
+            CREATE TABLE sightings (
+                id             INTEGER PRIMARY KEY AUTOINCREMENT,
+                image_id       INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+                collection_id  INTEGER NOT NULL REFERENCES collections(id),
+                run_id         INTEGER REFERENCES ingest_runs(id) ON DELETE SET NULL,
+                source_url     TEXT,
+                page_url       TEXT,
+                captured_at    TEXT,
+                fetched_at     TEXT,
+                original_path  TEXT,
+                record_id      TEXT,
+                licence        TEXT,
+                seen_at        TEXT    NOT NULL
+            );
+            CREATE UNIQUE INDEX sightings_place ON sightings(image_id, coalesce(source_url, ''), coalesce(page_url, ''), coalesce(original_path, ''));
+
+            INSERT INTO sightings(image_id, collection_id, source_url, page_url, captured_at, fetched_at, original_path, seen_at)
+            SELECT id, collection_id, source_url, page_url, captured_at, fetched_at, original_path, added_at FROM images;
+            """),
     ];
 }

@@ -14,7 +14,7 @@ namespace Lineup.Storage;
 /// fairer than spinning on SQLITE_BUSY); reads use short-lived pooled connections, so readers never wait for
 /// writers under WAL.
 /// </summary>
-public sealed class SqliteCatalog : ICatalog
+public sealed partial class SqliteCatalog : ICatalog, IIngestLedger
 {
     /// <summary>Rows per keyset page when streaming embeddings: short statements let WAL checkpoints progress.</summary>
     internal const int EmbeddingPageSize = 4096;
@@ -23,7 +23,7 @@ public sealed class SqliteCatalog : ICatalog
 
     private const string ImageColumns =
         "i.id, i.collection_id, i.sha256, i.byte_length, i.format, i.width, i.height, i.source_url, i.page_url, " +
-        "i.captured_at, i.fetched_at, i.original_path, i.added_at";
+        "i.captured_at, i.fetched_at, i.original_path, i.added_at, i.near_duplicate_of";
 
     private const string FaceColumns =
         "f.id, f.image_id, f.x1, f.y1, f.x2, f.y2, f.left_eye_x, f.left_eye_y, f.right_eye_x, f.right_eye_y, " +
@@ -495,6 +495,11 @@ public sealed class SqliteCatalog : ICatalog
                 throw new CatalogException($"Batch item {i}: provenance and faces are required (faces may be empty).");
             }
 
+            if (image.NearDuplicateOf is not null && image.Faces.Count > 0)
+            {
+                throw new CatalogException($"Batch item {i}: a near-duplicate keeps no faces of its own (they stay with image {image.NearDuplicateOf}).");
+            }
+
             for (var f = 0; f < image.Faces.Count; f++)
             {
                 var embedding = image.Faces[f]?.Embedding;
@@ -531,106 +536,12 @@ public sealed class SqliteCatalog : ICatalog
     {
         // Disposing an uncommitted transaction rolls it back: any exception below leaves nothing of the batch.
         using var tx = _writer.BeginTransaction();
-
-        using var findImage = _writer.CreateCommand();
-        findImage.Transaction = tx;
-        findImage.CommandText = "SELECT id FROM images WHERE sha256 = $sha";
-        var findSha = findImage.Parameters.Add("$sha", SqliteType.Blob);
-
-        using var findCollection = _writer.CreateCommand();
-        findCollection.Transaction = tx;
-        findCollection.CommandText = "SELECT 1 FROM collections WHERE id = $id";
-        var collectionId = findCollection.Parameters.Add("$id", SqliteType.Integer);
-
-        using var insertImage = _writer.CreateCommand();
-        insertImage.Transaction = tx;
-        insertImage.CommandText = """
-            INSERT INTO images(collection_id, sha256, byte_length, format, width, height, source_url, page_url,
-                               captured_at, fetched_at, original_path, added_at)
-            VALUES ($collection, $sha, $bytes, $format, $width, $height, $source, $page, $captured, $fetched, $original, $added)
-            RETURNING id
-            """;
-
-        using var insertFace = _writer.CreateCommand();
-        insertFace.Transaction = tx;
-        insertFace.CommandText = """
-            INSERT INTO faces(image_id, x1, y1, x2, y2, left_eye_x, left_eye_y, right_eye_x, right_eye_y, nose_x, nose_y,
-                              mouth_left_x, mouth_left_y, mouth_right_x, mouth_right_y, detector_score, embedding, model_id)
-            VALUES ($image, $x1, $y1, $x2, $y2, $lex, $ley, $rex, $rey, $nx, $ny, $mlx, $mly, $mrx, $mry, $score, $embedding, $model)
-            RETURNING id
-            """;
-
-        var knownCollections = new HashSet<long>();
-        var addedAt = FormatTime(_clock.GetUtcNow());
+        using var batch = new BatchWriter(_writer, tx, ModelId, FormatTime(_clock.GetUtcNow()));
         var results = new List<StoredImage>(images.Count);
         for (var i = 0; i < images.Count; i++)
         {
             ct.ThrowIfCancellationRequested();
-            var image = images[i];
-
-            findSha.Value = image.Sha256;
-            if (await findImage.ExecuteScalarAsync(ct).ConfigureAwait(false) is long existingId)
-            {
-                results.Add(new StoredImage(existingId, AlreadyPresent: true, []));
-                continue;
-            }
-
-            if (!knownCollections.Contains(image.CollectionId))
-            {
-                collectionId.Value = image.CollectionId;
-                if (await findCollection.ExecuteScalarAsync(ct).ConfigureAwait(false) is null)
-                {
-                    throw new CatalogException($"Batch item {i}: collection {image.CollectionId} does not exist.");
-                }
-
-                knownCollections.Add(image.CollectionId);
-            }
-
-            var p = image.Provenance;
-            insertImage.Parameters.Clear();
-            insertImage.Parameters.AddWithValue("$collection", image.CollectionId);
-            insertImage.Parameters.AddWithValue("$sha", image.Sha256);
-            insertImage.Parameters.AddWithValue("$bytes", image.ByteLength);
-            insertImage.Parameters.AddWithValue("$format", image.Format);
-            insertImage.Parameters.AddWithValue("$width", image.Width);
-            insertImage.Parameters.AddWithValue("$height", image.Height);
-            insertImage.Parameters.AddWithValue("$source", (object?)p.SourceUrl ?? DBNull.Value);
-            insertImage.Parameters.AddWithValue("$page", (object?)p.PageUrl ?? DBNull.Value);
-            insertImage.Parameters.AddWithValue("$captured", p.CapturedAt is { } captured ? FormatTime(captured) : DBNull.Value);
-            insertImage.Parameters.AddWithValue("$fetched", p.FetchedAt is { } fetched ? FormatTime(fetched) : DBNull.Value);
-            insertImage.Parameters.AddWithValue("$original", (object?)p.OriginalPath ?? DBNull.Value);
-            insertImage.Parameters.AddWithValue("$added", addedAt);
-            var imageId = (long)(await insertImage.ExecuteScalarAsync(ct).ConfigureAwait(false))!;
-
-            var faceIds = new long[image.Faces.Count];
-            for (var f = 0; f < faceIds.Length; f++)
-            {
-                var face = image.Faces[f];
-                var box = face.Box;
-                var lm = face.Landmarks;
-                insertFace.Parameters.Clear();
-                insertFace.Parameters.AddWithValue("$image", imageId);
-                insertFace.Parameters.AddWithValue("$x1", box.X1);
-                insertFace.Parameters.AddWithValue("$y1", box.Y1);
-                insertFace.Parameters.AddWithValue("$x2", box.X2);
-                insertFace.Parameters.AddWithValue("$y2", box.Y2);
-                insertFace.Parameters.AddWithValue("$lex", lm.LeftEye.X);
-                insertFace.Parameters.AddWithValue("$ley", lm.LeftEye.Y);
-                insertFace.Parameters.AddWithValue("$rex", lm.RightEye.X);
-                insertFace.Parameters.AddWithValue("$rey", lm.RightEye.Y);
-                insertFace.Parameters.AddWithValue("$nx", lm.Nose.X);
-                insertFace.Parameters.AddWithValue("$ny", lm.Nose.Y);
-                insertFace.Parameters.AddWithValue("$mlx", lm.MouthLeft.X);
-                insertFace.Parameters.AddWithValue("$mly", lm.MouthLeft.Y);
-                insertFace.Parameters.AddWithValue("$mrx", lm.MouthRight.X);
-                insertFace.Parameters.AddWithValue("$mry", lm.MouthRight.Y);
-                insertFace.Parameters.AddWithValue("$score", face.DetectorScore);
-                insertFace.Parameters.AddWithValue("$embedding", VectorMath.ToHalfBlob(face.Embedding));
-                insertFace.Parameters.AddWithValue("$model", ModelId);
-                faceIds[f] = (long)(await insertFace.ExecuteScalarAsync(ct).ConfigureAwait(false))!;
-            }
-
-            results.Add(new StoredImage(imageId, AlreadyPresent: false, faceIds));
+            results.Add(await batch.WriteImageAsync(images[i], null, i, ct).ConfigureAwait(false));
         }
 
         tx.Commit();
@@ -681,7 +592,8 @@ public sealed class SqliteCatalog : ICatalog
                 NullableTime(r, o + 9),
                 NullableTime(r, o + 10),
                 NullableString(r, o + 11)),
-            ParseTime(r.GetString(o + 12)));
+            ParseTime(r.GetString(o + 12)),
+            r.IsDBNull(o + 13) ? null : r.GetInt64(o + 13));
 
     private static FaceRecord ReadFace(SqliteDataReader r, int o)
     {

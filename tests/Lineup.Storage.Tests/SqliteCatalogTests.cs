@@ -206,7 +206,7 @@ public sealed class SqliteCatalogTests : IDisposable
     {
         await using (var catalog = await OpenAsync())
         {
-            Assert.Equal(1, catalog.SchemaVersion);
+            Assert.Equal(Migrations.LatestVersion, catalog.SchemaVersion);
         }
 
         await using (var connection = new SqliteConnection($"Data Source={DbPath};Pooling=False"))
@@ -232,7 +232,7 @@ public sealed class SqliteCatalogTests : IDisposable
         await connection.OpenAsync();
         using var command = connection.CreateCommand();
         command.CommandText = "SELECT group_concat(version) FROM schema_version";
-        Assert.Equal("1", (string?)await command.ExecuteScalarAsync());
+        Assert.Equal(string.Join(",", Migrations.All.Select(m => m.Version)), (string?)await command.ExecuteScalarAsync());
     }
 
     [Fact]

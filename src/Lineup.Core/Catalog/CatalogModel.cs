@@ -36,7 +36,15 @@ public sealed record NewImage(
     int Width,
     int Height,
     Provenance Provenance,
-    IReadOnlyList<AnalyzedFace> Faces);
+    IReadOnlyList<AnalyzedFace> Faces)
+{
+    /// <summary>64-bit perceptual hash of the decoded image (<c>PerceptualHash</c>), kept to find re-encoded copies.</summary>
+    public ulong? PerceptualHash { get; init; }
+
+    /// <summary>Set when this image is a re-encoded or resized copy of a catalogued one: it is stored (with its
+    /// own provenance) but without faces, which stay with the original.</summary>
+    public long? NearDuplicateOf { get; init; }
+}
 
 public sealed record ImageRecord(
     long Id,
@@ -47,7 +55,8 @@ public sealed record ImageRecord(
     int Width,
     int Height,
     Provenance Provenance,
-    DateTimeOffset AddedAt);
+    DateTimeOffset AddedAt,
+    long? NearDuplicateOf = null);
 
 public sealed record FaceRecord(long Id, long ImageId, BoxF Box, Landmarks5 Landmarks, float DetectorScore, string ModelId);
 
@@ -57,6 +66,12 @@ public sealed record StoredImage(long ImageId, bool AlreadyPresent, IReadOnlyLis
 
 /// <summary>A face embedding as stored in the catalog, decoded to float32.</summary>
 public readonly record struct StoredEmbedding(long FaceId, float[] Vector);
+
+/// <summary>One place an image was seen: the same bytes (or a near-duplicate copy) at a URL, on a page, in a file.</summary>
+public sealed record Sighting(long Id, long ImageId, long CollectionId, long? RunId, Provenance Provenance, DateTimeOffset SeenAt);
+
+/// <summary>A catalogued image's perceptual hash and shape, for near-duplicate lookups.</summary>
+public readonly record struct ImageHash(long ImageId, ulong Hash, int Width, int Height);
 
 public sealed record CatalogStats(long Collections, long Images, long Faces, long MaxFaceId, long SchemaVersion);
 
