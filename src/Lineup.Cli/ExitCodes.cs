@@ -19,4 +19,7 @@ public static class ExitCodes
 
     /// <summary>A batch finished but some items were refused or failed (each is listed).</summary>
     public const int Partial = 5;
+
+    /// <summary>Another process is ingesting into the same data directory.</summary>
+    public const int Busy = 6;
 }

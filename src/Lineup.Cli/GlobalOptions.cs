@@ -1,7 +1,9 @@
 using System.CommandLine;
 using System.ComponentModel.DataAnnotations;
+using Lineup.Core.Catalog;
 using Lineup.Core.Imaging;
 using Lineup.Hosting;
+using Lineup.Ingest.Sources;
 using Lineup.Vision.Models;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -97,6 +99,14 @@ public static class GlobalOptions
         catch (NoFaceException e)
         {
             return Fail(ExitCodes.NotFound, e.Message);
+        }
+        catch (IngestBusyException e)
+        {
+            return Fail(ExitCodes.Busy, e.Message);
+        }
+        catch (Exception e) when (e is IngestSourceException or CatalogException)
+        {
+            return Fail(ExitCodes.BadInput, e.Message);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or ValidationException or ArgumentException)
         {

@@ -33,6 +33,7 @@ public static class Program
 
         root.Subcommands.Add(ModelsCommands.Build());
         root.Subcommands.Add(IngestCommand.Build());
+        root.Subcommands.Add(RunsCommands.Build());
         root.Subcommands.Add(SearchCommands.BuildSearch());
         root.Subcommands.Add(SearchCommands.BuildVerify());
         root.Subcommands.Add(StatsCommand.Build());

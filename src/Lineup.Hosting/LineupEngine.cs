@@ -20,7 +20,10 @@ public sealed class LineupEngine : IAsyncDisposable
 {
     private readonly FaceEngine _faces;
     private readonly ICatalog? _catalog;
+    private readonly List<FaceEngine> _workers = [];
+    private readonly SemaphoreSlim _ingestGate = new(1, 1);
     private IndexHandle? _index;
+    private NearDuplicateIndex? _nearDuplicates;
 
     private LineupEngine(LineupOptions options, FaceEngine faces, ICatalog? catalog, IndexHandle? index)
     {
@@ -42,6 +45,9 @@ public sealed class LineupEngine : IAsyncDisposable
 
     public ICatalog Catalog => _catalog ?? throw new InvalidOperationException("This engine was opened for analysis only.");
 
+    /// <summary>The ingest-run ledger (runs, item outcomes); the catalog implements it.</summary>
+    public IIngestLedger Ledger => Catalog as IIngestLedger ?? throw new InvalidOperationException("This catalog keeps no ingest runs.");
+
     public IVectorIndex Index => (_index ?? throw new InvalidOperationException("This engine was opened for analysis only.")).Index;
 
     /// <summary>What the index did at start (loaded, caught up, rebuilt).</summary>
@@ -58,6 +64,7 @@ public sealed class LineupEngine : IAsyncDisposable
             Directory.CreateDirectory(options.FullDataDirectory);
             catalog = await SqliteCatalog.OpenAsync(options.CatalogPath, faces.ModelId, ct).ConfigureAwait(false);
             var index = await IndexHandle.OpenAsync(options, catalog, faces.Dimensions, progress, ct).ConfigureAwait(false);
+            await MarkDeadRunsAsync(options, catalog, ct).ConfigureAwait(false);
             return new LineupEngine(options, faces, catalog, index);
         }
         catch
@@ -69,6 +76,21 @@ public sealed class LineupEngine : IAsyncDisposable
 
             faces.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Runs recorded as running whose process died (kill -9, power loss) are shown as interrupted: if the
+    /// ingest lock is free, nobody is running them.
+    /// </summary>
+    private static async Task MarkDeadRunsAsync(LineupOptions options, ICatalog catalog, CancellationToken ct)
+    {
+        if (catalog is IIngestLedger ledger && IngestLock.TryAcquire(options.FullDataDirectory) is { } free)
+        {
+            using (free)
+            {
+                await ledger.MarkRunningAsInterruptedAsync(ct).ConfigureAwait(false);
+            }
         }
     }
 
@@ -86,18 +108,139 @@ public sealed class LineupEngine : IAsyncDisposable
         return FaceEngine.Create(store);
     }
 
-    /// <summary>Runs an ingest into <paramref name="collection"/> and saves the index afterwards.</summary>
-    public async Task<IngestSummary> IngestAsync(IIngestSource source, Collection collection, Action<IngestOutcome>? onOutcome, CancellationToken ct)
+    /// <summary>
+    /// Ingests <paramref name="source"/> into <paramref name="collection"/> as a recorded run. When
+    /// <paramref name="resume"/> is set and an earlier run of the same source into the same collection was
+    /// interrupted (killed, crashed, cancelled) or failed, that run continues where it stopped instead.
+    /// </summary>
+    public async Task<IngestRunResult> IngestAsync(
+        IIngestSource source, Collection collection, IngestObserver? observer = null, bool resume = true, CancellationToken ct = default)
     {
-        var pipeline = new IngestPipeline(_faces, Catalog, Index, new IngestOptions { Workers = Options.Workers, Limits = Options.Limits });
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(collection);
+        return await WithIngestLockAsync(async () =>
+        {
+            var earlier = resume ? await Ledger.FindResumableRunAsync(collection.Id, source.Kind, source.Description, ct).ConfigureAwait(false) : null;
+            var run = earlier is null
+                ? await Ledger.StartRunAsync(collection.Id, source.Kind, source.Description, ct).ConfigureAwait(false)
+                : await Ledger.ResumeRunAsync(earlier.Id, ct).ConfigureAwait(false);
+            return await RunAsync(source, run, collection, earlier is not null, observer, ct).ConfigureAwait(false);
+        }, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Continues an interrupted or failed run from its recorded source.</summary>
+    public async Task<IngestRunResult> ResumeAsync(long runId, IngestObserver? observer = null, CancellationToken ct = default) =>
+        await WithIngestLockAsync(async () =>
+        {
+            var recorded = await Ledger.GetRunAsync(runId, ct).ConfigureAwait(false)
+                ?? throw new CatalogException($"Ingest run {runId} does not exist (see `lineup runs list`).");
+            var collection = (await Catalog.ListCollectionsAsync(ct).ConfigureAwait(false)).First(c => c.Id == recorded.CollectionId);
+            var source = IngestSources.Open(recorded.SourceKind, recorded.Source, SourceLimits);
+            var run = await Ledger.ResumeRunAsync(runId, ct).ConfigureAwait(false);
+            return await RunAsync(source, run, collection, true, observer, ct).ConfigureAwait(false);
+        }, ct).ConfigureAwait(false);
+
+    /// <summary>The budgets sources enforce, from the decode limits.</summary>
+    public SourceLimits SourceLimits => new() { MaxItemBytes = Options.Limits.MaxBytes };
+
+    private async Task<IngestRunResult> WithIngestLockAsync(Func<Task<IngestRunResult>> work, CancellationToken ct)
+    {
+        await _ingestGate.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            return await pipeline.RunAsync(source, collection, onOutcome, ct).ConfigureAwait(false);
+            using var exclusive = IngestLock.Acquire(Options.FullDataDirectory);
+
+            // Holding the lock, no other process is ingesting: a run still marked running died with its process.
+            await Ledger.MarkRunningAsInterruptedAsync(ct).ConfigureAwait(false);
+            return await work().ConfigureAwait(false);
         }
         finally
         {
-            await _index!.SaveAsync(Catalog, ct).ConfigureAwait(false);
+            _ingestGate.Release();
         }
+    }
+
+    private async Task<IngestRunResult> RunAsync(
+        IIngestSource source, IngestRun run, Collection collection, bool resumed, IngestObserver? observer, CancellationToken ct)
+    {
+        observer?.Started?.Invoke(run, resumed);
+        var nearDuplicates = await NearDuplicatesAsync(ct).ConfigureAwait(false);
+        var pipeline = new IngestPipeline(
+            Analyzers(), Catalog, Ledger, Index, nearDuplicates, new IngestOptions { Workers = Options.Workers, Limits = Options.Limits });
+
+        // Counting (for the ETA) streams the source once more, beside the ingest; far cheaper than analysing.
+        using var counting = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var count = Task.Run(async () =>
+        {
+            if (await source.CountAsync(counting.Token).ConfigureAwait(false) is { } total)
+            {
+                observer?.TotalKnown?.Invoke(total);
+                await Ledger.SetRunTotalAsync(run.Id, total, counting.Token).ConfigureAwait(false);
+            }
+        }, counting.Token);
+
+        IngestSummary summary;
+        try
+        {
+            summary = await pipeline.RunAsync(source, run, collection, observer?.Item, ct).ConfigureAwait(false);
+            await Ledger.FinishRunAsync(run.Id, IngestRunStatus.Completed, null, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            await Ledger.FinishRunAsync(run.Id, IngestRunStatus.Interrupted, "cancelled", CancellationToken.None).ConfigureAwait(false);
+            throw;
+        }
+        catch (Exception e)
+        {
+            await Ledger.FinishRunAsync(run.Id, IngestRunStatus.Failed, e.Message, CancellationToken.None).ConfigureAwait(false);
+            throw;
+        }
+        finally
+        {
+            await counting.CancelAsync().ConfigureAwait(false);
+            try
+            {
+                await count.ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or IngestSourceException or IOException or InvalidDataException)
+            {
+                // The count only feeds the ETA; the ingest itself reports problems with the source.
+            }
+
+            await _index!.SaveAsync(Catalog, CancellationToken.None).ConfigureAwait(false);
+        }
+
+        var report = await IngestReport.BuildAsync(Catalog, Ledger, run.Id, summary, ct).ConfigureAwait(false);
+        var path = await report.WriteAsync(Options.FullDataDirectory, ct).ConfigureAwait(false);
+        return new IngestRunResult(report.Run, summary, report.Counts, resumed, path);
+    }
+
+    /// <summary>One analyzer (one ONNX session set) per worker; the engine's own serves as the first.</summary>
+    private List<IPhotoAnalyzer> Analyzers()
+    {
+        while (_workers.Count < Options.Workers - 1)
+        {
+            _workers.Add(_faces.CreateWorker());
+        }
+
+        return [_faces, .. _workers.Take(Options.Workers - 1)];
+    }
+
+    /// <summary>Perceptual hashes of the gallery, loaded from the catalog once per process.</summary>
+    private async Task<NearDuplicateIndex> NearDuplicatesAsync(CancellationToken ct)
+    {
+        if (_nearDuplicates is null)
+        {
+            var index = new NearDuplicateIndex();
+            await foreach (var hash in Catalog.ReadPerceptualHashesAsync(ct).ConfigureAwait(false))
+            {
+                index.Add(hash.ImageId, hash.Hash, hash.Height > 0 ? hash.Width / (float)hash.Height : 0);
+            }
+
+            _nearDuplicates = index;
+        }
+
+        return _nearDuplicates;
     }
 
     /// <summary>1:N search of one probe face against the gallery.</summary>
@@ -216,6 +359,12 @@ public sealed class LineupEngine : IAsyncDisposable
             await _catalog.DisposeAsync().ConfigureAwait(false);
         }
 
+        foreach (var worker in _workers)
+        {
+            worker.Dispose();
+        }
+
         _faces.Dispose();
+        _ingestGate.Dispose();
     }
 }

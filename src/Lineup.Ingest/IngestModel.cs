@@ -1,75 +1,107 @@
+using Lineup.Core.Catalog;
 using Lineup.Core.Faces;
 using Lineup.Core.Imaging;
 using Lineup.Core.Numerics;
 
 namespace Lineup.Ingest;
 
-/// <summary>What happened to one item (the immich job-status habit: every item ends in exactly one state).</summary>
-public enum IngestStatus
-{
-    /// <summary>Stored with at least one face.</summary>
-    Ingested,
-
-    /// <summary>Stored, but no face was found.</summary>
-    NoFace,
-
-    /// <summary>The same bytes were already in the catalog; nothing was added.</summary>
-    Duplicate,
-
-    /// <summary>Refused by policy before or while decoding (size or pixel budget, not an image).</summary>
-    Refused,
-
-    /// <summary>Could not be read or processed (I/O error, corrupt data, a write failure).</summary>
-    Failed,
-}
-
 /// <summary>The outcome of one item, with a reason for anything not stored.</summary>
-public sealed record IngestOutcome(string Name, IngestStatus Status, int Faces, string? Reason, long? ImageId, StageTimings Timings);
+/// <param name="Sequence">The item's position in the source (0-based), the order in which outcomes are committed.</param>
+public sealed record IngestOutcome(long Sequence, string Name, IngestStatus Status, int Faces, string? Reason, long? ImageId, StageTimings Timings);
 
 public sealed record IngestOptions
 {
     /// <summary>Parallel analysis workers; each runs the whole decode→embed chain for one photo at a time.</summary>
     public int Workers { get; init; } = Environment.ProcessorCount;
 
-    /// <summary>Most images written to the catalog in one transaction.</summary>
+    /// <summary>Most items written to the catalog in one transaction.</summary>
     public int BatchSize { get; init; } = 32;
 
     public DecodeLimits Limits { get; init; } = DecodeLimits.Default;
+
+    /// <summary>
+    /// Lowest cosine similarity between a face of a perceptual-hash match and a face of the catalogued image for
+    /// the two to count as the same photo. Far above the match threshold: a copy of one photo embeds to nearly
+    /// the same vectors (0.95+ measured on re-encodings), two different photos of one person do not.
+    /// </summary>
+    public float NearDuplicateFaceSimilarity { get; init; } = 0.8f;
 }
 
-/// <summary>Totals of a run and the per-stage medians, for the command line and benchmarks.</summary>
+/// <summary>Totals of one ingest invocation and per-stage medians, for the command line and benchmarks.</summary>
 public sealed record IngestSummary(
-    int Items,
-    int Ingested,
-    int NoFace,
-    int Duplicates,
-    int Refused,
-    int Failed,
-    int Faces,
+    long Items,
+    long Ingested,
+    long NoFace,
+    long Duplicates,
+    long NearDuplicates,
+    long Refused,
+    long Failed,
+    long Faces,
+    long Skipped,
     TimeSpan Elapsed,
     StageTimings MedianTimings)
 {
     public double ImagesPerSecond => Elapsed.TotalSeconds <= 0 ? 0 : Items / Elapsed.TotalSeconds;
 
     public double FacesPerSecond => Elapsed.TotalSeconds <= 0 ? 0 : Faces / Elapsed.TotalSeconds;
+}
 
-    public static IngestSummary From(IReadOnlyCollection<IngestOutcome> outcomes, TimeSpan elapsed)
+/// <summary>
+/// Running totals of an ingest. Stage timings are kept as a bounded uniform sample (reservoir sampling),
+/// so a run of a billion items reports medians in constant memory.
+/// </summary>
+public sealed class IngestTally
+{
+    private const int SampleSize = 4096;
+    private readonly List<StageTimings> _sample = new(SampleSize);
+    private readonly Random _random = new(17);
+    private long _analysed;
+    private readonly long[] _counts = new long[Enum.GetValues<IngestStatus>().Length];
+
+    public long Items { get; private set; }
+
+    public long Faces { get; private set; }
+
+    /// <summary>Items a resumed run passed over because they were committed before.</summary>
+    public long Skipped { get; set; }
+
+    public long Count(IngestStatus status) => _counts[(int)status];
+
+    public void Add(IngestOutcome outcome)
     {
-        var analysed = outcomes.Where(o => o.Status is IngestStatus.Ingested or IngestStatus.NoFace).Select(o => o.Timings).ToList();
-        return new IngestSummary(
-            outcomes.Count,
-            outcomes.Count(o => o.Status == IngestStatus.Ingested),
-            outcomes.Count(o => o.Status == IngestStatus.NoFace),
-            outcomes.Count(o => o.Status == IngestStatus.Duplicate),
-            outcomes.Count(o => o.Status == IngestStatus.Refused),
-            outcomes.Count(o => o.Status == IngestStatus.Failed),
-            outcomes.Sum(o => o.Faces),
-            elapsed,
-            new StageTimings(
-                Statistics.Median(analysed.Select(t => t.DecodeMs)),
-                Statistics.Median(analysed.Select(t => t.DetectMs)),
-                Statistics.Median(analysed.Select(t => t.LandmarksMs)),
-                Statistics.Median(analysed.Select(t => t.AlignMs)),
-                Statistics.Median(analysed.Select(t => t.EmbedMs))));
+        ArgumentNullException.ThrowIfNull(outcome);
+        Items++;
+        Faces += outcome.Faces;
+        _counts[(int)outcome.Status]++;
+        if (outcome.Status is IngestStatus.Ingested or IngestStatus.NoFace or IngestStatus.NearDuplicate)
+        {
+            _analysed++;
+            if (_sample.Count < SampleSize)
+            {
+                _sample.Add(outcome.Timings);
+            }
+            else if (_random.NextInt64(_analysed) is var slot && slot < SampleSize)
+            {
+                _sample[(int)slot] = outcome.Timings;
+            }
+        }
     }
+
+    public IngestSummary Summarize(TimeSpan elapsed) => new(
+        Items,
+        Count(IngestStatus.Ingested),
+        Count(IngestStatus.NoFace),
+        Count(IngestStatus.Duplicate),
+        Count(IngestStatus.NearDuplicate),
+        Count(IngestStatus.Refused),
+        Count(IngestStatus.Failed),
+        Faces,
+        Skipped,
+        elapsed,
+        new StageTimings(
+            Statistics.Median(_sample.Select(t => t.DecodeMs)),
+            Statistics.Median(_sample.Select(t => t.DetectMs)),
+            Statistics.Median(_sample.Select(t => t.LandmarksMs)),
+            Statistics.Median(_sample.Select(t => t.AlignMs)),
+            Statistics.Median(_sample.Select(t => t.EmbedMs))));
 }

@@ -5,36 +5,79 @@ using Lineup.Core.Catalog;
 using Lineup.Core.Faces;
 using Lineup.Core.Imaging;
 using Lineup.Core.Indexing;
+using Lineup.Core.Numerics;
 using Lineup.Ingest.Sources;
 
 namespace Lineup.Ingest;
 
 /// <summary>
-/// Source → analysis workers → batched catalog writer → index, joined by bounded channels so that a
-/// slow stage holds the others back instead of filling memory. The catalog write is the commit point: an
-/// image is either wholly in the catalog (image row and every face) or not at all, and the index is
-/// updated only after that commit (it is derived and caught up from the catalog on the next start if the
-/// process dies in between). A bad item never stops the run: it ends as Refused or Failed with a reason.
+/// Source → analysis workers (one analyzer, i.e. one ONNX session set, per worker) → in-order batched
+/// catalog writer → index, joined by bounded channels so that a slow stage holds the others back instead
+/// of filling memory.
+/// <para>
+/// The catalog transaction is the commit point: an item's image, faces, sightings and its outcome row are
+/// written together, and items are committed in source order (a bounded reorder window lets workers finish
+/// out of order). So the recorded items of a run are always a prefix of the source, and a run killed at any
+/// point resumes by skipping exactly that prefix: the result is the catalog a clean run produces, with the
+/// same ids. The index is updated after each commit; it is derived, and caught up from the catalog at the
+/// next start if the process dies in between. A bad item never stops the run: it ends as Refused or Failed
+/// with a reason naming it.
+/// </para>
 /// </summary>
-public sealed class IngestPipeline(IPhotoAnalyzer analyzer, ICatalog catalog, IVectorIndex index, IngestOptions options)
+public sealed class IngestPipeline
 {
-    private sealed record Analysed(IngestItem Item, NewImage Image, StageTimings Timings);
+    private readonly IReadOnlyList<IPhotoAnalyzer> _analyzers;
+    private readonly ICatalog _catalog;
+    private readonly IIngestLedger _ledger;
+    private readonly IVectorIndex _index;
+    private readonly NearDuplicateIndex _nearDuplicates;
+    private readonly IngestOptions _options;
 
-    /// <summary>Runs the whole source; <paramref name="onOutcome"/> is called once per item, from one thread.</summary>
-    public async Task<IngestSummary> RunAsync(
-        IIngestSource source,
-        Collection collection,
-        Action<IngestOutcome>? onOutcome = null,
-        CancellationToken ct = default)
+    /// <param name="analyzers">One per worker (<see cref="IngestOptions.Workers"/> is ignored: the count of analyzers decides).</param>
+    /// <param name="nearDuplicates">Perceptual hashes of the catalogued images; the pipeline adds every image it stores.</param>
+    public IngestPipeline(
+        IReadOnlyList<IPhotoAnalyzer> analyzers, ICatalog catalog, IIngestLedger ledger, IVectorIndex index, NearDuplicateIndex nearDuplicates, IngestOptions options)
     {
-        var clock = Stopwatch.StartNew();
-        var workers = Math.Max(1, options.Workers);
-        var items = Channel.CreateBounded<IngestItem>(new BoundedChannelOptions(workers * 4) { SingleWriter = true });
-        var results = Channel.CreateBounded<object>(new BoundedChannelOptions(options.BatchSize * 2) { SingleReader = true });
-        var outcomes = new List<IngestOutcome>();
+        ArgumentNullException.ThrowIfNull(analyzers);
+        ArgumentOutOfRangeException.ThrowIfZero(analyzers.Count);
+        _analyzers = analyzers;
+        _catalog = catalog ?? throw new ArgumentNullException(nameof(catalog));
+        _ledger = ledger ?? throw new ArgumentNullException(nameof(ledger));
+        _index = index ?? throw new ArgumentNullException(nameof(index));
+        _nearDuplicates = nearDuplicates ?? throw new ArgumentNullException(nameof(nearDuplicates));
+        _options = options ?? throw new ArgumentNullException(nameof(options));
+    }
 
-        // A stage that fails (the source cannot be listed, the catalog cannot be written) stops the
-        // others, which would otherwise wait forever on a full or never-drained channel.
+    /// <summary>What a worker made of one item.</summary>
+    private sealed record Result(
+        long Sequence, IngestItem Item, IngestStatus Status, string? Reason, NewImage? Image, long? KnownImageId, StageTimings Timings)
+    {
+        public float Aspect => Image is { Height: > 0 } i ? i.Width / (float)i.Height : 0;
+    }
+
+    /// <summary>
+    /// Runs (or continues) <paramref name="run"/> over <paramref name="source"/>: the first
+    /// <see cref="IngestRun.ItemsDone"/> items are passed over. <paramref name="onOutcome"/> is called once per
+    /// committed item, in source order, from one thread.
+    /// </summary>
+    public async Task<IngestSummary> RunAsync(
+        IIngestSource source, IngestRun run, Collection collection, Action<IngestOutcome>? onOutcome = null, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(run);
+        ArgumentNullException.ThrowIfNull(collection);
+        var clock = Stopwatch.StartNew();
+        var tally = new IngestTally();
+        var workers = _analyzers.Count;
+
+        // Items between the reader and their commit; bounds the reorder buffer (the oldest item in flight is
+        // always with a worker or queued ahead of the others, so the window never deadlocks).
+        using var window = new SemaphoreSlim(workers * 4 + _options.BatchSize * 2);
+        var items = Channel.CreateBounded<(long Sequence, IngestItem Item)>(new BoundedChannelOptions(workers * 2) { SingleWriter = true });
+        var results = Channel.CreateBounded<Result>(new BoundedChannelOptions(workers * 2 + _options.BatchSize) { SingleReader = true });
+
+        // A stage that fails (the source cannot be read, the catalog cannot be written) stops the others,
+        // which would otherwise wait forever on a full or never-drained channel.
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         async Task StopOnFailureAsync(Func<Task> stage)
         {
@@ -53,10 +96,7 @@ public sealed class IngestPipeline(IPhotoAnalyzer analyzer, ICatalog catalog, IV
         {
             try
             {
-                await foreach (var item in source.ReadAsync(stop.Token).ConfigureAwait(false))
-                {
-                    await items.Writer.WriteAsync(item, stop.Token).ConfigureAwait(false);
-                }
+                tally.Skipped = await ReadAsync(source, run, items.Writer, window, stop.Token).ConfigureAwait(false);
             }
             finally
             {
@@ -64,19 +104,20 @@ public sealed class IngestPipeline(IPhotoAnalyzer analyzer, ICatalog catalog, IV
             }
         });
 
-        var analysers = Enumerable.Range(0, workers).Select(_ => Task.Run(() => StopOnFailureAsync(async () =>
+        var analysers = _analyzers.Select(analyzer => Task.Run(() => StopOnFailureAsync(async () =>
         {
-            await foreach (var item in items.Reader.ReadAllAsync(stop.Token).ConfigureAwait(false))
+            await foreach (var (sequence, item) in items.Reader.ReadAllAsync(stop.Token).ConfigureAwait(false))
             {
-                await results.Writer.WriteAsync(await AnalyseAsync(item, collection, stop.Token).ConfigureAwait(false), stop.Token).ConfigureAwait(false);
+                var result = await AnalyseAsync(analyzer, sequence, item, collection, stop.Token).ConfigureAwait(false);
+                await results.Writer.WriteAsync(result, stop.Token).ConfigureAwait(false);
             }
         }), stop.Token)).ToArray();
 
         var completion = Task.WhenAll(analysers).ContinueWith(t => results.Writer.Complete(t.Exception), TaskScheduler.Default);
 
-        var writer = StopOnFailureAsync(() => WriteAsync(results.Reader, outcome =>
+        var writer = StopOnFailureAsync(() => WriteAsync(run, collection, results.Reader, window, outcome =>
         {
-            outcomes.Add(outcome);
+            tally.Add(outcome);
             onOutcome?.Invoke(outcome);
         }, stop.Token));
 
@@ -91,12 +132,50 @@ public sealed class IngestPipeline(IPhotoAnalyzer analyzer, ICatalog catalog, IV
             throw failure.Flatten().InnerExceptions.FirstOrDefault(e => e is not OperationCanceledException) ?? failure;
         }
 
-        return IngestSummary.From(outcomes, clock.Elapsed);
+        return tally.Summarize(clock.Elapsed);
     }
 
-    /// <summary>Reads, hashes and analyses one item; returns either an <see cref="Analysed"/> or a final <see cref="IngestOutcome"/>.</summary>
-    private async Task<object> AnalyseAsync(IngestItem item, Collection collection, CancellationToken ct)
+    /// <summary>Numbers the source's items and queues those the run has not committed yet; returns how many it passed over.</summary>
+    private static async Task<long> ReadAsync(
+        IIngestSource source, IngestRun run, ChannelWriter<(long, IngestItem)> items, SemaphoreSlim window, CancellationToken ct)
     {
+        var skip = run.ItemsDone;
+        var sequence = 0L;
+        await foreach (var item in source.ReadAsync(ct).ConfigureAwait(false))
+        {
+            if (sequence < skip)
+            {
+                // Resuming: the committed prefix must be the same items, or skipping by count would be wrong.
+                if (sequence == skip - 1 && run.LastItemName is { } last && !string.Equals(item.Name, last, StringComparison.Ordinal))
+                {
+                    throw new IngestSourceException(
+                        $"{source.Description} has changed since run {run.Id} stopped: item {sequence + 1:N0} is now '{item.Name}', " +
+                        $"the run recorded '{last}'. Start a new run instead (images already catalogued are recognised as duplicates).");
+                }
+
+                sequence++;
+                continue;
+            }
+
+            await window.WaitAsync(ct).ConfigureAwait(false);
+            await items.WriteAsync((sequence, item), ct).ConfigureAwait(false);
+            sequence++;
+        }
+
+        if (sequence < skip)
+        {
+            throw new IngestSourceException(
+                $"{source.Description} has {sequence:N0} items now, fewer than the {skip:N0} run {run.Id} already recorded; start a new run instead.");
+        }
+
+        return Math.Min(skip, sequence);
+    }
+
+    /// <summary>Reads, hashes and analyses one item.</summary>
+    private async Task<Result> AnalyseAsync(IPhotoAnalyzer analyzer, long sequence, IngestItem item, Collection collection, CancellationToken ct)
+    {
+        Result Final(IngestStatus status, string reason) => new(sequence, item, status, reason, null, null, default);
+
         byte[] bytes;
         try
         {
@@ -104,36 +183,35 @@ public sealed class IngestPipeline(IPhotoAnalyzer analyzer, ICatalog catalog, IV
         }
         catch (IngestItemRefusedException e)
         {
-            return Final(item, IngestStatus.Refused, e.Message);
+            return Final(IngestStatus.Refused, e.Message);
         }
         catch (IngestItemFailedException e)
         {
-            return Final(item, IngestStatus.Failed, e.Message);
+            return Final(IngestStatus.Failed, e.Message);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return Final(item, IngestStatus.Failed, $"{item.Name}: cannot be read: {e.Message}");
+            return Final(IngestStatus.Failed, $"{item.Name}: cannot be read: {e.Message}");
         }
 
         var sha = SHA256.HashData(bytes);
-        if (await catalog.FindImageAsync(sha, ct).ConfigureAwait(false) is { } existing)
+        if (await _catalog.FindImageAsync(sha, ct).ConfigureAwait(false) is { } existing)
         {
-            return new IngestOutcome(item.Name, IngestStatus.Duplicate, 0, $"same bytes as image {existing.Id}", existing.Id, default);
+            return new Result(sequence, item, IngestStatus.Duplicate, $"same bytes as image {existing.Id}", null, existing.Id, default);
         }
 
         PhotoAnalysis analysis;
         try
         {
-            analysis = analyzer.Analyze(bytes, options.Limits);
+            analysis = analyzer.Analyze(bytes, _options.Limits);
         }
         catch (ImageRejectedException e)
         {
-            var status = e.Reason is ImageRejection.Corrupt ? IngestStatus.Failed : IngestStatus.Refused;
-            return Final(item, status, $"{item.Name}: {e.Message}");
+            return Final(e.Reason is ImageRejection.Corrupt ? IngestStatus.Failed : IngestStatus.Refused, $"{item.Name}: {e.Message}");
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            return Final(item, IngestStatus.Failed, $"{item.Name}: analysis failed: {e.GetType().Name}: {e.Message}");
+            return Final(IngestStatus.Failed, $"{item.Name}: analysis failed: {e.GetType().Name}: {e.Message}");
         }
 
         var image = new NewImage(
@@ -144,87 +222,175 @@ public sealed class IngestPipeline(IPhotoAnalyzer analyzer, ICatalog catalog, IV
             analysis.Info.Width,
             analysis.Info.Height,
             item.Provenance,
-            analysis.Faces);
-        return new Analysed(item, image, analysis.Timings);
+            analysis.Faces)
+        {
+            PerceptualHash = analysis.PerceptualHash,
+        };
+        var status = analysis.Faces.Count > 0 ? IngestStatus.Ingested : IngestStatus.NoFace;
+        return new Result(sequence, item, status, null, image, null, analysis.Timings);
     }
 
-    private static IngestOutcome Final(IngestItem item, IngestStatus status, string reason) =>
-        new(item.Name, status, 0, reason, null, default);
-
     /// <summary>
-    /// Natural batching: whatever has queued up while the previous batch was written (at most
-    /// <see cref="IngestOptions.BatchSize"/>) goes into the next transaction. When the writer keeps up, each
-    /// image is committed as soon as it is analysed; when it falls behind, batches grow and amortise fsync.
+    /// Commits results in source order. Natural batching: whatever is ready in order when the previous
+    /// transaction ends (at most <see cref="IngestOptions.BatchSize"/>) goes into the next one, so a writer that
+    /// keeps up commits each item at once and one that falls behind amortises the fsync.
     /// </summary>
-    private async Task WriteAsync(ChannelReader<object> reader, Action<IngestOutcome> report, CancellationToken ct)
+    private async Task WriteAsync(
+        IngestRun run, Collection collection, ChannelReader<Result> results, SemaphoreSlim window, Action<IngestOutcome> report, CancellationToken ct)
     {
-        var batch = new List<Analysed>(options.BatchSize);
-        while (await reader.WaitToReadAsync(ct).ConfigureAwait(false))
+        var waiting = new Dictionary<long, Result>();
+        var batch = new List<(Result Result, IngestEntry Entry)>(_options.BatchSize);
+        var next = run.ItemsDone;
+
+        async Task FlushAsync()
         {
-            while (batch.Count < options.BatchSize && reader.TryRead(out var next))
+            if (batch.Count == 0)
             {
-                if (next is IngestOutcome final)
+                return;
+            }
+
+            await CommitAsync(run, batch, report, ct).ConfigureAwait(false);
+            window.Release(batch.Count);
+            batch.Clear();
+        }
+
+        while (await results.WaitToReadAsync(ct).ConfigureAwait(false))
+        {
+            while (results.TryRead(out var result))
+            {
+                waiting.Add(result.Sequence, result);
+            }
+
+            while (waiting.Remove(next, out var result))
+            {
+                var entry = await ToEntryAsync(result, collection, batch, FlushAsync, ct).ConfigureAwait(false);
+                batch.Add((result, entry));
+                next++;
+                if (batch.Count >= _options.BatchSize)
                 {
-                    report(final);
-                }
-                else
-                {
-                    batch.Add((Analysed)next);
+                    await FlushAsync().ConfigureAwait(false);
                 }
             }
 
-            if (batch.Count > 0)
-            {
-                await CommitAsync(batch, report, ct).ConfigureAwait(false);
-                batch.Clear();
-            }
+            await FlushAsync().ConfigureAwait(false);
+        }
+
+        if (waiting.Count > 0)
+        {
+            throw new InvalidOperationException($"Ingest writer: item {next} never arrived but {waiting.Count} later items did.");
         }
     }
 
-    /// <summary>
-    /// Writes the batch in one transaction. When the batch as a whole is rejected, each image is retried
-    /// alone so that one bad row costs only itself.
-    /// </summary>
-    private async Task CommitAsync(List<Analysed> batch, Action<IngestOutcome> report, CancellationToken ct)
+    /// <summary>Turns a worker's result into a ledger entry, deciding whether an analysed image is a near-duplicate.</summary>
+    private async Task<IngestEntry> ToEntryAsync(
+        Result result, Collection collection, List<(Result Result, IngestEntry Entry)> batch, Func<Task> flushAsync, CancellationToken ct)
     {
-        IReadOnlyList<StoredImage> stored;
+        if (result.KnownImageId is { } known)
+        {
+            return new IngestEntry(result.Sequence, result.Item.Name, IngestStatus.Duplicate, result.Reason,
+                SeenAgain: new SeenAgain(known, collection.Id, result.Item.Provenance));
+        }
+
+        if (result.Image is not { PerceptualHash: { } hash } image)
+        {
+            return new IngestEntry(result.Sequence, result.Item.Name, result.Status, result.Reason, result.Image);
+        }
+
+        // The original may still be waiting in this batch, without an id: commit it first.
+        if (batch.Any(b => b.Entry.Image is { PerceptualHash: { } other, NearDuplicateOf: null } && PerceptualHash.Distance(hash, other) <= PerceptualHash.NearDuplicateDistance))
+        {
+            await flushAsync().ConfigureAwait(false);
+        }
+
+        if (_nearDuplicates.TryFind(hash, result.Aspect, out var originalId, out var distance))
+        {
+            var similarity = await SameFacesAsync(image.Faces, originalId, ct).ConfigureAwait(false);
+            if (similarity is { } s)
+            {
+                var reason = image.Faces.Count == 0
+                    ? $"near-duplicate of image {originalId} (perceptual hash distance {distance})"
+                    : $"near-duplicate of image {originalId} (perceptual hash distance {distance}, face similarity {s:0.000})";
+                return new IngestEntry(result.Sequence, result.Item.Name, IngestStatus.NearDuplicate, reason,
+                    image with { Faces = [], NearDuplicateOf = originalId });
+            }
+        }
+
+        return new IngestEntry(result.Sequence, result.Item.Name, result.Status, result.Reason, image);
+    }
+
+    /// <summary>
+    /// The best face similarity between a candidate copy and the catalogued image, or null when the faces
+    /// say they are different photos. A copy without faces adds nothing and counts as the same; a copy with
+    /// faces must share one with the original (a perceptual hash alone can collide).
+    /// </summary>
+    private async Task<float?> SameFacesAsync(IReadOnlyList<AnalyzedFace> faces, long originalId, CancellationToken ct)
+    {
+        if (faces.Count == 0)
+        {
+            return 1f;
+        }
+
+        var stored = await _catalog.GetEmbeddingsOfImageAsync(originalId, ct).ConfigureAwait(false);
+        var best = float.NegativeInfinity;
+        foreach (var face in faces)
+        {
+            foreach (var other in stored)
+            {
+                best = Math.Max(best, VectorMath.CosineOfUnit(face.Embedding, other.Vector));
+            }
+        }
+
+        return best >= _options.NearDuplicateFaceSimilarity ? best : null;
+    }
+
+    /// <summary>
+    /// Writes the batch in one transaction, then feeds the index and the near-duplicate index. When the
+    /// batch as a whole is rejected, each item is retried alone so that one bad row costs only itself; an
+    /// item the catalog refuses alone is recorded as failed so the run moves on.
+    /// </summary>
+    private async Task CommitAsync(IngestRun run, List<(Result Result, IngestEntry Entry)> batch, Action<IngestOutcome> report, CancellationToken ct)
+    {
+        IReadOnlyList<IngestEntryResult> stored;
         try
         {
-            stored = await catalog.AddImagesAsync(batch.Select(b => b.Image).ToList(), ct).ConfigureAwait(false);
+            stored = await _ledger.CommitAsync(run.Id, batch.Select(b => b.Entry).ToList(), ct).ConfigureAwait(false);
         }
-        catch (Exception e) when (batch.Count > 1 && e is not OperationCanceledException)
+        catch (Exception e) when (e is not OperationCanceledException and not ObjectDisposedException)
         {
-            foreach (var one in batch)
+            if (batch.Count > 1)
             {
-                await CommitAsync([one], report, ct).ConfigureAwait(false);
+                foreach (var one in batch)
+                {
+                    await CommitAsync(run, [one], report, ct).ConfigureAwait(false);
+                }
+
+                return;
             }
 
-            return;
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            report(new IngestOutcome(batch[0].Item.Name, IngestStatus.Failed, 0,
-                $"{batch[0].Item.Name}: catalog write failed: {e.Message}", null, batch[0].Timings));
-            return;
+            var (result, entry) = batch[0];
+            var failed = new IngestEntry(entry.Sequence, entry.Name, IngestStatus.Failed, $"{entry.Name}: catalog write failed: {e.Message}");
+            stored = await _ledger.CommitAsync(run.Id, [failed], ct).ConfigureAwait(false);
+            batch[0] = (result, failed);
         }
 
         for (var i = 0; i < batch.Count; i++)
         {
-            var (item, image, timings) = batch[i];
-            var result = stored[i];
-            if (result.AlreadyPresent)
+            var (result, entry) = batch[i];
+            var outcome = stored[i];
+            if (entry.Image is { } image && outcome.Status is IngestStatus.Ingested or IngestStatus.NoFace)
             {
-                report(new IngestOutcome(item.Name, IngestStatus.Duplicate, 0, $"same bytes as image {result.ImageId}", result.ImageId, timings));
-                continue;
+                for (var f = 0; f < outcome.FaceIds.Count; f++)
+                {
+                    _index.Add(outcome.FaceIds[f], image.Faces[f].Embedding);
+                }
+
+                if (image.PerceptualHash is { } hash && outcome.ImageId is { } id)
+                {
+                    _nearDuplicates.Add(id, hash, result.Aspect);
+                }
             }
 
-            for (var f = 0; f < result.FaceIds.Count; f++)
-            {
-                index.Add(result.FaceIds[f], image.Faces[f].Embedding);
-            }
-
-            var status = result.FaceIds.Count > 0 ? IngestStatus.Ingested : IngestStatus.NoFace;
-            report(new IngestOutcome(item.Name, status, result.FaceIds.Count, null, result.ImageId, timings));
+            report(new IngestOutcome(entry.Sequence, entry.Name, outcome.Status, outcome.FaceIds.Count, outcome.Reason, outcome.ImageId, result.Timings));
         }
     }
 }

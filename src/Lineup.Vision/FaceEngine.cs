@@ -9,14 +9,17 @@ using Lineup.Vision.Onnx;
 namespace Lineup.Vision;
 
 /// <summary>
-/// The long-lived face engine of one model pack: the three ONNX sessions (built once, shared by every
-/// thread), the safe decoder and the pipeline. Create it once per process and dispose it at shutdown.
+/// The long-lived face engine of one model pack: the three ONNX sessions (built once; thread-safe), the safe
+/// decoder and the pipeline. Create it once per process and dispose it at shutdown; ingest workers each get
+/// their own session set from <see cref="CreateWorker"/>, so that workers never contend inside one session.
 /// </summary>
 public sealed class FaceEngine : IPhotoAnalyzer, IDisposable
 {
     private readonly OnnxFaceDetector _detector;
     private readonly OnnxLandmarker _landmarker;
     private readonly OnnxFaceEmbedder _embedder;
+    private ModelStore? _store;
+    private DetectorOptions? _detectorOptions;
 
     private FaceEngine(string modelId, OnnxFaceDetector detector, OnnxLandmarker landmarker, OnnxFaceEmbedder embedder)
     {
@@ -59,7 +62,12 @@ public sealed class FaceEngine : IPhotoAnalyzer, IDisposable
             detector = new OnnxFaceDetector(store, detectorOptions);
             landmarker = new OnnxLandmarker(store);
             var embedder = new OnnxFaceEmbedder(store);
-            return new FaceEngine(store.Manifest.Id, detector, landmarker, embedder) { Manifest = store.Manifest };
+            return new FaceEngine(store.Manifest.Id, detector, landmarker, embedder)
+            {
+                Manifest = store.Manifest,
+                _store = store,
+                _detectorOptions = detectorOptions,
+            };
         }
         catch
         {
@@ -68,6 +76,13 @@ public sealed class FaceEngine : IPhotoAnalyzer, IDisposable
             throw;
         }
     }
+
+    /// <summary>
+    /// A second engine over the same verified pack with its own ONNX sessions (about 30 MB each), for one
+    /// ingest worker. The caller disposes it.
+    /// </summary>
+    public FaceEngine CreateWorker() =>
+        Create(_store ?? throw new InvalidOperationException("This engine was not created from a model store."), _detectorOptions);
 
     /// <summary>Reads, decodes and analyses a file; the byte limit is checked before the file is read.</summary>
     public PhotoAnalysis AnalyzeFile(string path, DecodeLimits limits)
@@ -108,8 +123,14 @@ public sealed class FaceEngine : IPhotoAnalyzer, IDisposable
         using var decoded = Decoder.Decode(encoded, limits);
         var decodeMs = (Stopwatch.GetTimestamp() - start + readTicks) * 1000.0 / Stopwatch.Frequency;
         var faces = Pipeline.Analyze(decoded.Image, decoded.Scale, out var t);
+
+        // The hash is taken from the decoded pixels (EXIF-rotated, possibly decoded at reduced size): a 32×32
+        // summary is the same either way, and that is what makes resized copies match.
         return new PhotoAnalysis(
-            decoded.Info, decoded.Scale, faces, new StageTimings(decodeMs, t.DetectMs, t.LandmarksMs, t.AlignMs, t.EmbedMs));
+            decoded.Info, decoded.Scale, faces, new StageTimings(decodeMs, t.DetectMs, t.LandmarksMs, t.AlignMs, t.EmbedMs))
+        {
+            PerceptualHash = PerceptualHash.Compute(decoded.Image),
+        };
     }
 
     public void Dispose()

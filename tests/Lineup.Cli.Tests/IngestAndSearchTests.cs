@@ -1,3 +1,4 @@
+using Lineup.Core.Catalog;
 using Lineup.Hosting;
 using Lineup.Ingest;
 using Lineup.Ingest.Sources;
@@ -39,7 +40,7 @@ public sealed class IngestAndSearchTests
         await using var engine = await LineupEngine.OpenAsync(options);
         var collection = await engine.Catalog.EnsureCollectionAsync("test", "unit test", "DE");
         var outcomes = new List<IngestOutcome>();
-        var summary = await engine.IngestAsync(new FolderSource(folder, options.Limits.MaxBytes), collection, outcomes.Add, default);
+        var summary = (await engine.IngestAsync(new FolderSource(folder, options.Limits.MaxBytes), collection, new IngestObserver { Item = outcomes.Add })).Summary;
 
         var byName = outcomes.ToDictionary(o => o.Name);
         Assert.Equal(8, outcomes.Count);
@@ -64,7 +65,7 @@ public sealed class IngestAndSearchTests
         Assert.Equal(stats.Faces, engine.Index.Count);
 
         // The same folder again: every good photo is a duplicate, nothing new is stored.
-        var again = await engine.IngestAsync(new FolderSource(folder, options.Limits.MaxBytes), collection, null, default);
+        var again = (await engine.IngestAsync(new FolderSource(folder, options.Limits.MaxBytes), collection)).Summary;
         Assert.Equal(3, again.Duplicates);
         Assert.Equal(3, (await engine.Catalog.GetStatsAsync()).Images);
     }
@@ -85,7 +86,7 @@ public sealed class IngestAndSearchTests
         await using (var engine = await LineupEngine.OpenAsync(options))
         {
             var collection = await engine.Catalog.EnsureCollectionAsync("test", "unit test", null);
-            var summary = await engine.IngestAsync(new FolderSource(folder, options.Limits.MaxBytes), collection, null, default);
+            var summary = (await engine.IngestAsync(new FolderSource(folder, options.Limits.MaxBytes), collection)).Summary;
             Assert.Equal(0, summary.Failed + summary.Refused);
 
             foreach (var (gallery, probe) in People)

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Lineup.Core.Catalog;
+using Lineup.Core.Imaging;
 using Lineup.Core.Indexing;
 using Lineup.Hosting;
 using Lineup.Ingest;
@@ -23,8 +24,9 @@ public sealed class IngestFailureTests
         // The index is the one part here that cannot be made to fail for real (a full disk would be), so a
         // decorator over the real index throws on its first add; everything else is the real pipeline.
         using var failing = new FailingIndex(engine.Index);
-        var pipeline = new IngestPipeline(engine.Analyzer, engine.Catalog, failing, new IngestOptions { Workers = 2, BatchSize = 4 });
-        var run = pipeline.RunAsync(new RepeatingSource(photo, 500), collection);
+        var pipeline = new IngestPipeline([engine.Analyzer], engine.Catalog, engine.Ledger, failing, new NearDuplicateIndex(), new IngestOptions { BatchSize = 4 });
+        var started = await engine.Ledger.StartRunAsync(collection.Id, "test", "repeating");
+        var run = pipeline.RunAsync(new RepeatingSource(photo, 500), started, collection);
 
         var finished = await Task.WhenAny(run, Task.Delay(TimeSpan.FromMinutes(2)));
         Assert.Same(run, finished);

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Lineup.Core.Imaging;
 using Lineup.Hosting;
+using Lineup.Ingest;
 using Lineup.Ingest.Sources;
 using Spectre.Console;
 
@@ -16,98 +17,130 @@ public static class BenchCommands
 {
     public static Command Build()
     {
-        var folder = new Argument<string>("folder") { Description = "Folder of photos to ingest" };
-        var workers = new Option<int?>("--workers") { Description = "Analysis workers (default: number of cores)" };
+        var folder = new Argument<string>("source") { Description = "Photos to ingest: a folder, archive, WARC file or manifest" };
+        var workers = new Option<string?>("--workers")
+        {
+            Description = "Comma-separated worker counts to measure, each on a fresh gallery (default: 1 and the number of cores)",
+        };
         var json = new Option<string?>("--json") { Description = "Also write the results to this JSON file" };
-        var ingest = new Command("ingest", "Ingest a folder into a fresh temporary data directory and report throughput and per-stage medians")
+        var ingest = new Command("ingest", "Ingest into fresh temporary data directories with 1 and N workers; report throughput, the scaling ratio and per-stage medians")
         {
             folder, workers, json,
         };
         ingest.SetAction((parse, ct) => GlobalOptions.RunAsync(async () =>
         {
-            var root = parse.GetValue(folder)!;
-            if (!Directory.Exists(root))
-            {
-                return GlobalOptions.Fail(ExitCodes.BadInput, $"{root}: no such folder.");
-            }
-
             var options = GlobalOptions.Resolve(parse);
-            var scratch = Path.Combine(Path.GetTempPath(), $"lineup-bench-{Guid.NewGuid():N}");
-            options.ModelsDirectory = options.FullModelsDirectory;
-            options.DataDirectory = scratch;
-            if (parse.GetValue(workers) is { } w)
-            {
-                options.Workers = w;
-            }
+            var counts = ParseWorkers(parse.GetValue(workers));
+            return await RunIngestAsync(options, parse.GetValue(folder)!, counts, parse.GetValue(json), GlobalOptions.Progress(parse), ct);
+        }));
+        return new Command("bench", "Benchmarks (figures with a same-run baseline)") { ingest };
+    }
 
+    private static int[] ParseWorkers(string? text)
+    {
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return Environment.ProcessorCount > 1 ? [1, Environment.ProcessorCount] : [1];
+        }
+
+        var counts = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+            .Select(t => int.TryParse(t, out var n) && n is >= 1 and <= 256 ? n : throw new ArgumentException($"--workers: '{t}' is not a worker count (1-256)."))
+            .ToArray();
+        return counts.Length > 0 ? counts : throw new ArgumentException("--workers: give at least one worker count.");
+    }
+
+    private sealed record Measurement(int Workers, IngestSummary Summary);
+
+    private static async Task<int> RunIngestAsync(LineupOptions options, string path, int[] workerCounts, string? jsonPath, IProgress<string> progress, CancellationToken ct)
+    {
+        options.ModelsDirectory = options.FullModelsDirectory;
+        var limits = new SourceLimits { MaxItemBytes = options.Limits.MaxBytes };
+        var source = IngestSources.Open(path, limits);
+
+        // Baseline: read and decode every item with as many workers as the largest measurement, no models.
+        var baselineWorkers = workerCounts.Max();
+        progress.Report($"baseline: decoding every image of {source.Description} with {baselineWorkers} workers…");
+        var baselineRate = await DecodeRateAsync(options, source, baselineWorkers, ct);
+
+        var measurements = new List<Measurement>();
+        foreach (var count in workerCounts)
+        {
+            var scratch = Path.Combine(Path.GetTempPath(), $"lineup-bench-{Guid.NewGuid():N}");
+            options.DataDirectory = scratch;
+            options.Workers = count;
             try
             {
-                return await RunIngestAsync(options, root, parse.GetValue(json), GlobalOptions.Progress(parse), ct);
+                await using var engine = await LineupEngine.OpenAsync(options, progress, ct);
+                progress.Report($"ingest with {count} worker(s)…");
+                var collection = await engine.Catalog.EnsureCollectionAsync("bench", "benchmark run on local test photos", "ZZ", ct);
+                var result = await engine.IngestAsync(IngestSources.Open(path, limits), collection, null, false, ct);
+                measurements.Add(new Measurement(count, result.Summary));
             }
             finally
             {
                 Directory.Delete(scratch, recursive: true);
             }
-        }));
-        return new Command("bench", "Benchmarks (figures with a same-run baseline)") { ingest };
-    }
+        }
 
-    private static async Task<int> RunIngestAsync(LineupOptions options, string root, string? jsonPath, IProgress<string> progress, CancellationToken ct)
-    {
-        await using var engine = await LineupEngine.OpenAsync(options, progress, ct);
-
-        // Baseline: read and decode every photo with the same number of workers, no models.
-        progress.Report($"baseline: decoding every photo in {root} with {options.Workers} workers…");
-        var files = Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories).ToList();
-        var decoder = engine.Decoder;
-        var decodeClock = Stopwatch.StartNew();
-        var decoded = 0;
-        await Parallel.ForEachAsync(files, new ParallelOptions { MaxDegreeOfParallelism = options.Workers, CancellationToken = ct }, async (file, c) =>
+        var table = new Table().AddColumns(["measure", .. measurements.Select(m => $"{m.Workers} worker(s)")]);
+        void Row(string name, Func<Measurement, string> value) => table.AddRow([name, .. measurements.Select(value)]);
+        Row("items", m => m.Summary.Items.ToString("N0"));
+        Row("faces", m => m.Summary.Faces.ToString("N0"));
+        Row("[bold]items/s[/]", m => m.Summary.ImagesPerSecond.ToString("0.0"));
+        Row("[bold]faces/s[/]", m => m.Summary.FacesPerSecond.ToString("0.0"));
+        var one = measurements.FirstOrDefault(m => m.Workers == 1);
+        if (one is not null)
         {
-            var bytes = await File.ReadAllBytesAsync(file, c);
-            try
-            {
-                using var image = decoder.Decode(bytes, options.Limits);
-                Interlocked.Increment(ref decoded);
-            }
-            catch (ImageRejectedException)
-            {
-            }
-        });
-        var decodeRate = decoded / decodeClock.Elapsed.TotalSeconds;
+            Row("[bold]speed-up over 1 worker[/]", m => (m.Summary.ImagesPerSecond / one.Summary.ImagesPerSecond).ToString("0.00"));
+        }
 
-        progress.Report($"ingest: {files.Count} files with {options.Workers} workers…");
-        var collection = await engine.Catalog.EnsureCollectionAsync("bench", "benchmark run on local test photos", null, ct);
-        var summary = await engine.IngestAsync(new FolderSource(root, options.Limits.MaxBytes), collection, null, ct);
-
-        var table = new Table().AddColumns("measure", "value");
-        table.AddRow("photos", summary.Items.ToString());
-        table.AddRow("faces", summary.Faces.ToString());
-        table.AddRow("workers", options.Workers.ToString());
-        table.AddRow("[bold]ingest photos/s[/]", summary.ImagesPerSecond.ToString("0.0"));
-        table.AddRow("[bold]ingest faces/s[/]", summary.FacesPerSecond.ToString("0.0"));
-        table.AddRow("baseline decode-only photos/s", decodeRate.ToString("0.0"));
-        table.AddRow("ingest / decode-only", (summary.ImagesPerSecond / decodeRate).ToString("0.00"));
-        var m = summary.MedianTimings;
-        table.AddRow("median decode ms", m.DecodeMs.ToString("0.0"));
-        table.AddRow("median detect ms", m.DetectMs.ToString("0.0"));
-        table.AddRow("median landmarks ms", m.LandmarksMs.ToString("0.0"));
-        table.AddRow("median align ms", m.AlignMs.ToString("0.0"));
-        table.AddRow("median embed ms", m.EmbedMs.ToString("0.0"));
-        table.AddRow("refused / failed", $"{summary.Refused} / {summary.Failed}");
+        Row($"ratio to decode-only baseline ({baselineRate:0.0} items/s, {baselineWorkers} workers)", m => (m.Summary.ImagesPerSecond / baselineRate).ToString("0.000"));
+        Row("median decode ms", m => m.Summary.MedianTimings.DecodeMs.ToString("0.0"));
+        Row("median detect ms", m => m.Summary.MedianTimings.DetectMs.ToString("0.0"));
+        Row("median landmarks ms", m => m.Summary.MedianTimings.LandmarksMs.ToString("0.0"));
+        Row("median align ms", m => m.Summary.MedianTimings.AlignMs.ToString("0.0"));
+        Row("median embed ms", m => m.Summary.MedianTimings.EmbedMs.ToString("0.0"));
+        Row("refused / failed", m => $"{m.Summary.Refused} / {m.Summary.Failed}");
         AnsiConsole.Write(table);
         if (jsonPath is not null)
         {
             await File.WriteAllTextAsync(jsonPath, JsonSerializer.Serialize(new
             {
-                summary,
-                summary.ImagesPerSecond,
-                summary.FacesPerSecond,
-                baselineDecodePerSecond = decodeRate,
-                workers = options.Workers,
+                source = source.Description,
+                baselineDecodePerSecond = baselineRate,
+                baselineWorkers,
+                measurements = measurements.Select(m => new
+                {
+                    m.Workers,
+                    m.Summary,
+                    m.Summary.ImagesPerSecond,
+                    m.Summary.FacesPerSecond,
+                    speedUp = one is null ? (double?)null : m.Summary.ImagesPerSecond / one.Summary.ImagesPerSecond,
+                }),
             }, SearchCommands.Json), ct);
         }
 
         return ExitCodes.Ok;
+    }
+
+    /// <summary>Items per second when only reading and decoding (the same source, no models): the run's yardstick.</summary>
+    private static async Task<double> DecodeRateAsync(LineupOptions options, IIngestSource source, int workers, CancellationToken ct)
+    {
+        var decoder = new Vision.Imaging.SkiaImageDecoder();
+        var clock = Stopwatch.StartNew();
+        var decoded = 0;
+        await Parallel.ForEachAsync(source.ReadAsync(ct), new ParallelOptions { MaxDegreeOfParallelism = workers, CancellationToken = ct }, async (item, c) =>
+        {
+            try
+            {
+                var bytes = await item.ReadAsync(c);
+                using var image = decoder.Decode(bytes, options.Limits);
+                Interlocked.Increment(ref decoded);
+            }
+            catch (Exception e) when (e is ImageRejectedException or IngestItemRefusedException or IngestItemFailedException or IOException)
+            {
+            }
+        });
+        return decoded / clock.Elapsed.TotalSeconds;
     }
 }

