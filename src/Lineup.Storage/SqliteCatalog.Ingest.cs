@@ -158,107 +158,92 @@ public sealed partial class SqliteCatalog
 
         var images = entries.Where(e => e.Image is not null).Select(e => e.Image!).ToList();
         var dimensions = ValidateBatch(images);
-        await _writeGate.WaitAsync(ct).ConfigureAwait(false);
-        try
+        return await WriteEmbeddingsAsync(dimensions, () => CommitEntriesAsync(runId, entries, ct), ct).ConfigureAwait(false);
+    }
+
+    private async Task<IReadOnlyList<IngestEntryResult>> CommitEntriesAsync(long runId, IReadOnlyList<IngestEntry> entries, CancellationToken ct)
+    {
+        using var tx = _writer.BeginTransaction();
+        var run = await GetRunAsync(_writer, tx, runId, ct).ConfigureAwait(false)
+            ?? throw new CatalogException($"Ingest run {runId} does not exist.");
+        if (run.Status != IngestRunStatus.Running)
         {
-            ThrowIfDisposed();
-            if (_embeddingDimensions != 0 && dimensions != 0 && dimensions != _embeddingDimensions)
+            throw new CatalogException($"Ingest run {runId} is {Status(run.Status)}, not running.");
+        }
+
+        // The recorded items stay a prefix of the source: that is what makes a resume exact.
+        for (var i = 0; i < entries.Count; i++)
+        {
+            if (entries[i].Sequence != run.ItemsDone + i)
             {
                 throw new CatalogException(
-                    $"Embeddings of model '{ModelId}' in this catalog have {_embeddingDimensions} dimensions; the batch has {dimensions}.");
+                    $"Ingest run {runId}: item '{entries[i].Name}' has sequence {entries[i].Sequence}, expected {run.ItemsDone + i}.");
             }
-
-            using var tx = _writer.BeginTransaction();
-            var run = await GetRunAsync(_writer, tx, runId, ct).ConfigureAwait(false)
-                ?? throw new CatalogException($"Ingest run {runId} does not exist.");
-            if (run.Status != IngestRunStatus.Running)
-            {
-                throw new CatalogException($"Ingest run {runId} is {Status(run.Status)}, not running.");
-            }
-
-            // The recorded items stay a prefix of the source: that is what makes a resume exact.
-            for (var i = 0; i < entries.Count; i++)
-            {
-                if (entries[i].Sequence != run.ItemsDone + i)
-                {
-                    throw new CatalogException(
-                        $"Ingest run {runId}: item '{entries[i].Name}' has sequence {entries[i].Sequence}, expected {run.ItemsDone + i}.");
-                }
-            }
-
-            var now = FormatTime(_clock.GetUtcNow());
-            using var batch = new BatchWriter(_writer, tx, ModelId, now);
-            using var record = _writer.CreateCommand();
-            record.Transaction = tx;
-            record.CommandText = """
-                INSERT INTO ingest_items(run_id, seq, name, status, faces, image_id, reason, recorded_at)
-                VALUES ($run, $seq, $name, $status, $faces, $image, $reason, $now)
-                """;
-            var results = new List<IngestEntryResult>(entries.Count);
-            var faces = 0L;
-            for (var i = 0; i < entries.Count; i++)
-            {
-                ct.ThrowIfCancellationRequested();
-                var entry = entries[i];
-                IngestEntryResult result;
-                if (entry.Image is { } image)
-                {
-                    var stored = await batch.WriteImageAsync(image, runId, i, ct).ConfigureAwait(false);
-                    result = stored.AlreadyPresent
-                        ? new IngestEntryResult(IngestStatus.Duplicate, stored.ImageId, [], $"same bytes as image {stored.ImageId}")
-                        : image.NearDuplicateOf is { } original
-                            ? new IngestEntryResult(IngestStatus.NearDuplicate, stored.ImageId, [], entry.Reason ?? $"near-duplicate of image {original}")
-                            : new IngestEntryResult(stored.FaceIds.Count > 0 ? IngestStatus.Ingested : IngestStatus.NoFace, stored.ImageId, stored.FaceIds, null);
-                }
-                else if (entry.SeenAgain is { } seen)
-                {
-                    await batch.EnsureCollectionAsync(seen.CollectionId, i, ct).ConfigureAwait(false);
-                    await batch.AddSightingsAsync(seen.ImageId, seen.CollectionId, runId, seen.Provenance, ct).ConfigureAwait(false);
-                    result = new IngestEntryResult(IngestStatus.Duplicate, seen.ImageId, [], entry.Reason ?? $"same bytes as image {seen.ImageId}");
-                }
-                else if (entry.Status is IngestStatus.Refused or IngestStatus.Failed)
-                {
-                    result = new IngestEntryResult(entry.Status, null, [], entry.Reason);
-                }
-                else
-                {
-                    throw new CatalogException($"Item '{entry.Name}': status {entry.Status} needs an image or a sighting.");
-                }
-
-                faces += result.FaceIds.Count;
-                record.Parameters.Clear();
-                record.Parameters.AddWithValue("$run", runId);
-                record.Parameters.AddWithValue("$seq", entry.Sequence);
-                record.Parameters.AddWithValue("$name", entry.Name);
-                record.Parameters.AddWithValue("$status", Status(result.Status));
-                record.Parameters.AddWithValue("$faces", result.FaceIds.Count);
-                record.Parameters.AddWithValue("$image", (object?)result.ImageId ?? DBNull.Value);
-                record.Parameters.AddWithValue("$reason", (object?)result.Reason ?? DBNull.Value);
-                record.Parameters.AddWithValue("$now", now);
-                await record.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-                results.Add(result);
-            }
-
-            using var advance = _writer.CreateCommand();
-            advance.Transaction = tx;
-            advance.CommandText = "UPDATE ingest_runs SET items_done = $done, last_item_name = $last, updated_at = $now WHERE id = $id";
-            advance.Parameters.AddWithValue("$id", runId);
-            advance.Parameters.AddWithValue("$done", run.ItemsDone + entries.Count);
-            advance.Parameters.AddWithValue("$last", entries[^1].Name);
-            advance.Parameters.AddWithValue("$now", now);
-            await advance.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-            tx.Commit();
-            if (_embeddingDimensions == 0 && dimensions != 0)
-            {
-                _embeddingDimensions = dimensions;
-            }
-
-            return results;
         }
-        finally
+
+        var now = FormatTime(_clock.GetUtcNow());
+        using var batch = new BatchWriter(_writer, tx, ModelId, now);
+        using var record = _writer.CreateCommand();
+        record.Transaction = tx;
+        record.CommandText = """
+            INSERT INTO ingest_items(run_id, seq, name, status, faces, image_id, reason, recorded_at)
+            VALUES ($run, $seq, $name, $status, $faces, $image, $reason, $now)
+            """;
+        var results = new List<IngestEntryResult>(entries.Count);
+        var faces = 0L;
+        for (var i = 0; i < entries.Count; i++)
         {
-            _writeGate.Release();
+            ct.ThrowIfCancellationRequested();
+            var entry = entries[i];
+            IngestEntryResult result;
+            if (entry.Image is { } image)
+            {
+                var stored = await batch.WriteImageAsync(image, runId, i, ct).ConfigureAwait(false);
+                result = stored.AlreadyPresent
+                    ? new IngestEntryResult(IngestStatus.Duplicate, stored.ImageId, [], $"same bytes as image {stored.ImageId}")
+                    : image.NearDuplicateOf is { } original
+                        ? new IngestEntryResult(IngestStatus.NearDuplicate, stored.ImageId, [], entry.Reason ?? $"near-duplicate of image {original}")
+                        : new IngestEntryResult(stored.FaceIds.Count > 0 ? IngestStatus.Ingested : IngestStatus.NoFace, stored.ImageId, stored.FaceIds, null);
+            }
+            else if (entry.SeenAgain is { } seen)
+            {
+                await batch.EnsureCollectionAsync(seen.CollectionId, i, ct).ConfigureAwait(false);
+                await batch.AddSightingsAsync(seen.ImageId, seen.CollectionId, runId, seen.Provenance, ct).ConfigureAwait(false);
+                result = new IngestEntryResult(IngestStatus.Duplicate, seen.ImageId, [], entry.Reason ?? $"same bytes as image {seen.ImageId}");
+            }
+            else if (entry.Status is IngestStatus.Refused or IngestStatus.Failed)
+            {
+                result = new IngestEntryResult(entry.Status, null, [], entry.Reason);
+            }
+            else
+            {
+                throw new CatalogException($"Item '{entry.Name}': status {entry.Status} needs an image or a sighting.");
+            }
+
+            faces += result.FaceIds.Count;
+            record.Parameters.Clear();
+            record.Parameters.AddWithValue("$run", runId);
+            record.Parameters.AddWithValue("$seq", entry.Sequence);
+            record.Parameters.AddWithValue("$name", entry.Name);
+            record.Parameters.AddWithValue("$status", Status(result.Status));
+            record.Parameters.AddWithValue("$faces", result.FaceIds.Count);
+            record.Parameters.AddWithValue("$image", (object?)result.ImageId ?? DBNull.Value);
+            record.Parameters.AddWithValue("$reason", (object?)result.Reason ?? DBNull.Value);
+            record.Parameters.AddWithValue("$now", now);
+            await record.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            results.Add(result);
         }
+
+        using var advance = _writer.CreateCommand();
+        advance.Transaction = tx;
+        advance.CommandText = "UPDATE ingest_runs SET items_done = $done, last_item_name = $last, updated_at = $now WHERE id = $id";
+        advance.Parameters.AddWithValue("$id", runId);
+        advance.Parameters.AddWithValue("$done", run.ItemsDone + entries.Count);
+        advance.Parameters.AddWithValue("$last", entries[^1].Name);
+        advance.Parameters.AddWithValue("$now", now);
+        await advance.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+        tx.Commit();
+        return results;
     }
 
     public async Task<IngestRunCounts> GetRunCountsAsync(long runId, CancellationToken ct = default)

@@ -204,6 +204,15 @@ public sealed partial class SqliteCatalog : ICatalog, IIngestLedger
         // Validate the whole batch before taking the write lock: a bad item fails fast and costs no transaction.
         var dimensions = ValidateBatch(images);
 
+        return await WriteEmbeddingsAsync(dimensions, () => WriteBatchAsync(images, ct), ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Runs a write that stores embeddings of <paramref name="dimensions"/> (0: none) under the write gate,
+    /// refusing a length that differs from the catalog's; the first faces written fix it.
+    /// </summary>
+    private async Task<T> WriteEmbeddingsAsync<T>(int dimensions, Func<Task<T>> write, CancellationToken ct)
+    {
         await _writeGate.WaitAsync(ct).ConfigureAwait(false);
         try
         {
@@ -214,13 +223,13 @@ public sealed partial class SqliteCatalog : ICatalog, IIngestLedger
                     $"Embeddings of model '{ModelId}' in this catalog have {_embeddingDimensions} dimensions; the batch has {dimensions}.");
             }
 
-            var results = await WriteBatchAsync(images, ct).ConfigureAwait(false);
+            var result = await write().ConfigureAwait(false);
             if (_embeddingDimensions == 0 && dimensions != 0)
             {
                 _embeddingDimensions = dimensions;
             }
 
-            return results;
+            return result;
         }
         finally
         {
