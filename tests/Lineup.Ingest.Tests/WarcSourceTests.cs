@@ -360,12 +360,14 @@ public sealed class WarcSourceTests
 
         var items = await ReadAllAsync(new WarcSource(path, SourceLimits.Default));
 
-        // The record the long block swallowed is lost with it; reading resumes at the one after.
-        Assert.Equal(2, items.Count);
+        // The record the long block swallowed is not lost with it: reading resumes at its own gzip member.
+        Assert.Equal(3, items.Count);
         var failure = await FailureAsync(items[0]);
         Assert.Contains($"long.warc.gz@{offsets[0]}", failure, StringComparison.Ordinal);
         Assert.Contains("Content-Length is wrong", failure, StringComparison.Ordinal);
-        Assert.Contains($"resumes at the next record, long.warc.gz@{offsets[2]}", failure, StringComparison.Ordinal);
+        Assert.Contains($"resumes at the next record, long.warc.gz@{offsets[1]}", failure, StringComparison.Ordinal);
+        Assert.Equal("http://example.com/swallowed.png", items[1].Provenance.SourceUrl);
+        Assert.Equal(s_png, await items[1].ReadAsync(default));
         Assert.Equal("http://example.com/c.png", items[^1].Provenance.SourceUrl);
         Assert.Equal(s_png, await items[^1].ReadAsync(default));
     }
@@ -527,6 +529,7 @@ public sealed class WarcSourceTests
     [Theory]
     [InlineData(WarcLayout.Plain)]
     [InlineData(WarcLayout.GzipPerRecord)]
+    [InlineData(WarcLayout.GzipWhole)]
     public async Task Randomly_damaged_files_never_throw_out_of_reading_and_the_count_always_matches_the_items(WarcLayout layout)
     {
         using var dir = new TempDirectory("warc");

@@ -35,7 +35,9 @@ namespace Lineup.Ingest.Sources;
 /// with at most <see cref="MaxPagesPerImage"/> pages. Damage is reported as <see cref="IngestItem.Failed"/>
 /// items named by the record's location (a wrong or missing Content-Length, a malformed HTTP head in a
 /// 2xx response, a truncated file, a corrupt gzip member) and reading goes on from the next record where
-/// there is one. A record whose WARC-Truncated field says the crawler cut it short fails too.
+/// there is one. A Content-Length that is too large costs only its own record: the records inside the
+/// bytes it claimed are still read (see <see cref="WarcRecordReader"/>). A record whose WARC-Truncated
+/// field says the crawler cut it short fails too.
 /// </para>
 /// </remarks>
 public sealed class WarcSource(string path, SourceLimits limits) : IIngestSource
@@ -111,7 +113,7 @@ public sealed class WarcSource(string path, SourceLimits limits) : IIngestSource
         PageIndex? index, IReadOnlyDictionary<string, IReadOnlyList<string>>? pages, [EnumeratorCancellation] CancellationToken ct)
     {
         var input = await WarcInput.OpenAsync(Path, ct).ConfigureAwait(false);
-        await using var reader = new WarcRecordReader(input, FileName);
+        await using var reader = new WarcRecordReader(input, FileName, limits.MaxItemBytes);
         if (!await Guard(() => reader.StartAsync(Path, ct)).ConfigureAwait(false))
         {
             yield break;

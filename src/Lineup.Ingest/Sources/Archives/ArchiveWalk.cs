@@ -327,7 +327,7 @@ internal sealed class ArchiveWalk : IDisposable
 
         // Tar sizes are exact, so a member up to the initial capacity fills its buffer and needs no copy.
         var bytes = data.Length == data.Capacity ? data.GetBuffer() : data.ToArray();
-        if (_isZip && entry.Crc != 0 && Crc32.Compute(bytes) != (uint)entry.Crc)
+        if (_isZip && entry.Crc != 0 && System.IO.Hashing.Crc32.HashToUInt32(bytes) != (uint)entry.Crc)
         {
             Enqueue(IngestItem.Failed(name, $"{name}: corrupt member (CRC-32 mismatch).", provenance));
             return;

@@ -29,6 +29,12 @@ internal sealed class GzipWarcInput : WarcInput
     private readonly DeflateFeed _feed;
     private readonly Queue<(long Output, long Member)> _members = new();
     private (long Output, long Member) _located;
+    private long _lastLocated = -1;
+    private bool _locatedAtMemberStart;
+
+    // Kept apart from _members, which drops old entries: a record whose Content-Length swallows thousands of
+    // members must still find the member right after its own.
+    private (long Output, long Member)? _following;
     private byte[] _buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
     private int _pos;
     private int _len;
@@ -39,7 +45,7 @@ internal sealed class GzipWarcInput : WarcInput
     private DeflateStream? _deflate;
     private long _memberStart;
     private long _memberOutput;
-    private uint _crc;
+    private readonly System.IO.Hashing.Crc32 _crc = new();
     private long _delivered;
     private int _lastChunkStart = -1;
     private int _previousChunkStart = -1;
@@ -82,7 +88,7 @@ internal sealed class GzipWarcInput : WarcInput
 
             if (read > 0)
             {
-                _crc = Crc32.Append(_crc, destination.Span[..read]);
+                _crc.Append(destination.Span[..read]);
                 _memberOutput += read;
                 _delivered += read;
                 return read;
@@ -95,6 +101,10 @@ internal sealed class GzipWarcInput : WarcInput
         }
     }
 
+    public override bool LocatedAtMemberStart => _locatedAtMemberStart;
+
+    public override long? NextMemberStart => _following?.Output;
+
     public override string Locate(long offset)
     {
         while (_members.TryPeek(out var next) && next.Output <= offset)
@@ -102,6 +112,9 @@ internal sealed class GzipWarcInput : WarcInput
             _located = _members.Dequeue();
         }
 
+        _lastLocated = offset;
+        _locatedAtMemberStart = _located.Output == offset;
+        _following = _members.TryPeek(out var after) ? after : null;
         return _located.Output == offset ? $"{_located.Member}" : $"{_located.Member}+{offset - _located.Output}";
     }
 
@@ -155,6 +168,28 @@ internal sealed class GzipWarcInput : WarcInput
         return false;
     }
 
+    public override async ValueTask<bool> SeekAsync(long offset, CancellationToken ct)
+    {
+        if (_following is not { } member || member.Output != offset)
+        {
+            return false;
+        }
+
+        await DropDeflateAsync().ConfigureAwait(false);
+        File.Position = member.Member;
+        _bufferFileOffset = member.Member;
+        _pos = _len = 0;
+        _fileEnded = false;
+        _ended = false;
+        Break = null;
+        _delivered = offset;
+
+        // Every queued member starts at or after this one (Locate dropped the earlier ones): they are met again.
+        _members.Clear();
+        _following = null;
+        return true;
+    }
+
     public override async ValueTask DisposeAsync()
     {
         await DropDeflateAsync().ConfigureAwait(false);
@@ -178,6 +213,11 @@ internal sealed class GzipWarcInput : WarcInput
 
         _memberStart = Offset;
         _members.Enqueue((_delivered, _memberStart));
+        if (_following is null && _delivered > _lastLocated)
+        {
+            _following = (_delivered, _memberStart);
+        }
+
         if (_members.Count > MaxTrackedMembers)
         {
             _located = _members.Dequeue();
@@ -243,7 +283,7 @@ internal sealed class GzipWarcInput : WarcInput
         }
 
         _deflate = new DeflateStream(_feed, CompressionMode.Decompress, leaveOpen: true);
-        _crc = 0;
+        _crc.Reset();
         _memberOutput = 0;
         _deflateHitEnd = false;
         _lastChunkStart = _previousChunkStart = _pos;
@@ -268,7 +308,7 @@ internal sealed class GzipWarcInput : WarcInput
                 continue;
             }
 
-            if (BinaryPrimitives.ReadUInt32LittleEndian(_buffer.AsSpan(p)) == _crc)
+            if (BinaryPrimitives.ReadUInt32LittleEndian(_buffer.AsSpan(p)) == _crc.GetCurrentHashAsUInt32())
             {
                 _pos = p + 8;
                 await DropDeflateAsync().ConfigureAwait(false);

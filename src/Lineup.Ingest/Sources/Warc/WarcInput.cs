@@ -38,6 +38,25 @@ internal abstract class WarcInput : IAsyncDisposable
     /// <summary>After a damaging <see cref="Break"/>, moves to the next readable part of the file; false when there is none.</summary>
     public virtual ValueTask<bool> ResumeAsync(CancellationToken ct) => ValueTask.FromResult(false);
 
+    /// <summary>True when <see cref="SeekAsync"/> can go back to any decompressed offset (a plain file).</summary>
+    public virtual bool IsSeekable => false;
+
+    /// <summary>
+    /// Moves so that the next <see cref="ReadAsync"/> returns the byte at decompressed <paramref name="offset"/>,
+    /// clearing any <see cref="Break"/>. A plain file can go anywhere; gzip only to <see cref="NextMemberStart"/>,
+    /// since inflating can only begin at a member. False when the input cannot go there.
+    /// </summary>
+    public virtual ValueTask<bool> SeekAsync(long offset, CancellationToken ct) => ValueTask.FromResult(false);
+
+    /// <summary>True when the offset last given to <see cref="Locate"/> is the first byte of a gzip member.</summary>
+    public virtual bool LocatedAtMemberStart => false;
+
+    /// <summary>
+    /// The decompressed offset where the first gzip member after the offset last given to <see cref="Locate"/>
+    /// starts, once reading has reached it; null for a plain file or when no later member has been reached.
+    /// </summary>
+    public virtual long? NextMemberStart => null;
+
     /// <summary>
     /// Where the WARC byte at decompressed <paramref name="offset"/> lies: the file offset for a plain file;
     /// for gzip the offset of the member it is in, plus <c>+n</c> when it is n bytes into that member's
@@ -88,6 +107,14 @@ internal sealed class PlainWarcInput(FileStream file) : WarcInput(file)
         var passed = Math.Min(count, FileLength - File.Position);
         File.Position += passed;
         return passed;
+    }
+
+    public override bool IsSeekable => true;
+
+    public override ValueTask<bool> SeekAsync(long offset, CancellationToken ct)
+    {
+        File.Position = Math.Clamp(offset, 0, FileLength);
+        return ValueTask.FromResult(true);
     }
 
     public override string Locate(long offset) => offset.ToString();

@@ -55,13 +55,27 @@ internal sealed class WarcBlockCutException() : Exception("the WARC data ends in
 /// block not followed by CRLF CRLF and the next version line as a problem from <see cref="FinishAsync"/>,
 /// and in both cases reading resumes at the next line that starts with <c>WARC/</c> and a digit.
 /// </summary>
+/// <remarks>
+/// A damaged block may be one whose Content-Length is too large, so the records after it lie inside the
+/// bytes it claimed. Reading therefore goes back and looks for the next record from the start of the
+/// damaged block, not from its declared end: a plain file seeks back; a gzip file written one member per
+/// record resumes at the member after the record's own (a record never spans members there); other gzip
+/// data, which cannot be gone back over, keeps the block's bytes while it is read, up to half the per-item
+/// budget. Going back is refused once the records it made to be read a second time add up to more than the
+/// file read so far (plus a few MiB), so a file of bogus lengths that each claim the rest of it cannot make
+/// reading quadratic.
+/// </remarks>
 internal sealed class WarcRecordReader : IAsyncDisposable
 {
     public const int MaxHeaderBytes = 1024 * 1024;
     private const int InitialBufferSize = 64 * 1024;
 
+    /// <summary>Bytes that going back may cover twice beyond the length read so far, so that small files always recover.</summary>
+    private const long OverlapAllowance = 4 * 1024 * 1024;
+
     private readonly WarcInput _input;
     private readonly string _fileName;
+    private readonly long _keepSpan;
     private byte[] _buffer = ArrayPool<byte>.Shared.Rent(InitialBufferSize);
     private int _pos;
     private int _len;
@@ -73,10 +87,25 @@ internal sealed class WarcRecordReader : IAsyncDisposable
     private State _state = State.Boundary;
     private WarcRecordHeader? _damagedStart;
 
-    public WarcRecordReader(WarcInput input, string fileName)
+    private long _blockStart;
+    private bool _keeping;
+    private bool _recordStartsMember;
+    private bool _lastStartedMember;
+    private bool _memberPerRecord;
+    private long _farthest;
+    private long _overlap;
+
+    /// <param name="input">The file's WARC data.</param>
+    /// <param name="fileName">The name items are called by.</param>
+    /// <param name="itemBudget">
+    /// The per-item byte budget. Gzip data keeps the first half of it of each block, so that a damaged
+    /// block can be searched again: the buffer, which doubles as it fills, then stays within the budget.
+    /// </param>
+    public WarcRecordReader(WarcInput input, string fileName, long itemBudget)
     {
         _input = input;
         _fileName = fileName;
+        _keepSpan = Math.Clamp(itemBudget, 0, Array.MaxLength) / 2;
     }
 
     private enum State
@@ -157,6 +186,8 @@ internal sealed class WarcRecordReader : IAsyncDisposable
             throw new InvalidOperationException("FinishAsync must be called after each record.");
         }
 
+        _keeping = false;
+
         if (_damagedStart is { } damagedStart)
         {
             _damagedStart = null;
@@ -171,6 +202,9 @@ internal sealed class WarcRecordReader : IAsyncDisposable
 
         var ordinal = ++_ordinal;
         var header = new WarcRecordHeader { Offset = Position, FileName = _fileName, Location = _input.Locate(Position), Ordinal = ordinal };
+        _recordStartsMember = _input.LocatedAtMemberStart;
+        _memberPerRecord = _recordStartsMember && _lastStartedMember;
+        _lastStartedMember = _recordStartsMember;
         if (_len == _pos)
         {
             // The input broke exactly between two records.
@@ -206,6 +240,11 @@ internal sealed class WarcRecordReader : IAsyncDisposable
 
         header.ContentLength = length;
         _blockLength = _blockRemaining = length;
+        _blockStart = Position;
+
+        // Gzip data cannot be gone back over, so keep the block in case it proves damaged; not when records
+        // have their own members, where the next member is where the next record starts.
+        _keeping = !_input.IsSeekable && !_memberPerRecord;
         _state = State.InBlock;
         return header;
     }
@@ -241,11 +280,19 @@ internal sealed class WarcRecordReader : IAsyncDisposable
             return 0;
         }
 
+        if (PastOwnMember)
+        {
+            // Each record has its own member here, so what follows belongs to the next record: reading on
+            // would only cost time (FinishAsync reports the damage).
+            throw new WarcBlockCutException();
+        }
+
         if (_pos == _len)
         {
-            if (destination.Length >= _buffer.Length / 2)
+            if (destination.Length >= _buffer.Length / 2 && !_keeping)
             {
                 // Large reads go straight into the caller's memory instead of through the buffer.
+                _pos = _len = 0;
                 var direct = await ReadInputAsync(destination[..(int)Math.Min(destination.Length, _blockRemaining)], ct).ConfigureAwait(false);
                 if (direct == 0)
                 {
@@ -279,7 +326,7 @@ internal sealed class WarcRecordReader : IAsyncDisposable
         switch (_state)
         {
             case State.Resync:
-                await ResyncAsync(ct).ConfigureAwait(false);
+                await ResyncAsync(atLineStart: false, ct).ConfigureAwait(false);
                 return null;
             case State.InBlock:
                 break;
@@ -288,52 +335,85 @@ internal sealed class WarcRecordReader : IAsyncDisposable
         }
 
         var what = $"record {header.Ordinal}";
+        var runsPast = $"{what}: its {_blockLength}-byte block runs past the end of its gzip member (its Content-Length is wrong or the record is damaged)";
+        string problem;
+        var cut = false;
+        var endsAtBlock = false;
         if (!await SkipBlockAsync(ct).ConfigureAwait(false))
         {
-            var missing = _blockRemaining;
-            _blockRemaining = 0;
-            return await DescribeCutAsync($"{what}: {missing} of its {_blockLength}-byte block are missing", ct).ConfigureAwait(false);
+            problem = $"{what}: {_blockRemaining} of its {_blockLength}-byte block are missing";
+            cut = true;
         }
-
-        if (!await EnsureAsync(4, ct).ConfigureAwait(false) && _input.Break is not null)
+        else if (!await EnsureAsync(4, ct).ConfigureAwait(false) && _input.Break is not null)
         {
-            return await DescribeCutAsync($"{what}: its block is complete, but not the CRLF CRLF after it", ct).ConfigureAwait(false);
+            problem = $"{what}: its block is complete, but not the CRLF CRLF after it";
+            cut = true;
         }
-
-        var end = _buffer.AsSpan(_pos, _len - _pos);
-        if (end.IsEmpty)
+        else if (_memberPerRecord && NextMemberStart(trailer: 0) is not null)
         {
-            _state = State.Ended;
-            return $"{what}: the file ends right after its {_blockLength}-byte block, without the CRLF CRLF that ends a record (Content-Length is too large, or the file is truncated)";
+            // Even should the bytes after it look right: a block read into the next member was cut short
+            // there (ReadBlockAsync), so this verdict must not depend on whether it was read.
+            problem = runsPast;
         }
-
-        if (!end.StartsWith("\r\n\r\n"u8))
+        else if (_len == _pos)
         {
-            return await ResyncWithReasonAsync($"{what}: the bytes after its {_blockLength}-byte block are not CRLF CRLF (its Content-Length is wrong or the record is damaged)", ct).ConfigureAwait(false);
+            problem = $"{what}: the file ends right after its {_blockLength}-byte block, without the CRLF CRLF that ends a record (Content-Length is too large, or the file is truncated)";
+            endsAtBlock = true;
         }
-
-        _pos += 4;
-
-        // Tolerate extra blank lines between records; anything else must be the next version line.
-        while (await EnsureAsync(1, ct).ConfigureAwait(false) && _buffer[_pos] is (byte)'\r' or (byte)'\n')
+        else if (!_buffer.AsSpan(_pos, _len - _pos).StartsWith("\r\n\r\n"u8))
         {
-            _pos++;
+            problem = $"{what}: the bytes after its {_blockLength}-byte block are not CRLF CRLF (its Content-Length is wrong or the record is damaged)";
         }
-
-        if (_len == _pos)
+        else
         {
-            _state = State.Boundary;
-            return null;
+            _pos += 4;
+
+            // Tolerate extra blank lines between records; anything else must be the next version line.
+            while (await EnsureAsync(1, ct).ConfigureAwait(false) && _buffer[_pos] is (byte)'\r' or (byte)'\n')
+            {
+                _pos++;
+            }
+
+            await EnsureAsync(6, ct).ConfigureAwait(false);
+            if (_len == _pos || IsVersionLine(_buffer.AsSpan(_pos, _len - _pos)))
+            {
+                _keeping = false;
+                _state = State.Boundary;
+                return null;
+            }
+
+            problem = $"{what}: its {_blockLength}-byte block and CRLF CRLF are not followed by a WARC version line (its Content-Length is wrong or the record is damaged)";
         }
 
-        await EnsureAsync(6, ct).ConfigureAwait(false);
-        if (IsVersionLine(_buffer.AsSpan(_pos, _len - _pos)))
+        _blockRemaining = 0;
+        var damage = _input.Break;
+        var end = _input.DescribeEnd();
+        var (next, pastMember, unsearched) = await RecoverAsync(ct).ConfigureAwait(false);
+        if (pastMember)
         {
-            _state = State.Boundary;
-            return null;
+            problem = runsPast;
+        }
+        else if (cut && damage is { Truncated: false })
+        {
+            problem = $"{problem}: {damage.Reason}";
+        }
+        else if (cut && next is null && unsearched is null)
+        {
+            return $"{problem}: the file is truncated ({end}); nothing follows";
+        }
+        else if (cut)
+        {
+            problem = $"{problem}: {end} (its Content-Length is too large, or the file is truncated)";
         }
 
-        return await ResyncWithReasonAsync($"{what}: its {_blockLength}-byte block and CRLF CRLF are not followed by a WARC version line (its Content-Length is wrong or the record is damaged)", ct).ConfigureAwait(false);
+        var lost = unsearched is null ? "" : $" ({unsearched}, so any record inside that block is lost)";
+        if (next is null)
+        {
+            return endsAtBlock && unsearched is null ? problem : $"{problem}; no further record follows{lost}";
+        }
+
+        var after = unsearched is null ? "" : " after its declared block";
+        return $"{problem}; reading resumes at the next record{after}, {_fileName}@{next}{lost}";
     }
 
     public async ValueTask DisposeAsync()
@@ -371,35 +451,134 @@ internal sealed class WarcRecordReader : IAsyncDisposable
         return header;
     }
 
-    /// <summary>Words the loss of a record whose data ran out, then moves past the damage where that is possible.</summary>
-    private async ValueTask<string> DescribeCutAsync(string what, CancellationToken ct)
+    /// <summary>
+    /// True when records have their own gzip members and reading has gone past the end of this record's
+    /// member while still inside the block its Content-Length claims: the rest is the next record's.
+    /// </summary>
+    private bool PastOwnMember =>
+        _memberPerRecord && NextMemberStart(trailer: 0) is { } member && Position >= member;
+
+    /// <summary>
+    /// The start of the member after the record's own, when the record starts a member and its declared
+    /// block, with <paramref name="trailer"/> bytes after it, runs into that one (which reading has reached).
+    /// </summary>
+    private long? NextMemberStart(int trailer) =>
+        _recordStartsMember && _input.NextMemberStart is { } start && start > _blockStart && start - _blockStart < _blockLength + trailer
+            ? start
+            : null;
+
+    /// <summary>
+    /// After a damaged block, goes to where the next record is looked for: the member after the record's own
+    /// when each record has its own gzip member and the block claimed bytes past it, else the block's start
+    /// (so records that a too-large Content-Length swallowed are found), else where reading stands.
+    /// Returns the next record's location (null when none follows), whether the block ran past its member,
+    /// and why the block could not be searched again when it could not.
+    /// </summary>
+    /// <remarks>
+    /// Both passes over the file must find the same records, so every choice here rests on record offsets
+    /// and the data, never on how much happened to be buffered: the record's own member is always reachable
+    /// (in the buffer, or by seeking to a member start); the block's start in a plain file by seeking; in
+    /// gzip only when the block was kept, which holds while no more than the budget has been read of it.
+    /// </remarks>
+    private async ValueTask<(string? Next, bool PastMember, string? Unsearched)> RecoverAsync(CancellationToken ct)
     {
-        if (_input.Break is { Truncated: false } damage)
+        var failedAt = Position;
+        var kept = _keeping && failedAt - _blockStart <= _keepSpan;
+        _keeping = false;
+        var member = NextMemberStart(trailer: 4);
+        if (_memberPerRecord)
         {
-            var reason = $"{what}: {damage.Reason}";
-            return await ResyncWithReasonAsync(reason, ct).ConfigureAwait(false);
+            if (member is { } perRecord && await MoveToAsync(perRecord, ct).ConfigureAwait(false))
+            {
+                // Reading stopped at that member (see PastOwnMember), so this went back over next to nothing.
+                return (await ResumeAtMemberAsync(ct).ConfigureAwait(false), true, null);
+            }
+
+            // The declared block ends inside the record's own member (or the data ends first): what it
+            // claimed holds no other record, so looking on from here loses nothing.
+            return (await ResyncAsync(atLineStart: false, ct).ConfigureAwait(false), false, null);
         }
 
-        _state = State.Ended;
-        return $"{what}: the file is truncated ({_input.DescribeEnd()}); nothing follows";
+        string why;
+        if (_overlap > _farthest + OverlapAllowance)
+        {
+            why = "going back over damaged records has already read more of this file a second time than its length";
+        }
+        else if ((kept || _input.IsSeekable) && await MoveToAsync(_blockStart, ct).ConfigureAwait(false))
+        {
+            // The search starts on the block's first byte, so a version line must follow a line feed in it:
+            // the damaged record's own version line is never found again.
+            _farthest = Math.Max(_farthest, failedAt);
+            var next = await ResyncAsync(atLineStart: false, ct).ConfigureAwait(false);
+            if (next is not null)
+            {
+                // What lies between the next record and where reading had got to is read a second time.
+                _overlap += Math.Max(0, failedAt - Position);
+            }
+
+            return (next, false, null);
+        }
+        else
+        {
+            why = $"its block is longer than the {_keepSpan:N0} bytes of gzip data kept to search again (half the item budget)";
+        }
+
+        if (member is { } after && await MoveToAsync(after, ct).ConfigureAwait(false))
+        {
+            return (await ResumeAtMemberAsync(ct).ConfigureAwait(false), true, null);
+        }
+
+        return (await ResyncAsync(atLineStart: false, ct).ConfigureAwait(false), false, why);
     }
 
-    private async ValueTask<string> ResyncWithReasonAsync(string reason, CancellationToken ct)
+    /// <summary>At a gzip member start: the next record, or the damage that stops the member being read.</summary>
+    private async ValueTask<string?> ResumeAtMemberAsync(CancellationToken ct)
     {
-        var next = await ResyncAsync(ct).ConfigureAwait(false);
-        return next is null
-            ? $"{reason}; no further record follows"
-            : $"{reason}; reading resumes at the next record, {_fileName}@{next}";
+        var at = Position;
+        await EnsureAsync(6, ct).ConfigureAwait(false);
+        if (IsVersionLine(_buffer.AsSpan(_pos, _len - _pos)) || (_len - _pos < 6 && _input.Break is not null))
+        {
+            // A member that breaks this early is reported as a damaged place by NextAsync.
+            _state = State.Boundary;
+            return _input.Locate(at);
+        }
+
+        return await ResyncAsync(atLineStart: true, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Moves the read position to decompressed <paramref name="offset"/>: within the buffer when it still
+    /// holds that byte, else by seeking the input. False when neither can.
+    /// </summary>
+    private async ValueTask<bool> MoveToAsync(long offset, CancellationToken ct)
+    {
+        var bufferOffset = _inputOffset - _len;
+        if (offset >= bufferOffset && offset <= _inputOffset)
+        {
+            _pos = (int)(offset - bufferOffset);
+            return true;
+        }
+
+        if (!await _input.SeekAsync(offset, ct).ConfigureAwait(false))
+        {
+            return false;
+        }
+
+        _pos = _len = 0;
+        _inputOffset = offset;
+        _inputEnded = false;
+        return true;
     }
 
     /// <summary>
     /// Moves to the next line that starts with <c>WARC/</c> and a digit, resuming a broken input if it
     /// can; returns the location of that line, or null (and the reader has ended) when there is none.
+    /// With <paramref name="atLineStart"/> the read position itself counts as the start of a line.
     /// </summary>
-    private async ValueTask<string?> ResyncAsync(CancellationToken ct)
+    private async ValueTask<string?> ResyncAsync(bool atLineStart, CancellationToken ct)
     {
         _blockRemaining = 0;
-        var atLineStart = false;
+        _keeping = false;
         while (true)
         {
             ct.ThrowIfCancellationRequested();
@@ -472,9 +651,15 @@ internal sealed class WarcRecordReader : IAsyncDisposable
                 continue;
             }
 
+            if (PastOwnMember)
+            {
+                return false;
+            }
+
             var passed = _input.Skip(_blockRemaining);
             if (passed >= 0)
             {
+                _pos = _len = 0;
                 _inputOffset += passed;
                 _blockRemaining -= passed;
                 if (_blockRemaining > 0)
@@ -510,9 +695,10 @@ internal sealed class WarcRecordReader : IAsyncDisposable
     }
 
     /// <summary>
-    /// Reads more input after the unread bytes, first moving them to the front, or doubling the buffer
-    /// when they fill it. False when the input has ended.
+    /// Reads more input after the unread bytes (and the kept block bytes), first moving them to the front,
+    /// or doubling the buffer when they fill it. False when the input has ended.
     /// </summary>
+    /// <remarks>The buffer always holds the bytes just before <c>_inputOffset</c>: <c>_buffer[i]</c> is the byte at <c>_inputOffset - _len + i</c>.</remarks>
     private async ValueTask<bool> FillAsync(CancellationToken ct)
     {
         if (_inputEnded)
@@ -520,27 +706,34 @@ internal sealed class WarcRecordReader : IAsyncDisposable
             return false;
         }
 
-        if (_pos == _len)
+        if (_keeping && Position - _blockStart > _keepSpan)
+        {
+            // The block is longer than what is kept: it will not be searched again, so stop keeping it.
+            _keeping = false;
+        }
+
+        var keep = _keeping ? (int)(_blockStart - (_inputOffset - _len)) : _pos;
+        if (keep == _len)
         {
             _pos = _len = 0;
         }
         else if (_len == _buffer.Length)
         {
-            var unread = _len - _pos;
-            if (_pos > 0)
+            var kept = _len - keep;
+            if (keep > 0)
             {
-                _buffer.AsSpan(_pos, unread).CopyTo(_buffer);
+                _buffer.AsSpan(keep, kept).CopyTo(_buffer);
             }
             else
             {
                 var larger = ArrayPool<byte>.Shared.Rent(_buffer.Length * 2);
-                _buffer.AsSpan(0, unread).CopyTo(larger);
+                _buffer.AsSpan(0, kept).CopyTo(larger);
                 ArrayPool<byte>.Shared.Return(_buffer);
                 _buffer = larger;
             }
 
-            _pos = 0;
-            _len = unread;
+            _pos -= keep;
+            _len = kept;
         }
 
         var read = await ReadInputAsync(_buffer.AsMemory(_len), ct).ConfigureAwait(false);
