@@ -279,7 +279,9 @@ public sealed class LineupEngine : IAsyncDisposable
         {
             if (records.TryGetValue(hits[i].Key, out var record))
             {
-                candidates.Add(new Candidate(candidates.Count + 1, hits[i].Key, hits[i].Similarity, hits[i].Similarity >= Threshold, record.Face, record.Image));
+                var sightings = await Catalog.GetSightingsAsync(record.Image.Id, ct).ConfigureAwait(false);
+                candidates.Add(new Candidate(
+                    candidates.Count + 1, hits[i].Key, hits[i].Similarity, hits[i].Similarity >= Threshold, record.Face, record.Image, sightings));
             }
         }
 

@@ -8,7 +8,9 @@ namespace Lineup.Hosting;
 public sealed record ProbeFace(int Number, BoxF Box, float DetectorScore, float InterEyeDistance);
 
 /// <summary>One gallery face returned for a probe, with where its photo came from.</summary>
-public sealed record Candidate(int Rank, long FaceId, float Similarity, bool AboveThreshold, FaceRecord Face, ImageRecord Image);
+/// <param name="Sightings">Every place the photo (or a near-duplicate copy of it) was seen: "also seen at".</param>
+public sealed record Candidate(
+    int Rank, long FaceId, float Similarity, bool AboveThreshold, FaceRecord Face, ImageRecord Image, IReadOnlyList<Sighting> Sightings);
 
 /// <summary>The answer to a 1:N search: what was found in the probe and the ranked gallery candidates.</summary>
 public sealed record SearchResult(

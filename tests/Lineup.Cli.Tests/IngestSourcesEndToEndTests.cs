@@ -280,6 +280,13 @@ public sealed class IngestSourcesEndToEndTests
         var sightings = await engine.Catalog.GetSightingsAsync(original1080.ImageId!.Value);
         Assert.Equal(6, sightings.Count);
         Assert.Equal(result.Counts.Faces, engine.Index.Count);
+
+        // A search hit on the original carries every place its copies were seen ("also seen at").
+        var search = await engine.SearchAsync(await File.ReadAllBytesAsync(TestPaths.Face(series + "obama-720p.jpg")), 3, null, default);
+        var top = search.Candidates[0];
+        Assert.Equal(original1080.ImageId, top.Image.Id);
+        Assert.Equal(6, top.Sightings.Count);
+        Assert.Contains(top.Sightings, s => s.Provenance.OriginalPath!.EndsWith("smaller.png", StringComparison.Ordinal));
     }
 
     /// <summary>A WARC/1.1 response record; <paramref name="lengthError"/> makes its Content-Length lie.</summary>

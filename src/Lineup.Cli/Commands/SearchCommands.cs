@@ -92,6 +92,12 @@ public static class SearchCommands
         foreach (var c in result.Candidates)
         {
             var source = c.Image.Provenance.SourceUrl ?? c.Image.Provenance.OriginalPath ?? "";
+            var places = c.Sightings.Select(s => s.Provenance.PageUrl ?? s.Provenance.SourceUrl ?? s.Provenance.OriginalPath).Distinct().Count();
+            if (places > 1)
+            {
+                source += $" (seen at {places} places)";
+            }
+
             table.AddRow(
                 c.Rank.ToString(),
                 c.Similarity.ToString("0.000"),
