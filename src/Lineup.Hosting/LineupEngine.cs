@@ -187,12 +187,12 @@ public sealed class LineupEngine : IAsyncDisposable
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
-            await Ledger.FinishRunAsync(run.Id, IngestRunStatus.Interrupted, "cancelled", CancellationToken.None).ConfigureAwait(false);
+            await TryFinishAsync(run.Id, IngestRunStatus.Interrupted, "cancelled").ConfigureAwait(false);
             throw;
         }
         catch (Exception e)
         {
-            await Ledger.FinishRunAsync(run.Id, IngestRunStatus.Failed, e.Message, CancellationToken.None).ConfigureAwait(false);
+            await TryFinishAsync(run.Id, IngestRunStatus.Failed, e.Message).ConfigureAwait(false);
             throw;
         }
         finally
@@ -202,9 +202,10 @@ public sealed class LineupEngine : IAsyncDisposable
             {
                 await count.ConfigureAwait(false);
             }
-            catch (Exception e) when (e is OperationCanceledException or IngestSourceException or IOException or InvalidDataException)
+            catch (Exception)
             {
-                // The count only feeds the ETA; the ingest itself reports problems with the source.
+                // The count only feeds the ETA; the ingest itself reports problems with the source, and a
+                // failed count must not hide the ingest's own result or error.
             }
 
             await _index!.SaveAsync(Catalog, CancellationToken.None).ConfigureAwait(false);
@@ -213,6 +214,21 @@ public sealed class LineupEngine : IAsyncDisposable
         var report = await IngestReport.BuildAsync(Catalog, Ledger, run.Id, summary, ct).ConfigureAwait(false);
         var path = await report.WriteAsync(Options.FullDataDirectory, ct).ConfigureAwait(false);
         return new IngestRunResult(report.Run, summary, report.Counts, resumed, path);
+    }
+
+    /// <summary>
+    /// Records how a run ended. When even that write fails (the catalog's disk is gone), the run stays
+    /// "running" until the next ingest marks it interrupted, and the error that ended it is what surfaces.
+    /// </summary>
+    private async Task TryFinishAsync(long runId, IngestRunStatus status, string error)
+    {
+        try
+        {
+            await Ledger.FinishRunAsync(runId, status, error, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is CatalogException or System.Data.Common.DbException or IOException or ObjectDisposedException)
+        {
+        }
     }
 
     /// <summary>One analyzer (one ONNX session set) per worker; the engine's own serves as the first.</summary>

@@ -150,7 +150,7 @@ public sealed class IngestPipeline
                 {
                     throw new IngestSourceException(
                         $"{source.Description} has changed since run {run.Id} stopped: item {sequence + 1:N0} is now '{item.Name}', " +
-                        $"the run recorded '{last}'. Start a new run instead (images already catalogued are recognised as duplicates).");
+                        $"the run recorded '{last}'. Start a new run instead (`lineup ingest … --new-run`; images already catalogued are recognised as duplicates).");
                 }
 
                 sequence++;
@@ -165,7 +165,7 @@ public sealed class IngestPipeline
         if (sequence < skip)
         {
             throw new IngestSourceException(
-                $"{source.Description} has {sequence:N0} items now, fewer than the {skip:N0} run {run.Id} already recorded; start a new run instead.");
+                $"{source.Description} has {sequence:N0} items now, fewer than the {skip:N0} run {run.Id} already recorded; start a new run instead (`--new-run`).");
         }
 
         return Math.Min(skip, sequence);

@@ -65,6 +65,59 @@ public sealed class IngestFailureTests
         }
     }
 
+    [SkippableFact]
+    public async Task A_run_whose_source_changed_where_it_stopped_is_refused_and_the_unchanged_source_resumes()
+    {
+        using var dir = new TempDirectory("ingest-changed");
+        await using var engine = await LineupEngine.OpenAsync(await Engines.OptionsAsync(dir));
+        var collection = await engine.Catalog.EnsureCollectionAsync("c", "test", "DE");
+
+        // A run whose source breaks after its second item, once both are committed.
+        var committed = new TaskCompletionSource();
+        var breaking = new ListSource(["a.jpg", "b.jpg", "c.jpg"], failAfter: 2, committed.Task);
+        var observer = new IngestObserver { Item = o => { if (o.Sequence == 1) { committed.TrySetResult(); } } };
+        var e = await Assert.ThrowsAsync<IOException>(() => engine.IngestAsync(breaking, collection, observer));
+        Assert.Equal("disk gone", e.Message);
+        var stopped = (await engine.Ledger.ListRunsAsync())[0];
+        Assert.Equal((IngestRunStatus.Failed, 2L, "disk gone"), (stopped.Status, stopped.ItemsDone, stopped.Error));
+
+        // Now the source differs where the run stopped: skipping by count would be wrong, so it is refused.
+        var changed = await Assert.ThrowsAsync<IngestSourceException>(() => engine.IngestAsync(new ListSource(["a.jpg", "x.jpg", "c.jpg"]), collection));
+        Assert.Contains("has changed", changed.Message, StringComparison.Ordinal);
+        Assert.Contains("--new-run", changed.Message, StringComparison.Ordinal);
+
+        // The source as it was resumes: two items passed over, one done, three recorded in all.
+        var resumed = await engine.IngestAsync(new ListSource(["a.jpg", "b.jpg", "c.jpg"]), collection);
+        Assert.True(resumed.Resumed);
+        Assert.Equal(stopped.Id, resumed.Run.Id);
+        Assert.Equal((1L, 2L, 3L), (resumed.Summary.Items, resumed.Summary.Skipped, resumed.Counts.Items));
+        Assert.Equal(IngestRunStatus.Completed, resumed.Run.Status);
+    }
+
+    /// <summary>Synthetic photos (no faces) under the given names; optionally fails after some items.</summary>
+    private sealed class ListSource(string[] names, int failAfter = int.MaxValue, Task? beforeFailing = null) : IIngestSource
+    {
+        public string Kind => "test";
+
+        public string Description => "list";
+
+        public Task<long?> CountAsync(CancellationToken ct) => Task.FromResult<long?>(names.Length);
+
+        public async IAsyncEnumerable<IngestItem> ReadAsync([EnumeratorCancellation] CancellationToken ct)
+        {
+            for (var i = 0; i < names.Length; i++)
+            {
+                if (i == failAfter)
+                {
+                    await (beforeFailing ?? Task.CompletedTask).WaitAsync(TimeSpan.FromMinutes(1), ct);
+                    throw new IOException("disk gone");
+                }
+
+                yield return IngestItem.InMemory(names[i], TestImages.Jpeg(40 + names[i][0], 40), new Provenance());
+            }
+        }
+    }
+
     private sealed class FailingIndex(IVectorIndex inner) : IVectorIndex
     {
         public int Dimensions => inner.Dimensions;
