@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using Lineup.Core.Catalog;
+using Lineup.Core.Imaging;
 using Lineup.Ingest.Sources.Warc;
 
 namespace Lineup.Ingest.Sources;
@@ -228,8 +229,8 @@ public sealed class WarcSource(string path, SourceLimits limits) : IIngestSource
                         return null;
                     }
 
-                    var head = await payload.PeekAsync(ImageSignature.PeekBytes, ct).ConfigureAwait(false);
-                    if (!ImageSignature.Matches(head.Span))
+                    var head = await payload.PeekAsync(ImageSignatures.PeekBytes, ct).ConfigureAwait(false);
+                    if (ImageSignatures.Sniff(head.Span) == ImageFormat.Unknown)
                     {
                         return null;
                     }

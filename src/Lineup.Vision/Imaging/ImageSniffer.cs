@@ -4,38 +4,13 @@ using Lineup.Core.Imaging;
 namespace Lineup.Vision.Imaging;
 
 /// <summary>
-/// Recognises a container by its magic bytes (never the file name) and, for the formats whose size sits at a
-/// fixed offset, reads the claimed dimensions without any decoder: a hostile header is refused before a native
+/// Recognises a container by its magic bytes (<see cref="ImageSignatures"/>, never the file name) and, for the
+/// formats whose size sits at a fixed offset, reads the claimed dimensions without any decoder: a hostile header is refused before a native
 /// codec sees it.
 /// </summary>
 internal static class ImageSniffer
 {
-    private static ReadOnlySpan<byte> PngSignature => [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A];
-
-    public static ImageFormat Sniff(ReadOnlySpan<byte> data)
-    {
-        if (data.Length >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF)
-        {
-            return ImageFormat.Jpeg;
-        }
-
-        if (data.StartsWith(PngSignature))
-        {
-            return ImageFormat.Png;
-        }
-
-        if (data.Length >= 12 && data[..4].SequenceEqual("RIFF"u8) && data.Slice(8, 4).SequenceEqual("WEBP"u8))
-        {
-            return ImageFormat.WebP;
-        }
-
-        if (data.Length >= 6 && (data[..6].SequenceEqual("GIF87a"u8) || data[..6].SequenceEqual("GIF89a"u8)))
-        {
-            return ImageFormat.Gif;
-        }
-
-        return data.Length >= 14 && data[0] == (byte)'B' && data[1] == (byte)'M' ? ImageFormat.Bmp : ImageFormat.Unknown;
-    }
+    public static ImageFormat Sniff(ReadOnlySpan<byte> data) => ImageSignatures.Sniff(data);
 
     /// <summary>
     /// The stored (not yet EXIF-rotated) dimensions a PNG, GIF or BMP header claims; null for formats whose size
