@@ -23,7 +23,8 @@ public sealed class LineupEngine : IAsyncDisposable
     private readonly List<FaceEngine> _workers = [];
     private readonly SemaphoreSlim _ingestGate = new(1, 1);
     private IndexHandle? _index;
-    private NearDuplicateIndex? _nearDuplicates;
+    private readonly NearDuplicateIndex _nearDuplicates = new();
+    private long _hashesSeenUpTo;
 
     private LineupEngine(LineupOptions options, FaceEngine faces, ICatalog? catalog, IndexHandle? index)
     {
@@ -135,13 +136,10 @@ public sealed class LineupEngine : IAsyncDisposable
             var recorded = await Ledger.GetRunAsync(runId, ct).ConfigureAwait(false)
                 ?? throw new CatalogException($"Ingest run {runId} does not exist (see `lineup runs list`).");
             var collection = (await Catalog.ListCollectionsAsync(ct).ConfigureAwait(false)).First(c => c.Id == recorded.CollectionId);
-            var source = IngestSources.Open(recorded.SourceKind, recorded.Source, SourceLimits);
+            var source = IngestSources.Open(recorded.SourceKind, recorded.Source, Options.SourceLimits);
             var run = await Ledger.ResumeRunAsync(runId, ct).ConfigureAwait(false);
             return await RunAsync(source, run, collection, true, observer, ct).ConfigureAwait(false);
         }, ct).ConfigureAwait(false);
-
-    /// <summary>The budgets sources enforce, from the decode limits.</summary>
-    public SourceLimits SourceLimits => new() { MaxItemBytes = Options.Limits.MaxBytes };
 
     private async Task<IngestRunResult> WithIngestLockAsync(Func<Task<IngestRunResult>> work, CancellationToken ct)
     {
@@ -166,7 +164,7 @@ public sealed class LineupEngine : IAsyncDisposable
         observer?.Started?.Invoke(run, resumed);
         var nearDuplicates = await NearDuplicatesAsync(ct).ConfigureAwait(false);
         var pipeline = new IngestPipeline(
-            Analyzers(), Catalog, Ledger, Index, nearDuplicates, new IngestOptions { Workers = Options.Workers, Limits = Options.Limits });
+            Analyzers(), Catalog, Ledger, Index, nearDuplicates, new IngestOptions { Limits = Options.Limits });
 
         // Counting (for the ETA) streams the source once more, beside the ingest; far cheaper than analysing.
         using var counting = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -209,6 +207,7 @@ public sealed class LineupEngine : IAsyncDisposable
             }
 
             await _index!.SaveAsync(Catalog, CancellationToken.None).ConfigureAwait(false);
+            await MarkOwnHashesSeenAsync(CancellationToken.None).ConfigureAwait(false);
         }
 
         var report = await IngestReport.BuildAsync(Catalog, Ledger, run.Id, summary, ct).ConfigureAwait(false);
@@ -242,21 +241,29 @@ public sealed class LineupEngine : IAsyncDisposable
         return [_faces, .. _workers.Take(Options.Workers - 1)];
     }
 
-    /// <summary>Perceptual hashes of the gallery, loaded from the catalog once per process.</summary>
+    /// <summary>
+    /// The gallery's perceptual hashes: loaded from the catalog at the first ingest, then caught up at each
+    /// one with what other processes catalogued meanwhile (a long-lived server beside a CLI ingest).
+    /// Called under the ingest lock, so nothing is added while it reads.
+    /// </summary>
     private async Task<NearDuplicateIndex> NearDuplicatesAsync(CancellationToken ct)
     {
-        if (_nearDuplicates is null)
+        await foreach (var hash in Catalog.ReadPerceptualHashesAsync(_hashesSeenUpTo, ct).ConfigureAwait(false))
         {
-            var index = new NearDuplicateIndex();
-            await foreach (var hash in Catalog.ReadPerceptualHashesAsync(ct).ConfigureAwait(false))
-            {
-                index.Add(hash.ImageId, hash.Hash, hash.Height > 0 ? hash.Width / (float)hash.Height : 0);
-            }
-
-            _nearDuplicates = index;
+            _nearDuplicates.Add(hash.ImageId, hash.Hash, hash.Height > 0 ? hash.Width / (float)hash.Height : 0);
+            _hashesSeenUpTo = hash.ImageId;
         }
 
         return _nearDuplicates;
+    }
+
+    /// <summary>After a run, still under the lock: its own images are in the index already, so only the mark moves.</summary>
+    private async Task MarkOwnHashesSeenAsync(CancellationToken ct)
+    {
+        await foreach (var hash in Catalog.ReadPerceptualHashesAsync(_hashesSeenUpTo, ct).ConfigureAwait(false))
+        {
+            _hashesSeenUpTo = hash.ImageId;
+        }
     }
 
     /// <summary>1:N search of one probe face against the gallery.</summary>

@@ -1,5 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using Lineup.Core.Imaging;
+using Lineup.Ingest.Sources;
 
 namespace Lineup.Hosting;
 
@@ -41,6 +42,9 @@ public sealed class LineupOptions
     };
 
     /// <summary>Throws <see cref="ValidationException"/> naming the first invalid setting.</summary>
+    /// <summary>The budgets ingest sources enforce while reading: an item may be as large as the decoder accepts.</summary>
+    public SourceLimits SourceLimits => new() { MaxItemBytes = Decode.MaxBytes };
+
     public void Validate()
     {
         Validator.ValidateObject(this, new ValidationContext(this), validateAllProperties: true);

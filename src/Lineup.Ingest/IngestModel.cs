@@ -11,9 +11,6 @@ public sealed record IngestOutcome(long Sequence, string Name, IngestStatus Stat
 
 public sealed record IngestOptions
 {
-    /// <summary>Parallel analysis workers; each runs the whole decode→embed chain for one photo at a time.</summary>
-    public int Workers { get; init; } = Environment.ProcessorCount;
-
     /// <summary>Most items written to the catalog in one transaction.</summary>
     public int BatchSize { get; init; } = 32;
 

@@ -33,7 +33,7 @@ public sealed class IngestPipeline
     private readonly NearDuplicateIndex _nearDuplicates;
     private readonly IngestOptions _options;
 
-    /// <param name="analyzers">One per worker (<see cref="IngestOptions.Workers"/> is ignored: the count of analyzers decides).</param>
+    /// <param name="analyzers">One per worker: each runs the whole decode→embed chain for one item at a time.</param>
     /// <param name="nearDuplicates">Perceptual hashes of the catalogued images; the pipeline adds every image it stores.</param>
     public IngestPipeline(
         IReadOnlyList<IPhotoAnalyzer> analyzers, ICatalog catalog, IIngestLedger ledger, IVectorIndex index, NearDuplicateIndex nearDuplicates, IngestOptions options)

@@ -334,9 +334,9 @@ public sealed partial class SqliteCatalog
         return sightings;
     }
 
-    public async IAsyncEnumerable<ImageHash> ReadPerceptualHashesAsync([EnumeratorCancellation] CancellationToken ct = default)
+    public async IAsyncEnumerable<ImageHash> ReadPerceptualHashesAsync(long afterImageId = 0, [EnumeratorCancellation] CancellationToken ct = default)
     {
-        var after = 0L;
+        var after = afterImageId;
         var page = new List<ImageHash>(EmbeddingPageSize);
         while (true)
         {

@@ -289,6 +289,32 @@ public sealed class IngestSourcesEndToEndTests
         Assert.Contains(top.Sightings, s => s.Provenance.OriginalPath!.EndsWith("smaller.png", StringComparison.Ordinal));
     }
 
+    [SkippableFact]
+    public async Task A_long_lived_engine_knows_the_originals_another_process_catalogued_since_its_last_ingest()
+    {
+        using var dir = new TempDirectory("e2e-near-other");
+        const string series = "face_recognition/images/Barack_Obama/";
+        var first = Engines.Gallery(dir, "first", People[0]);
+        var original = Engines.Gallery(dir, "original", series + "obama-1080p.jpg");
+        var copy = Engines.Gallery(dir, "copy", series + "obama-720p.jpg");
+        var options = await Engines.OptionsAsync(dir);
+
+        await using var server = await LineupEngine.OpenAsync(options);
+        var collection = await server.Catalog.EnsureCollectionAsync("web", "test of provenance", "DE");
+        await server.IngestAsync(IngestSources.Open(first, Limits), collection);
+
+        // Meanwhile another process (here: another engine on the same data directory) catalogues the original.
+        await using (var other = await LineupEngine.OpenAsync(options))
+        {
+            Assert.Equal(1, (await other.IngestAsync(IngestSources.Open(original, Limits), collection)).Counts.Ingested);
+        }
+
+        var outcomes = new List<IngestOutcome>();
+        await server.IngestAsync(IngestSources.Open(copy, Limits), collection, new IngestObserver { Item = outcomes.Add });
+        var linked = Assert.Single(outcomes);
+        Assert.True(linked.Status == IngestStatus.NearDuplicate, $"{linked.Status}: {linked.Reason}");
+    }
+
     /// <summary>A WARC/1.1 response record; <paramref name="lengthError"/> makes its Content-Length lie.</summary>
     private static void WriteResponse(Stream output, string url, string contentType, byte[] payload, int lengthError = 0)
     {

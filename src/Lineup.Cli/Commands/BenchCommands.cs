@@ -54,7 +54,7 @@ public static class BenchCommands
     private static async Task<int> RunIngestAsync(LineupOptions options, string path, int[] workerCounts, string? jsonPath, IProgress<string> progress, CancellationToken ct)
     {
         options.ModelsDirectory = options.FullModelsDirectory;
-        var limits = new SourceLimits { MaxItemBytes = options.Limits.MaxBytes };
+        var limits = options.SourceLimits;
         var source = IngestSources.Open(path, limits);
 
         // Baseline: read and decode every item with as many workers as the largest measurement, no models.

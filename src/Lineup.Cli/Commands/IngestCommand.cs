@@ -72,7 +72,7 @@ public static partial class IngestCommand
                 return GlobalOptions.Fail(ExitCodes.BadInput, $"--jurisdiction '{place}' is not an ISO 3166 code such as DE, GB or US-IL.");
             }
 
-            var input = IngestSources.Open(path, new SourceLimits { MaxItemBytes = options.Limits.MaxBytes });
+            var input = IngestSources.Open(path, options.SourceLimits);
             await using var engine = await LineupEngine.OpenAsync(options, GlobalOptions.Progress(parse), ct);
             var target = await engine.Catalog.EnsureCollectionAsync(name, basis, place, ct);
             return Report(await RunWithProgressAsync(engine, observer => engine.IngestAsync(input, target, observer, !parse.GetValue(newRun), ct), quiet));

@@ -41,8 +41,9 @@ public interface ICatalog : IAsyncDisposable
     /// <summary>Every place the image was seen, and the places its near-duplicate copies were seen, oldest first.</summary>
     Task<IReadOnlyList<Sighting>> GetSightingsAsync(long imageId, CancellationToken ct = default);
 
-    /// <summary>Perceptual hashes of every image that is not itself a near-duplicate, for the near-duplicate index.</summary>
-    IAsyncEnumerable<ImageHash> ReadPerceptualHashesAsync(CancellationToken ct = default);
+    /// <summary>Perceptual hashes of every image that is not itself a near-duplicate, in id order after
+    /// <paramref name="afterImageId"/>, for the near-duplicate index.</summary>
+    IAsyncEnumerable<ImageHash> ReadPerceptualHashesAsync(long afterImageId = 0, CancellationToken ct = default);
 
     /// <summary>The embeddings of an image's faces, in face id order.</summary>
     Task<IReadOnlyList<StoredEmbedding>> GetEmbeddingsOfImageAsync(long imageId, CancellationToken ct = default);
