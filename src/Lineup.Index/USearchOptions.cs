@@ -30,6 +30,14 @@ public sealed record USearchOptions
     /// <summary>Most native calls in flight at once; USearch keeps one scratch context per thread.</summary>
     public int Threads { get; init; } = Environment.ProcessorCount;
 
+    /// <summary>
+    /// A filtered search that allows at most this many keys compares their stored vectors one by one instead of walking
+    /// the graph. Null (the default) chooses <c>sqrt(1000 × Count)</c>: about 4,500 keys at 20k vectors, 10,000 at 100k,
+    /// 100,000 at 10M, where the two cost the same (measurements in <c>USearchVectorIndex.ExactFilterLimitFor</c>);
+    /// 0 always walks the graph.
+    /// </summary>
+    public int? ExactFilterLimit { get; init; }
+
     public void Validate()
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(Dimensions, 1, nameof(Dimensions));
@@ -37,6 +45,10 @@ public sealed record USearchOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(ExpansionAdd, 1, nameof(ExpansionAdd));
         ArgumentOutOfRangeException.ThrowIfLessThan(ExpansionSearch, 1, nameof(ExpansionSearch));
         ArgumentOutOfRangeException.ThrowIfLessThan(Threads, 1, nameof(Threads));
+        if (ExactFilterLimit is { } limit)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(limit, nameof(ExactFilterLimit));
+        }
         if (!Enum.IsDefined(Quantization))
         {
             throw new ArgumentOutOfRangeException(nameof(Quantization), Quantization, "Use F32, F16 or I8.");

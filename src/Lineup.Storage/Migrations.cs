@@ -118,5 +118,62 @@ public static class Migrations
             INSERT INTO sightings(image_id, collection_id, source_url, page_url, captured_at, fetched_at, original_path, seen_at)
             SELECT id, collection_id, source_url, page_url, captured_at, fetched_at, original_path, added_at FROM images;
             """),
+        new(3, "face quality", """
+            -- FaceQuality: the 0-100 score and every component it was formed from. NULL for faces catalogued before
+            -- quality was assessed (unknown, not bad); the score is NULL exactly when the quality is unknown.
+            ALTER TABLE faces ADD COLUMN quality_score REAL;
+            ALTER TABLE faces ADD COLUMN quality_inter_eye REAL;
+            ALTER TABLE faces ADD COLUMN quality_sharpness REAL;
+            ALTER TABLE faces ADD COLUMN quality_brightness REAL;
+            ALTER TABLE faces ADD COLUMN quality_contrast REAL;
+            ALTER TABLE faces ADD COLUMN quality_yaw REAL;
+            ALTER TABLE faces ADD COLUMN quality_pitch REAL;
+            ALTER TABLE faces ADD COLUMN quality_roll REAL;
+            ALTER TABLE faces ADD COLUMN quality_landmark_fit REAL;
+            """),
+        new(4, "sighting hosts for source-domain filters; indexes for search filters", """
+            -- The host of each URL with its labels reversed ("img.example.com" -> "com.example.img"), so "example.com
+            -- and its subdomains" is one index range: 'com.example' itself, or >= 'com.example.' and < 'com.example/'.
+            -- Written by the application (SourceDomain); lineup_reversed_host() is registered on the migrating connection.
+            ALTER TABLE sightings ADD COLUMN source_host_reversed TEXT;
+            ALTER TABLE sightings ADD COLUMN page_host_reversed TEXT;
+            UPDATE sightings SET source_host_reversed = lineup_reversed_host(source_url), page_host_reversed = lineup_reversed_host(page_url);
+
+            -- Each filter criterion has an index that also carries image_id, so a one-criterion filter never reads a
+            -- sighting row: at 1M faces a domain matching every photo resolved in 0.9 s this way, 7 s through rows.
+            CREATE INDEX sightings_source_host ON sightings(source_host_reversed, image_id) WHERE source_host_reversed IS NOT NULL;
+            CREATE INDEX sightings_page_host ON sightings(page_host_reversed, image_id) WHERE page_host_reversed IS NOT NULL;
+            CREATE INDEX sightings_captured ON sightings(captured_at, image_id) WHERE captured_at IS NOT NULL;
+            CREATE INDEX sightings_collection ON sightings(collection_id, image_id);
+
+            -- Matched images to their faces of one model without reading a face row (1 KB of embedding each): 12.7 s
+            -- for half of 1M faces through rows, 0.24 s through this index. It leads with image_id, so it serves all
+            -- that faces_image did.
+            CREATE INDEX faces_image_model ON faces(image_id, model_id);
+            DROP INDEX faces_image;
+            """),
+        new(5, "the record of searches", """
+            -- One row per 1:N search: who, which probe (by SHA-256 only: no image, no embedding), its quality against the
+            -- floor and any override with its reason, the parameters, the gallery size and what came back.
+            CREATE TABLE searches (
+                id               INTEGER PRIMARY KEY AUTOINCREMENT,
+                at               TEXT    NOT NULL,
+                by_user          TEXT    NOT NULL,
+                probe_sha256     TEXT    NOT NULL,
+                faces_in_probe   INTEGER NOT NULL,
+                face             INTEGER,
+                quality          REAL,
+                quality_floor    REAL    NOT NULL,
+                quality_override TEXT,
+                outcome          TEXT    NOT NULL CHECK (outcome IN ('candidates', 'no_candidate_above_threshold', 'refused_low_quality', 'no_face')),
+                parameters       TEXT    NOT NULL,
+                model_id         TEXT    NOT NULL,
+                gallery_size     INTEGER NOT NULL,
+                candidates       INTEGER NOT NULL,
+                above_threshold  INTEGER NOT NULL,
+                duration_ms      REAL    NOT NULL
+            );
+            CREATE INDEX searches_at ON searches(at);
+            """),
     ];
 }

@@ -40,16 +40,20 @@ public sealed partial class SqliteCatalog
                 """);
             _insertFace = Command(connection, tx, """
                 INSERT INTO faces(image_id, x1, y1, x2, y2, left_eye_x, left_eye_y, right_eye_x, right_eye_y, nose_x, nose_y,
-                                  mouth_left_x, mouth_left_y, mouth_right_x, mouth_right_y, detector_score, embedding, model_id)
-                VALUES ($image, $x1, $y1, $x2, $y2, $lex, $ley, $rex, $rey, $nx, $ny, $mlx, $mly, $mrx, $mry, $score, $embedding, $model)
+                                  mouth_left_x, mouth_left_y, mouth_right_x, mouth_right_y, detector_score, embedding, model_id,
+                                  quality_score, quality_inter_eye, quality_sharpness, quality_brightness, quality_contrast,
+                                  quality_yaw, quality_pitch, quality_roll, quality_landmark_fit)
+                VALUES ($image, $x1, $y1, $x2, $y2, $lex, $ley, $rex, $rey, $nx, $ny, $mlx, $mly, $mrx, $mry, $score, $embedding, $model,
+                        $q_score, $q_eye, $q_sharp, $q_bright, $q_contrast, $q_yaw, $q_pitch, $q_roll, $q_fit)
                 RETURNING id
                 """);
 
             // The same place seen twice (a re-run, a resumed run) adds nothing: sightings_place is unique.
             _insertSighting = Command(connection, tx, """
                 INSERT OR IGNORE INTO sightings(image_id, collection_id, run_id, source_url, page_url, captured_at, fetched_at,
-                                                original_path, record_id, licence, seen_at)
-                VALUES ($image, $collection, $run, $source, $page, $captured, $fetched, $original, $record, $licence, $seen)
+                                                original_path, record_id, licence, seen_at, source_host_reversed, page_host_reversed)
+                VALUES ($image, $collection, $run, $source, $page, $captured, $fetched, $original, $record, $licence, $seen,
+                        $source_host, $page_host)
                 """);
         }
 
@@ -120,6 +124,8 @@ public sealed partial class SqliteCatalog
                 s.Parameters.AddWithValue("$record", (object?)p.RecordId ?? DBNull.Value);
                 s.Parameters.AddWithValue("$licence", (object?)p.Licence ?? DBNull.Value);
                 s.Parameters.AddWithValue("$seen", _now);
+                s.Parameters.AddWithValue("$source_host", (object?)ReversedHost(p.SourceUrl) ?? DBNull.Value);
+                s.Parameters.AddWithValue("$page_host", (object?)ReversedHost(page) ?? DBNull.Value);
                 await s.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
             }
         }
@@ -164,8 +170,21 @@ public sealed partial class SqliteCatalog
             insert.Parameters.AddWithValue("$score", face.DetectorScore);
             insert.Parameters.AddWithValue("$embedding", VectorMath.ToHalfBlob(face.Embedding));
             insert.Parameters.AddWithValue("$model", _modelId);
+            var q = face.Quality;
+            insert.Parameters.AddWithValue("$q_score", Quality(q?.Score));
+            insert.Parameters.AddWithValue("$q_eye", Quality(q?.InterEyePixels));
+            insert.Parameters.AddWithValue("$q_sharp", Quality(q?.Sharpness));
+            insert.Parameters.AddWithValue("$q_bright", Quality(q?.Brightness));
+            insert.Parameters.AddWithValue("$q_contrast", Quality(q?.Contrast));
+            insert.Parameters.AddWithValue("$q_yaw", Quality(q?.Yaw));
+            insert.Parameters.AddWithValue("$q_pitch", Quality(q?.Pitch));
+            insert.Parameters.AddWithValue("$q_roll", Quality(q?.Roll));
+            insert.Parameters.AddWithValue("$q_fit", Quality(q?.LandmarkFit));
             return (long)(await insert.ExecuteScalarAsync(ct).ConfigureAwait(false))!;
         }
+
+        /// <summary>A quality column's value: NULL when the face has no quality (SQLite stores NaN as NULL anyway).</summary>
+        private static object Quality(float? value) => value is { } v && float.IsFinite(v) ? v : DBNull.Value;
 
         private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction tx, string sql)
         {

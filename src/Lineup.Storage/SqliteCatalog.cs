@@ -27,7 +27,9 @@ public sealed partial class SqliteCatalog : ICatalog, IIngestLedger
 
     private const string FaceColumns =
         "f.id, f.image_id, f.x1, f.y1, f.x2, f.y2, f.left_eye_x, f.left_eye_y, f.right_eye_x, f.right_eye_y, " +
-        "f.nose_x, f.nose_y, f.mouth_left_x, f.mouth_left_y, f.mouth_right_x, f.mouth_right_y, f.detector_score, f.model_id";
+        "f.nose_x, f.nose_y, f.mouth_left_x, f.mouth_left_y, f.mouth_right_x, f.mouth_right_y, f.detector_score, f.model_id, " +
+        "f.quality_score, f.quality_inter_eye, f.quality_sharpness, f.quality_brightness, f.quality_contrast, " +
+        "f.quality_yaw, f.quality_pitch, f.quality_roll, f.quality_landmark_fit";
 
     private readonly string _connectionString;
     private readonly SqliteConnection _writer;
@@ -92,6 +94,7 @@ public sealed partial class SqliteCatalog : ICatalog, IIngestLedger
         try
         {
             await writer.OpenAsync(ct).ConfigureAwait(false);
+            RegisterFunctions(writer);
 
             // WAL is a property of the file (persists); synchronous=FULL makes an acknowledged commit survive
             // power loss, which is the catalog's promise. Both are set before any migration runs.
@@ -409,7 +412,7 @@ public sealed partial class SqliteCatalog : ICatalog, IIngestLedger
         }
     }
 
-    private const int FaceColumnCount = 18;
+    private const int FaceColumnCount = 27;
 
     private static async Task<long> MigrateAsync(SqliteConnection connection, TimeProvider clock, CancellationToken ct)
     {
@@ -607,13 +610,32 @@ public sealed partial class SqliteCatalog : ICatalog, IIngestLedger
     private static FaceRecord ReadFace(SqliteDataReader r, int o)
     {
         PointF Point(int i) => new(r.GetFloat(o + i), r.GetFloat(o + i + 1));
+        var detectorScore = r.GetFloat(o + 16);
         return new FaceRecord(
             r.GetInt64(o),
             r.GetInt64(o + 1),
             new BoxF(r.GetFloat(o + 2), r.GetFloat(o + 3), r.GetFloat(o + 4), r.GetFloat(o + 5)),
             new Landmarks5(Point(6), Point(8), Point(10), Point(12), Point(14)),
-            r.GetFloat(o + 16),
-            r.GetString(o + 17));
+            detectorScore,
+            r.GetString(o + 17))
+        {
+            Quality = ReadQuality(r, o + 18, detectorScore),
+        };
+    }
+
+    /// <summary>
+    /// The nine quality columns from <paramref name="o"/>: null when the score is NULL (a face stored before schema 3);
+    /// a component that is NULL on its own reads as NaN. The detector score is the face's own column.
+    /// </summary>
+    private static FaceQuality? ReadQuality(SqliteDataReader r, int o, float detectorScore)
+    {
+        if (r.IsDBNull(o))
+        {
+            return null;
+        }
+
+        float At(int i) => r.IsDBNull(o + i) ? float.NaN : r.GetFloat(o + i);
+        return new FaceQuality(At(0), At(1), At(2), At(3), At(4), At(5), At(6), At(7), detectorScore, At(8));
     }
 
     private static string? NullableString(SqliteDataReader r, int i) => r.IsDBNull(i) ? null : r.GetString(i);

@@ -58,7 +58,11 @@ public sealed record ImageRecord(
     DateTimeOffset AddedAt,
     long? NearDuplicateOf = null);
 
-public sealed record FaceRecord(long Id, long ImageId, BoxF Box, Landmarks5 Landmarks, float DetectorScore, string ModelId);
+public sealed record FaceRecord(long Id, long ImageId, BoxF Box, Landmarks5 Landmarks, float DetectorScore, string ModelId)
+{
+    /// <summary>The face's quality when it was catalogued; null for faces stored before quality was assessed.</summary>
+    public FaceQuality? Quality { get; init; }
+}
 
 /// <summary>The outcome of writing one <see cref="NewImage"/>.</summary>
 /// <param name="AlreadyPresent">True when the same bytes were already catalogued; nothing was added.</param>

@@ -3,12 +3,15 @@ using Lineup.Core.Imaging;
 
 namespace Lineup.Core.Faces;
 
-/// <summary>Milliseconds spent in each stage of <see cref="FacePipeline.Analyze(ImageBuffer, float, out PipelineTimings)"/>.</summary>
+/// <summary>
+/// Milliseconds spent in each stage of <see cref="FacePipeline.Analyze(ImageBuffer, float, out PipelineTimings)"/>;
+/// <see cref="AlignMs"/> includes the quality assessment, which reads the aligned crop.
+/// </summary>
 public readonly record struct PipelineTimings(double DetectMs, double LandmarksMs, double AlignMs, double EmbedMs);
 
 /// <summary>
-/// Detect → 68 landmarks → five points → similarity-aligned 112×112 crop → unit embedding, for every face of an
-/// image. Stateless apart from its three capabilities, so one instance serves all ingest workers.
+/// Detect → 68 landmarks → five points → similarity-aligned 112×112 crop → quality → unit embedding, for every face
+/// of an image. Stateless apart from its three capabilities, so one instance serves all ingest workers.
 /// </summary>
 public sealed class FacePipeline(IFaceDetector detector, ILandmarker landmarker, IFaceEmbedder embedder)
 {
@@ -60,6 +63,7 @@ public sealed class FacePipeline(IFaceDetector detector, ILandmarker landmarker,
             }
 
             FaceAligner.Warp(image, transform, crop);
+            var quality = FaceQualityAssessor.Assess(points, scale, crop, transform, ordered[i].Score);
             var t2 = Stopwatch.GetTimestamp();
             var embedding = new float[_embedder.Dimensions];
             _embedder.Embed(crop, embedding);
@@ -67,7 +71,10 @@ public sealed class FacePipeline(IFaceDetector detector, ILandmarker landmarker,
             landmarkTicks += t1 - t;
             alignTicks += t2 - t1;
             embedTicks += t3 - t2;
-            faces[i] = new AnalyzedFace(Scale(ordered[i].Box, inverse), ordered[i].Score, Scale(five, inverse), embedding);
+            faces[i] = new AnalyzedFace(Scale(ordered[i].Box, inverse), ordered[i].Score, Scale(five, inverse), embedding)
+            {
+                Quality = quality,
+            };
         }
 
         timings = new PipelineTimings(Ms(detectTicks), Ms(landmarkTicks), Ms(alignTicks), Ms(embedTicks));

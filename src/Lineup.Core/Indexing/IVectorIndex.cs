@@ -26,4 +26,54 @@ public interface IVectorIndex : IDisposable
 
     /// <summary>Writes up to <c>results.Length</c> nearest hits, most similar first; returns how many were written.</summary>
     int Search(ReadOnlySpan<float> query, Span<VectorHit> results);
+
+    /// <summary>
+    /// Like <see cref="Search(ReadOnlySpan{float}, Span{VectorHit})"/>, but only keys in <paramref name="allowed"/> are
+    /// returned, and the restriction is applied while searching: when at least <c>results.Length</c> allowed keys are in
+    /// the index, that many hits come back (never a post-filtered remainder of an unfiltered top-k).
+    /// <see cref="FaceKeySet.All"/> searches without restriction; <see cref="FaceKeySet.Empty"/> returns 0.
+    /// </summary>
+    /// <remarks>
+    /// A set rather than a predicate delegate: an index needs the count and the members, not only membership, to pick
+    /// its strategy (a graph walk that skips other keys when many pass, an exact scan of the allowed keys' vectors when
+    /// few do). The default implementation, for wrappers and test doubles, widens an unfiltered search by 4x until
+    /// enough allowed hits are found or the index is exhausted: correct, but up to a full scan; the indexes of
+    /// <c>Lineup.Index</c> implement it natively.
+    /// </remarks>
+    int Search(ReadOnlySpan<float> query, Span<VectorHit> results, FaceKeySet allowed)
+    {
+        ArgumentNullException.ThrowIfNull(allowed);
+        if (allowed.IsAll)
+        {
+            return Search(query, results);
+        }
+
+        if (results.IsEmpty || allowed.Count == 0)
+        {
+            return 0;
+        }
+
+        var window = (int)Math.Min(Math.Max(Count, 1), Math.Min(results.Length * 4L, Array.MaxLength));
+        while (true)
+        {
+            var hits = new VectorHit[window];
+            var found = Search(query, hits);
+            var kept = 0;
+            for (var i = 0; i < found && kept < results.Length; i++)
+            {
+                if (allowed.Contains(hits[i].Key))
+                {
+                    results[kept++] = hits[i];
+                }
+            }
+
+            var total = Count;
+            if (kept == results.Length || found < window || window >= total || window == Array.MaxLength)
+            {
+                return kept;
+            }
+
+            window = (int)Math.Min(Math.Min(window * 4L, total), Array.MaxLength);
+        }
+    }
 }

@@ -102,6 +102,24 @@ internal static partial class NativeMethods
     internal static unsafe partial nuint Search(
         UsearchHandle index, float* query, int queryKind, nuint count, ulong* keys, float* distances, out nint error);
 
+    /// <summary>
+    /// <c>size_t usearch_filtered_search(index, void const* query, usearch_scalar_kind_t, size_t count,
+    /// int (*filter)(usearch_key_t key, void* filter_state), void* filter_state, usearch_key_t* keys,
+    /// usearch_distance_t* distances, usearch_error_t*)</c>: a non-zero filter result admits the key. The callback runs
+    /// synchronously on the calling thread, once per candidate the graph walk considers.
+    /// </summary>
+    [LibraryImport(Library, EntryPoint = "usearch_filtered_search")]
+    internal static unsafe partial nuint FilteredSearch(
+        UsearchHandle index, float* query, int queryKind, nuint count, delegate* unmanaged[Cdecl]<ulong, nint, int> filter,
+        nint filterState, ulong* keys, float* distances, out nint error);
+
+    /// <summary>
+    /// <c>size_t usearch_get(index, usearch_key_t key, size_t count, void* vector, usearch_scalar_kind_t, usearch_error_t*)</c>:
+    /// copies the stored vector (converted to the requested scalar kind) and returns how many were found (0 or 1 here).
+    /// </summary>
+    [LibraryImport(Library, EntryPoint = "usearch_get")]
+    internal static unsafe partial nuint Get(UsearchHandle index, ulong key, nuint count, void* vector, int vectorKind, out nint error);
+
     [LibraryImport(Library, EntryPoint = "usearch_remove")]
     internal static partial nuint Remove(UsearchHandle index, ulong key, out nint error);
 
