@@ -22,4 +22,7 @@ public static class ExitCodes
 
     /// <summary>Another process is ingesting into the same data directory.</summary>
     public const int Busy = 6;
+
+    /// <summary>The probe face's quality is under the floor and no override reason was given (the refusal is recorded).</summary>
+    public const int LowQuality = 7;
 }

@@ -108,7 +108,7 @@ public static class GlobalOptions
         {
             return Fail(ExitCodes.BadInput, e.Message);
         }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or ValidationException or ArgumentException)
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or ValidationException or ArgumentException or FormatException)
         {
             return Fail(ExitCodes.BadInput, e.Message);
         }

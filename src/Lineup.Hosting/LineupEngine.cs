@@ -1,3 +1,6 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
 using Lineup.Core.Catalog;
 using Lineup.Core.Faces;
 using Lineup.Core.Imaging;
@@ -32,7 +35,7 @@ public sealed class LineupEngine : IAsyncDisposable
         _faces = faces;
         _catalog = catalog;
         _index = index;
-        Threshold = faces.Manifest.Calibration.Threshold;
+        Threshold = options.Search.Threshold ?? faces.Manifest.Calibration.Threshold;
     }
 
     public LineupOptions Options { get; }
@@ -266,49 +269,148 @@ public sealed class LineupEngine : IAsyncDisposable
         }
     }
 
-    /// <summary>1:N search of one probe face against the gallery.</summary>
-    /// <param name="faceNumber">1-based, in the order of <see cref="SearchResult.ProbeFaces"/>; null picks the most prominent face.</param>
-    /// <param name="name">Names the probe in error messages (a file name, an upload name).</param>
-    public async Task<SearchResult> SearchAsync(byte[] photo, int top, int? faceNumber, CancellationToken ct, string name = "the probe photo")
+    /// <summary>
+    /// 1:N search of one probe face against the gallery, recorded in the catalog (probe hash, quality, parameters,
+    /// outcome; never the image or its embedding). A probe face under the quality floor is refused
+    /// (<see cref="ProbeQualityException"/>, recorded too) unless the request gives a reason to override.
+    /// </summary>
+    public async Task<SearchResult> SearchAsync(SearchRequest request, CancellationToken ct = default)
     {
-        var analysis = Analyze(photo, name);
-        var probeFaces = Describe(analysis.Faces);
+        ArgumentNullException.ThrowIfNull(request);
+        if (request.Top is < 1 or > 1000)
+        {
+            throw new ArgumentException($"The number of candidates must be between 1 and 1000, not {request.Top}.");
+        }
+
+        if (request.QualityOverride is { } reason && string.IsNullOrWhiteSpace(reason))
+        {
+            throw new ArgumentException("A quality override needs a reason.");
+        }
+
+        var filter = request.Filter.Normalize();
+        var started = Stopwatch.GetTimestamp();
+        var analysis = Analyze(request.Photo, request.Name);
+        var floor = Options.Search.QualityFloor;
+        var probeFaces = Describe(analysis.Faces, floor);
+        var record = new SearchRecord(
+            DateTimeOffset.UtcNow, request.By, Convert.ToHexStringLower(SHA256.HashData(request.Photo)), analysis.Faces.Count, null, null,
+            floor, null, SearchOutcome.NoFace, Parameters(request, filter), _faces.ModelId, Index.Count, 0, 0, 0);
         if (analysis.Faces.Count == 0)
         {
-            throw new NoFaceException($"{name}: no face was found.");
+            await RecordAsync(record with { DurationMs = ElapsedMs(started) }, ct).ConfigureAwait(false);
+            throw new NoFaceException($"{request.Name}: no face was found.");
         }
 
         int chosen;
-        if (faceNumber is { } n)
+        string choice;
+        if (request.Face is { } n)
         {
             if (n < 1 || n > analysis.Faces.Count)
             {
-                throw new NoFaceException($"The probe has {analysis.Faces.Count} face(s); --face {n} does not exist.");
+                await RecordAsync(record with { DurationMs = ElapsedMs(started) }, ct).ConfigureAwait(false);
+                throw new NoFaceException($"{request.Name} has {analysis.Faces.Count} face(s); face {n} does not exist.");
             }
 
             chosen = n - 1;
+            choice = $"face {n} of {analysis.Faces.Count}, as asked";
         }
         else
         {
             chosen = MostProminent(analysis);
+            choice = analysis.Faces.Count == 1
+                ? "the only face"
+                : $"face {chosen + 1} of {analysis.Faces.Count}, the most prominent (largest and most central); choose another by its number";
         }
 
-        var hits = new VectorHit[top];
-        var found = Index.Search(analysis.Faces[chosen].Embedding, hits);
+        var face = probeFaces[chosen];
+        var quality = analysis.Faces[chosen].Quality?.Score;
+        record = record with { Face = chosen + 1, Quality = quality, QualityOverride = request.QualityOverride };
+        if (face.BelowFloor && request.QualityOverride is null)
+        {
+            var id = await RecordAsync(record with { Outcome = SearchOutcome.RefusedLowQuality, DurationMs = ElapsedMs(started) }, ct).ConfigureAwait(false);
+            throw new ProbeQualityException(
+                $"{request.Name}: face {chosen + 1} has quality {quality:0} of 100, under the floor of {floor:0} ({Weakest(face.Quality!)}). " +
+                "Matches on such a probe are unreliable; search it anyway only with a recorded reason.",
+                id, face, floor);
+        }
+
+        var allowed = filter.IsEmpty || Catalog is not ISearchFilterCatalog filters
+            ? FaceKeySet.All
+            : await filters.ResolveAsync(filter, ct).ConfigureAwait(false);
+        var searched = allowed.IsAll ? Index.Count : allowed.Count;
+        var hits = new VectorHit[request.Top];
+        var found = Index.Search(analysis.Faces[chosen].Embedding, hits, allowed);
         var ids = hits.AsSpan(0, found).ToArray().Select(h => h.Key).ToList();
         var records = (await Catalog.GetFacesWithImagesAsync(ids, ct).ConfigureAwait(false)).ToDictionary(r => r.Face.Id);
+        var calibration = _faces.Manifest.Calibration.Scores;
         var candidates = new List<Candidate>(found);
         for (var i = 0; i < found; i++)
         {
-            if (records.TryGetValue(hits[i].Key, out var record))
+            if (records.TryGetValue(hits[i].Key, out var stored))
             {
-                var sightings = await Catalog.GetSightingsAsync(record.Image.Id, ct).ConfigureAwait(false);
+                var sightings = await Catalog.GetSightingsAsync(stored.Image.Id, ct).ConfigureAwait(false);
+                var fmr = calibration?.Fmr(hits[i].Similarity);
                 candidates.Add(new Candidate(
-                    candidates.Count + 1, hits[i].Key, hits[i].Similarity, hits[i].Similarity >= Threshold, record.Face, record.Image, sightings));
+                    candidates.Count + 1, hits[i].Key, hits[i].Similarity, hits[i].Similarity >= Threshold, fmr, fmr * searched,
+                    stored.Face, stored.Image, sightings));
             }
         }
 
-        return new SearchResult(analysis.Info, probeFaces, chosen + 1, Threshold, Index.Count, candidates);
+        var above = candidates.Count(c => c.AboveThreshold);
+        var outcome = above > 0 ? SearchOutcome.Candidates : SearchOutcome.NoCandidateAboveThreshold;
+        var searchId = await RecordAsync(
+            record with { Outcome = outcome, Candidates = candidates.Count, AboveThreshold = above, DurationMs = ElapsedMs(started) }, ct)
+            .ConfigureAwait(false);
+        return new SearchResult(
+            searchId, analysis.Info, probeFaces, chosen + 1, choice, floor, request.QualityOverride, Threshold, calibration?.Fmr(Threshold),
+            Index.Count, searched, filter.IsEmpty ? "none" : filter.Describe(), outcome, calibration?.Dataset, candidates);
+    }
+
+    /// <summary>What a search applied, as recorded: top-k, face choice, filter, threshold.</summary>
+    private string Parameters(SearchRequest request, SearchFilter filter) =>
+        string.Create(CultureInfo.InvariantCulture,
+            $"top={request.Top}; face={(request.Face is { } f ? f.ToString(CultureInfo.InvariantCulture) : "most prominent")}; filter={(filter.IsEmpty ? "none" : filter.Describe())}; threshold={Threshold:0.000}; index={Options.Index.Kind}");
+
+    private async Task<long> RecordAsync(SearchRecord record, CancellationToken ct) =>
+        Catalog is ISearchLog log ? await log.RecordSearchAsync(record, ct).ConfigureAwait(false) : 0;
+
+    private static double ElapsedMs(long started) => Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+
+    /// <summary>The components that pulled a face's quality down, in words, for a refusal message.</summary>
+    private static string Weakest(FaceQuality q)
+    {
+        var reasons = new List<string>();
+        if (q.InterEyePixels < 20)
+        {
+            reasons.Add($"eyes {q.InterEyePixels:0} px apart");
+        }
+
+        if (Math.Abs(q.Yaw) > 35 || Math.Abs(q.Pitch) > 30)
+        {
+            reasons.Add($"head turned (yaw {q.Yaw:0}°, pitch {q.Pitch:0}°)");
+        }
+
+        if (q.DetectorScore < 0.9)
+        {
+            reasons.Add($"detector score {q.DetectorScore:0.00}");
+        }
+
+        if (q.Brightness < 60 || q.Brightness > 215)
+        {
+            reasons.Add($"exposure {q.Brightness:0}/255");
+        }
+
+        if (q.Contrast < 20)
+        {
+            reasons.Add($"contrast {q.Contrast:0}");
+        }
+
+        if (q.LandmarkFit > 6)
+        {
+            reasons.Add($"implausible landmarks (fit {q.LandmarkFit:0.0} px)");
+        }
+
+        return reasons.Count == 0 ? $"sharpness {q.Sharpness:0}, several weak components" : string.Join(", ", reasons);
     }
 
     /// <summary>1:1 comparison of the most prominent face of each photo.</summary>
@@ -324,7 +426,9 @@ public sealed class LineupEngine : IAsyncDisposable
         var fa = MostProminent(first);
         var fb = MostProminent(second);
         var similarity = VectorMath.CosineOfUnit(first.Faces[fa].Embedding, second.Faces[fb].Embedding);
-        return new VerifyResult(similarity, Threshold, Describe(first.Faces)[fa], Describe(second.Faces)[fb]);
+        var floor = Options.Search.QualityFloor;
+        return new VerifyResult(
+            similarity, Threshold, _faces.Manifest.Calibration.Scores?.Fmr(similarity), Describe(first.Faces, floor)[fa], Describe(second.Faces, floor)[fb]);
     }
 
     public async Task<string> RebuildIndexAsync(IProgress<string>? progress, CancellationToken ct)
@@ -368,8 +472,9 @@ public sealed class LineupEngine : IAsyncDisposable
         return -1;
     }
 
-    private static List<ProbeFace> Describe(IReadOnlyList<AnalyzedFace> faces) =>
-        faces.Select((f, i) => new ProbeFace(i + 1, f.Box, f.DetectorScore, f.Landmarks.InterEyeDistance)).ToList();
+    private static List<ProbeFace> Describe(IReadOnlyList<AnalyzedFace> faces, float floor) =>
+        faces.Select((f, i) => new ProbeFace(
+            i + 1, f.Box, f.DetectorScore, f.Landmarks.InterEyeDistance, f.Quality, f.Quality is { } q && q.Score < floor)).ToList();
 
     public async ValueTask DisposeAsync()
     {

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Lineup.Core.Faces;
 using Lineup.Core.Imaging;
 using Lineup.Ingest.Sources;
 
@@ -26,6 +27,8 @@ public sealed class LineupOptions
 
     public DecodeSettings Decode { get; set; } = new();
 
+    public SearchSettings Search { get; set; } = new();
+
     public string FullDataDirectory => Path.GetFullPath(DataDirectory);
 
     public string FullModelsDirectory => Path.GetFullPath(ModelsDirectory ?? Path.Combine(FullDataDirectory, "models"));
@@ -50,6 +53,7 @@ public sealed class LineupOptions
         Validator.ValidateObject(this, new ValidationContext(this), validateAllProperties: true);
         Validator.ValidateObject(Index, new ValidationContext(Index), validateAllProperties: true);
         Validator.ValidateObject(Decode, new ValidationContext(Decode), validateAllProperties: true);
+        Validator.ValidateObject(Search, new ValidationContext(Search), validateAllProperties: true);
         if (Index.Quantization is not ("f32" or "f16" or "i8"))
         {
             throw new ValidationException($"Lineup:Index:Quantization must be f32, f16 or i8, not '{Index.Quantization}'.");
@@ -85,4 +89,19 @@ public sealed class DecodeSettings
 
     [Range(0, 65535)]
     public int MaxDecodedSide { get; set; } = DecodeLimits.Default.MaxDecodedSide;
+}
+
+public sealed class SearchSettings
+{
+    /// <summary>
+    /// A probe face whose 0–100 quality score is below this is refused unless the search names a reason to
+    /// override (recorded with the search). The default is the floor the pack's measurements support
+    /// (<see cref="FaceQualityAssessor.RecommendedProbeFloor"/>); 0 turns the check off.
+    /// </summary>
+    [Range(0, 100)]
+    public float QualityFloor { get; set; } = FaceQualityAssessor.RecommendedProbeFloor;
+
+    /// <summary>Cosine at or above which a candidate is reported as above the threshold; null: the model pack's.</summary>
+    [Range(-1.0, 1.0)]
+    public float? Threshold { get; set; }
 }

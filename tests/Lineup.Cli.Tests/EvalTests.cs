@@ -9,7 +9,7 @@ namespace Lineup.Cli.Tests;
 public sealed class EvalTests
 {
     [SkippableFact]
-    public async Task Eval_writes_a_report_a_DET_plot_and_pair_scores_for_a_small_labelled_set()
+    public async Task Eval_writes_a_report_plots_pair_scores_and_a_degradation_table_for_a_small_labelled_set()
     {
         var faces = TestPaths.RequireFaces();
         using var dir = new TempDirectory("eval");
@@ -42,7 +42,8 @@ public sealed class EvalTests
 
         await using var engine = await LineupEngine.OpenForAnalysisAsync(await Engines.OptionsAsync(dir));
         var output = dir.Combine("out");
-        var report = await EvalCommand.RunAsync(engine, Path.Combine(root, "manifest.csv"), Path.Combine(root, "pairs.csv"), output, new Progress<string>(), default);
+        var report = await EvalCommand.RunAsync(
+            engine, new EvalRequest(Path.Combine(root, "manifest.csv"), Path.Combine(root, "pairs.csv"), output, Degrade: true), new Progress<string>(), default);
 
         Assert.Equal(2, report.Verification.Genuine);
         Assert.Equal(2, report.Verification.Impostor);
@@ -53,6 +54,41 @@ public sealed class EvalTests
         using var json = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(output, "report.json")));
         Assert.Equal(2, json.RootElement.GetProperty("verification").GetProperty("genuine").GetInt32());
         Assert.Equal(5, (await File.ReadAllLinesAsync(Path.Combine(output, "pair-scores.csv"))).Length);
-        Assert.Contains("ROC AUC", await File.ReadAllTextAsync(Path.Combine(output, "report.md")), StringComparison.Ordinal);
+        var markdown = await File.ReadAllTextAsync(Path.Combine(output, "report.md"));
+        Assert.Contains("ROC AUC", markdown, StringComparison.Ordinal);
+
+        // Three identities with two photos each: three enrolled faces, three mated probes, no single-photo identity.
+        Assert.NotNull(report.OpenSet);
+        Assert.Equal(3, report.OpenSet.Report.Mated);
+        Assert.Equal(3, report.OpenSet.Gallery);
+
+        // Too few pairs to calibrate: no calibration (and no scaling, which needs one) rather than a meaningless fit.
+        Assert.Null(report.Calibration);
+        Assert.Null(report.Scaling);
+
+        // --degrade: one row per standard degradation, each over the three probes, in the report and its JSON.
+        Assert.Equal(Lineup.Vision.Imaging.Degradation.Standard.Select(d => d.Name), report.Degradations.Select(d => d.Degradation));
+        Assert.All(report.Degradations, d => Assert.Equal(3, d.Probes));
+        Assert.All(report.Degradations, d => Assert.Contains($"| {d.Degradation} |", markdown, StringComparison.Ordinal));
+        var smallest = report.Degradations.Single(d => d.Degradation == "inter-eye 16 px");
+        Assert.True(smallest.MedianQuality < report.Quality.MedianQuality, "a 16-px probe's quality falls below the undegraded median");
+        foreach (var plot in new[] { "det.png", "cmc.png", "fnir-fpir.png", "error-vs-discard.png" })
+        {
+            Assert.True(new FileInfo(Path.Combine(output, plot)).Length > 1000, plot);
+        }
+    }
+
+    [SkippableFact]
+    public async Task A_missing_photo_in_the_manifest_is_named_before_any_work()
+    {
+        TestPaths.RequireFaces();
+        using var dir = new TempDirectory("eval-missing");
+        await File.WriteAllLinesAsync(dir.Combine("manifest.csv"), ["path,identity", "nowhere/a.jpg,X"]);
+        await File.WriteAllLinesAsync(dir.Combine("pairs.csv"), ["path1,path2,same"]);
+        await using var engine = await LineupEngine.OpenForAnalysisAsync(await Engines.OptionsAsync(dir));
+        var e = await Assert.ThrowsAsync<FileNotFoundException>(() => EvalCommand.RunAsync(
+            engine, new EvalRequest(dir.Combine("manifest.csv"), dir.Combine("pairs.csv"), dir.Combine("out")), new Progress<string>(), default));
+        Assert.Contains("nowhere/a.jpg", e.Message, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(dir.Combine("out")));
     }
 }

@@ -282,7 +282,7 @@ public sealed class IngestSourcesEndToEndTests
         Assert.Equal(result.Counts.Faces, engine.Index.Count);
 
         // A search hit on the original carries every place its copies were seen ("also seen at").
-        var search = await engine.SearchAsync(await File.ReadAllBytesAsync(TestPaths.Face(series + "obama-720p.jpg")), 3, null, default);
+        var search = await engine.SearchAsync(new SearchRequest(await File.ReadAllBytesAsync(TestPaths.Face(series + "obama-720p.jpg"))) { Top = 3 });
         var top = search.Candidates[0];
         Assert.Equal(original1080.ImageId, top.Image.Id);
         Assert.Equal(6, top.Sightings.Count);

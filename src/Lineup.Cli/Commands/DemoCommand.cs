@@ -41,11 +41,11 @@ public static class DemoCommand
 
             var probe = Path.Combine(samples, "sample1.jpg");
             AnsiConsole.MarkupLineInterpolated($"\nSearching the gallery with {probe}:");
-            var result = await engine.SearchAsync(await File.ReadAllBytesAsync(probe, ct), 5, null, ct);
-            var table = new Table().AddColumns("rank", "similarity", "photo", "face box");
+            var result = await engine.SearchAsync(new SearchRequest(await File.ReadAllBytesAsync(probe, ct), probe) { Top = 5 }, ct);
+            var table = new Table().AddColumns("rank", "similarity", "est. FMR", "photo", "face box");
             foreach (var c in result.Candidates)
             {
-                table.AddRow(c.Rank.ToString(), c.Similarity.ToString("0.000"),
+                table.AddRow(c.Rank.ToString(), c.Similarity.ToString("0.000"), c.EstimatedFmr is { } fmr ? SearchCommands.Rate(fmr) : "–",
                     Markup.Escape(Path.GetFileName(c.Image.Provenance.OriginalPath ?? c.Image.Id.ToString())), c.Face.Box.ToString());
             }
 

@@ -1,6 +1,7 @@
 using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Lineup.Core.Evaluation;
 
 namespace Lineup.Vision.Models;
 
@@ -15,7 +16,17 @@ public sealed record ModelFileEntry(
     string Outputs);
 
 /// <summary>The similarity threshold a pack ships with, and what produced it.</summary>
-public sealed record ModelCalibration(float Threshold, string Source);
+/// <param name="Threshold">Cosine at or above which a candidate is reported as above the threshold.</param>
+/// <param name="Source">The evaluation that produced it.</param>
+public sealed record ModelCalibration(float Threshold, string Source)
+{
+    /// <summary>
+    /// The map from similarity to the estimated false-match rate of one comparison (and the true-match rate) that
+    /// <c>lineup eval --write-calibration</c> fitted; null for a pack shipped without one (candidates then carry no
+    /// FMR estimate).
+    /// </summary>
+    public ScoreCalibration? Scores { get; init; }
+}
 
 /// <summary>
 /// A model pack described as data (STYLE.md §5): where it comes from, the SHA-256 of the archive and of
@@ -32,7 +43,8 @@ public sealed record ModelPackManifest(
     IReadOnlyList<ModelFileEntry> Models,
     ModelCalibration Calibration)
 {
-    internal static readonly JsonSerializerOptions JsonOptions = new()
+    /// <summary>How manifests are read and written (camelCase, indented).</summary>
+    public static readonly JsonSerializerOptions JsonOptions = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         WriteIndented = true,
