@@ -329,7 +329,7 @@ public sealed class LineupEngine : IAsyncDisposable
         {
             var id = await RecordAsync(record with { Outcome = SearchOutcome.RefusedLowQuality, DurationMs = ElapsedMs(started) }, ct).ConfigureAwait(false);
             throw new ProbeQualityException(
-                $"{request.Name}: face {chosen + 1} has quality {quality:0} of 100, under the floor of {floor:0} ({Weakest(face.Quality!)}). " +
+                $"{request.Name}: face {chosen + 1} has quality {quality:0} of 100, under the floor of {floor:0} ({Shortfalls(face.Quality!)}). " +
                 "Matches on such a probe are unreliable; search it anyway only with a recorded reason.",
                 id, face, floor);
         }
@@ -376,42 +376,8 @@ public sealed class LineupEngine : IAsyncDisposable
 
     private static double ElapsedMs(long started) => Stopwatch.GetElapsedTime(started).TotalMilliseconds;
 
-    /// <summary>The components that pulled a face's quality down, in words, for a refusal message.</summary>
-    private static string Weakest(FaceQuality q)
-    {
-        var reasons = new List<string>();
-        if (q.InterEyePixels < 20)
-        {
-            reasons.Add($"eyes {q.InterEyePixels:0} px apart");
-        }
-
-        if (Math.Abs(q.Yaw) > 35 || Math.Abs(q.Pitch) > 30)
-        {
-            reasons.Add($"head turned (yaw {q.Yaw:0}°, pitch {q.Pitch:0}°)");
-        }
-
-        if (q.DetectorScore < 0.9)
-        {
-            reasons.Add($"detector score {q.DetectorScore:0.00}");
-        }
-
-        if (q.Brightness < 60 || q.Brightness > 215)
-        {
-            reasons.Add($"exposure {q.Brightness:0}/255");
-        }
-
-        if (q.Contrast < 20)
-        {
-            reasons.Add($"contrast {q.Contrast:0}");
-        }
-
-        if (q.LandmarkFit > 6)
-        {
-            reasons.Add($"implausible landmarks (fit {q.LandmarkFit:0.0} px)");
-        }
-
-        return reasons.Count == 0 ? $"sharpness {q.Sharpness:0}, several weak components" : string.Join(", ", reasons);
-    }
+    private static string Shortfalls(FaceQuality quality) =>
+        quality.Shortfalls() is { Count: > 0 } reasons ? string.Join(", ", reasons) : "several factors a little weak";
 
     /// <summary>1:1 comparison of the most prominent face of each photo.</summary>
     public VerifyResult Verify(byte[] a, byte[] b, string nameA = "the first photo", string nameB = "the second photo")

@@ -119,7 +119,8 @@ public static class EvalCommand
         var identification = ClosedSetIdentification(labelled, faces);
 
         progress.Report("Fitting the score calibration…");
-        var calibration = Calibrate(labelled, faces, Path.GetFileName(root) is { Length: > 0 } name ? name : root);
+        var pairs = LabelledPairs.Score(labelled, faces);
+        var calibration = Calibrate(pairs, Path.GetFileName(root) is { Length: > 0 } name ? name : root);
 
         progress.Report("Open-set identification…");
         var split = OpenSetSplit.Create(labelled, faces);
@@ -140,7 +141,7 @@ public static class EvalCommand
         if (openSet is not null && calibration is not null)
         {
             progress.Report("Gallery-size scaling with synthetic distractors…");
-            scaling = Scale(split, labelled, faces, request.DistractorMultipliers ?? [1, 10, 100], ct);
+            scaling = Scale(split, labelled, faces, pairs, request.DistractorMultipliers ?? [1, 10, 100], ct);
         }
 
         var degradations = new List<DegradationSummary>();
@@ -260,40 +261,59 @@ public static class EvalCommand
     }
 
     /// <summary>
-    /// Every pair of labelled faces: same identity → genuine, different → impostor (about 700,000 impostor pairs on
-    /// the shared set, against the 860 of pairs.csv, so the tail is measured down to 10⁻⁶). Identities alternate
-    /// between halves A and B in name order; each half's pairs fit a calibration checked on the other half.
+    /// Every pair of labelled faces, scored once: same identity → genuine, different → impostor (about a million
+    /// impostor pairs on the shared set, against the 860 of pairs.csv, so the tail is measured down to 10⁻⁶).
+    /// Identities alternate between halves A and B in name order; the calibration check fits on one half and checks on
+    /// the other, and the gallery-scaling distractors are fitted on A's faces and matched to B's impostor scores.
     /// </summary>
-    private static CalibrationSummary? Calibrate(List<(string Path, string Identity)> labelled, IReadOnlyDictionary<string, EvalFace?> faces, string dataset)
+    private sealed record LabelledPairs(
+        int Faces,
+        int Identities,
+        HashSet<string> HalfA,
+        List<double> Genuine,
+        List<double> Impostor,
+        (List<double> Genuine, List<double> Impostor)[] Halves)
     {
-        var withFace = labelled.Where(l => faces[l.Path] is not null).ToList();
-        var identities = withFace.Select(l => l.Identity).Distinct().Order(StringComparer.Ordinal).ToList();
-        var half = identities.Select((identity, i) => (identity, i)).ToDictionary(p => p.identity, p => p.i % 2);
-        var all = (Genuine: new List<double>(), Impostor: new List<double>());
-        var halves = new[] { (Genuine: new List<double>(), Impostor: new List<double>()), (Genuine: new List<double>(), Impostor: new List<double>()) };
-        for (var i = 0; i < withFace.Count; i++)
+        public static LabelledPairs Score(List<(string Path, string Identity)> labelled, IReadOnlyDictionary<string, EvalFace?> faces)
         {
-            var a = faces[withFace[i].Path]!.Embedding;
-            for (var j = i + 1; j < withFace.Count; j++)
+            var withFace = labelled.Where(l => faces[l.Path] is not null).ToList();
+            var identities = labelled.Select(l => l.Identity).Distinct().Order(StringComparer.Ordinal).ToList();
+            var half = identities.Select((identity, i) => (identity, i)).ToDictionary(p => p.identity, p => p.i % 2);
+            var pairs = new LabelledPairs(
+                withFace.Count, withFace.Select(l => l.Identity).Distinct().Count(), identities.Where(i => half[i] == 0).ToHashSet(), [], [],
+                [([], []), ([], [])]);
+            for (var i = 0; i < withFace.Count; i++)
             {
-                var score = (double)TensorPrimitives.Dot(a, faces[withFace[j].Path]!.Embedding);
-                var same = withFace[i].Identity == withFace[j].Identity;
-                (same ? all.Genuine : all.Impostor).Add(score);
-                var hi = half[withFace[i].Identity];
-                if (hi == half[withFace[j].Identity])
+                var a = faces[withFace[i].Path]!.Embedding;
+                for (var j = i + 1; j < withFace.Count; j++)
                 {
-                    (same ? halves[hi].Genuine : halves[hi].Impostor).Add(score);
+                    var score = (double)TensorPrimitives.Dot(a, faces[withFace[j].Path]!.Embedding);
+                    var same = withFace[i].Identity == withFace[j].Identity;
+                    (same ? pairs.Genuine : pairs.Impostor).Add(score);
+                    var hi = half[withFace[i].Identity];
+                    if (hi == half[withFace[j].Identity])
+                    {
+                        (same ? pairs.Halves[hi].Genuine : pairs.Halves[hi].Impostor).Add(score);
+                    }
                 }
             }
-        }
 
+            return pairs;
+        }
+    }
+
+    /// <summary>The calibration fitted on every labelled pair, and each half's fit checked on the other half.</summary>
+    private static CalibrationSummary? Calibrate(LabelledPairs pairs, string dataset)
+    {
+        var all = (pairs.Genuine, pairs.Impostor);
+        var halves = pairs.Halves;
         if (all.Genuine.Count == 0 || halves.Any(h => h.Genuine.Count == 0 || h.Impostor.Count < ScoreCalibration.MinImpostors * 10))
         {
             return null;
         }
 
         var when = DateTimeOffset.UtcNow;
-        var description = $"{dataset}: every pair of {withFace.Count} labelled faces of {identities.Count} identities " +
+        var description = $"{dataset}: every pair of {pairs.Faces} labelled faces of {pairs.Identities} identities " +
             $"({all.Genuine.Count:N0} genuine, {all.Impostor.Count:N0} impostor)";
         var full = ScoreCalibration.Fit(all.Genuine, all.Impostor, description, when);
         var onA = ScoreCalibration.Fit(halves[0].Genuine, halves[0].Impostor, "half A", when);
@@ -302,8 +322,8 @@ public static class EvalCommand
         var grid = CalibrationCheck.TargetGrid(10.0 / halves[1].Impostor.Count);
         return new CalibrationSummary(
             full,
-            identities.Count,
-            withFace.Count,
+            pairs.Identities,
+            pairs.Faces,
             CalibrationCheck.Run(onA, halves[1].Genuine, halves[1].Impostor),
             CalibrationCheck.Run(onB, halves[0].Genuine, halves[0].Impostor),
             full.SimilarityAtFmr(0.001),
@@ -362,28 +382,15 @@ public static class EvalCommand
     /// blocks against every probe, so a 100× gallery costs one pass over the distractors.
     /// </summary>
     private static ScalingSummary Scale(
-        OpenSetSplit split, List<(string Path, string Identity)> labelled, IReadOnlyDictionary<string, EvalFace?> faces, IReadOnlyList<int> multipliers,
-        CancellationToken ct)
+        OpenSetSplit split, List<(string Path, string Identity)> labelled, IReadOnlyDictionary<string, EvalFace?> faces, LabelledPairs pairs,
+        IReadOnlyList<int> multipliers, CancellationToken ct)
     {
-        var identities = labelled.Select(l => l.Identity).Distinct().Order(StringComparer.Ordinal).ToList();
-        var inA = identities.Where((_, i) => i % 2 == 0).ToHashSet();
+        var inA = pairs.HalfA;
         var dims = split.GalleryMatrix.Length / split.Gallery.Count;
         var a = labelled.Where(l => inA.Contains(l.Identity) && faces[l.Path] is not null).Select(l => faces[l.Path]!.Embedding).ToList();
-        var b = labelled.Where(l => !inA.Contains(l.Identity) && faces[l.Path] is not null).Select(l => (l.Identity, faces[l.Path]!.Embedding)).ToList();
-        var impostorB = new List<double>();
-        for (var i = 0; i < b.Count; i++)
-        {
-            for (var j = i + 1; j < b.Count; j++)
-            {
-                if (b[i].Identity != b[j].Identity)
-                {
-                    impostorB.Add(TensorPrimitives.Dot(b[i].Embedding, b[j].Embedding));
-                }
-            }
-        }
-
+        var b = labelled.Where(l => !inA.Contains(l.Identity) && faces[l.Path] is not null).Select(l => faces[l.Path]!.Embedding).ToList();
         var generator = SyntheticDistractors.Fit(
-            a.SelectMany(v => v).ToArray(), b.SelectMany(v => v.Embedding).ToArray(), dims, impostorB, seed: 7);
+            a.SelectMany(v => v).ToArray(), b.SelectMany(v => v).ToArray(), dims, pairs.Halves[1].Impostor, seed: 7);
 
         // Probes: mated probes (with their mate's score) and non-mated probes; per probe, the synthetic scores are
         // reduced to what the metrics need at each gallery size: the top synthetic score and how many beat the mate.

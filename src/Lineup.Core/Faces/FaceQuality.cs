@@ -32,7 +32,35 @@ public sealed record FaceQuality(
     float Pitch,
     float Roll,
     float DetectorScore,
-    float LandmarkFit);
+    float LandmarkFit)
+{
+    /// <summary>
+    /// What pulled the score down, weakest first, in words with the measurement: each factor of
+    /// <see cref="FaceQualityAssessor.Factors"/> under <paramref name="below"/>. The stored eye distance (original pixels)
+    /// stands in for the decoded one the score used; they differ only for large photos decoded at reduced size.
+    /// </summary>
+    public IReadOnlyList<string> Shortfalls(float below = 0.75f)
+    {
+        var f = FaceQualityAssessor.Factors(InterEyePixels, Sharpness, Brightness, Contrast, Yaw, Pitch, DetectorScore, LandmarkFit);
+        var relativeSharpness = Contrast > 1 ? Sharpness / (Contrast * Contrast) : Sharpness;
+        (float Factor, string Text)[] all =
+        [
+            (f.Resolution, $"eyes {InterEyePixels:0} px apart"),
+            (f.Sharpness, $"blurred (Laplacian variance {relativeSharpness:0.000} of the contrast²)"),
+            (f.Pose, $"head turned (yaw {Yaw:0}°, pitch {Pitch:0}°)"),
+            (f.LandmarkFit, $"landmarks do not fit a face ({LandmarkFit:0.0} px off the template)"),
+            (f.Detection, $"detector unsure ({DetectorScore:0.0000})"),
+            (f.Exposure, $"badly exposed (brightness {Brightness:0}/255, contrast {Contrast:0})"),
+        ];
+        return all.Where(a => a.Factor < below).OrderBy(a => a.Factor).Select(a => a.Text).ToArray();
+    }
+}
+
+/// <summary>The six factors, each 0–1, whose product (× 100) is <see cref="FaceQuality.Score"/>.</summary>
+public readonly record struct QualityFactors(float Resolution, float Sharpness, float Pose, float LandmarkFit, float Detection, float Exposure)
+{
+    public float Product => Resolution * Sharpness * Pose * LandmarkFit * Detection * Exposure;
+}
 
 /// <summary>
 /// Measures a face's quality from what the pipeline already has after alignment: the 68 landmarks, the aligned crop
@@ -159,7 +187,7 @@ public static class FaceQualityAssessor
     /// better than the raw Laplacian variance (Spearman correlation with the genuine cosine 0.41 against 0.33).
     /// </para>
     /// </summary>
-    public static float Score(
+    public static QualityFactors Factors(
         float effectiveInterEyePixels,
         float sharpness,
         float brightness,
@@ -193,8 +221,20 @@ public static class FaceQualityAssessor
         var detection = Ramp(decades, 2, 5.5f);
 
         var exposure = Ramp(brightness, 20, 50) * (1 - Ramp(brightness, 215, 250)) * Ramp(contrast, 4, 12);
-        return Finite(100 * resolution * sharp * pose * fit * detection * exposure);
+        return new QualityFactors(resolution, sharp, pose, fit, detection, exposure);
     }
+
+    /// <summary>The combined score: 100 × the product of <see cref="Factors"/>.</summary>
+    public static float Score(
+        float effectiveInterEyePixels,
+        float sharpness,
+        float brightness,
+        float contrast,
+        float yaw,
+        float pitch,
+        float detectorScore,
+        float landmarkFit) =>
+        Finite(100 * Factors(effectiveInterEyePixels, sharpness, brightness, contrast, yaw, pitch, detectorScore, landmarkFit).Product);
 
     /// <summary>
     /// Yaw and pitch in degrees from the nose tip's place between the jaw ends (across the eye line) and between the

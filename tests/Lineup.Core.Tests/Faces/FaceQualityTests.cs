@@ -446,6 +446,25 @@ public sealed class FaceQualityTests
         }
     }
 
+    [Fact]
+    public void Shortfalls_name_the_factors_that_pulled_the_score_down_weakest_first_and_none_for_a_good_face()
+    {
+        // A sharp, well-lit, frontal LFW-like face: every factor near 1, nothing to explain.
+        var good = Quality(yaw: 3, detector: 0.99999f);
+        Assert.Empty(good.Shortfalls());
+        Assert.Equal(good.Score, 100 * FaceQualityAssessor.Factors(40, 300, 120, 45, 3, 5, 0.99999f, 3).Product, 3);
+
+        // A half-profile the detector is less sure of: both named, the weaker (pose) first, with the measurements.
+        var turned = Quality(yaw: 50, detector: 0.999f);
+        var reasons = turned.Shortfalls();
+        Assert.Equal(2, reasons.Count);
+        Assert.StartsWith("head turned (yaw 50°", reasons[0], StringComparison.Ordinal);
+        Assert.StartsWith("detector unsure (0.9990)", reasons[1], StringComparison.Ordinal);
+    }
+
+    private static FaceQuality Quality(float yaw, float detector) =>
+        new(FaceQualityAssessor.Score(40, 300, 120, 45, yaw, 5, detector, 3), 40, 300, 120, 45, yaw, 5, 0, detector, 3);
+
     private static void Upscale2x(ImageBuffer small, ImageBuffer large)
     {
         for (var y = 0; y < large.Height; y++)
