@@ -26,7 +26,6 @@ namespace Lineup.Index;
 public sealed class USearchVectorIndex : IVectorIndex
 {
     /// <summary>Below this many vectors a batch is added on the calling thread: fan-out costs more than it saves.</summary>
-    private const int ParallelThreshold = 64;
 
     private const int MinimumReserve = 1024;
 
@@ -40,6 +39,14 @@ public sealed class USearchVectorIndex : IVectorIndex
     private readonly ReaderWriterLockSlim _structure = new(LockRecursionPolicy.NoRecursion);
     private readonly ReaderWriterLockSlim _snapshot = new(LockRecursionPolicy.NoRecursion);
     private readonly SemaphoreSlim _contexts;
+
+    /// <summary>
+    /// Native inserts run one at a time. Two inserts into one index at once (our bulk add's two workers, each holding its
+    /// own thread slot and within reserved capacity) crashed the test host with SIGSEGV in libusearch_c 2.26.6 about
+    /// once in ten runs of the index tests on a loaded 2-core machine (dumps: both crashes inside concurrent
+    /// <c>usearch_add</c> calls); with inserts serialised, searches still run beside them.
+    /// </summary>
+    private readonly Lock _nativeAdd = new();
     private readonly int _scalarKind;
     private readonly int _storedKind;
 
@@ -207,8 +214,8 @@ public sealed class USearchVectorIndex : IVectorIndex
     }
 
     /// <summary>
-    /// Adds or replaces <c>keys.Length</c> vectors. Large batches are inserted by up to <see cref="USearchOptions.Threads"/>
-    /// workers; when a key repeats within the batch the last vector wins.
+    /// Adds or replaces <c>keys.Length</c> vectors, one native insert at a time (see <see cref="_nativeAdd"/>); when a key
+    /// repeats within the batch the last vector wins.
     /// </summary>
     public void AddRange(ReadOnlySpan<long> keys, ReadOnlySpan<float> vectors)
     {
@@ -696,30 +703,12 @@ public sealed class USearchVectorIndex : IVectorIndex
                     var keyAddress = (nint)keyPointer;
                     var vectorAddress = (nint)vectorPointer;
                     var count = keys.Length;
-                    var workers = Math.Min(Options.Threads, Math.Max(1, count / ParallelThreshold));
-                    if (workers <= 1)
+                    for (var i = 0; i < count; i++)
                     {
-                        for (var i = 0; i < count; i++)
+                        if (!TryInsert(keyAddress, vectorAddress, i))
                         {
-                            if (!TryInsert(keyAddress, vectorAddress, i))
-                            {
-                                (present ??= []).Add(i);
-                            }
+                            (present ??= []).Add(i);
                         }
-                    }
-                    else
-                    {
-                        var sync = new Lock();
-                        Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = workers }, i =>
-                        {
-                            if (!TryInsert(keyAddress, vectorAddress, i))
-                            {
-                                lock (sync)
-                                {
-                                    (present ??= []).Add(i);
-                                }
-                            }
-                        });
                     }
                 }
             }
@@ -753,7 +742,11 @@ public sealed class USearchVectorIndex : IVectorIndex
             }
 
             NativeMethods.ThrowIfError(error, "contains");
-            NativeMethods.Add(_handle, key, vector, _scalarKind, out error);
+            lock (_nativeAdd)
+            {
+                NativeMethods.Add(_handle, key, vector, _scalarKind, out error);
+            }
+
             if (error == 0)
             {
                 return true;
