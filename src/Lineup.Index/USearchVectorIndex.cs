@@ -609,10 +609,74 @@ public sealed class USearchVectorIndex : IVectorIndex
         _ => throw new ArgumentOutOfRangeException(nameof(quantization), quantization, null),
     };
 
+    /// <summary>Serialises <c>usearch_init</c> and runs <see cref="WarmUpKernels"/> once, before any index exists.</summary>
+    private static readonly Lock s_nativeInit = new();
+
+    private static bool s_warm;
+
+    /// <summary>
+    /// Builds, fills and searches one tiny index of each scalar kind on one thread, once per process, so that the native
+    /// library's lazily chosen distance kernels (picked per scalar kind at first use) are settled before indexes are used
+    /// from several threads. The index tests' host crashed (SIGSEGV, no managed frame at fault) now and then when
+    /// several test classes first used their indexes at the same moment on a loaded machine.
+    /// </summary>
+    private static unsafe void WarmUpKernels()
+    {
+        const int D = 8;
+        Span<float> vector = stackalloc float[D];
+        Span<ulong> keys = stackalloc ulong[2];
+        Span<float> distances = stackalloc float[2];
+        foreach (var kind in new[] { NativeMethods.ScalarF32, NativeMethods.ScalarF16, NativeMethods.ScalarI8 })
+        {
+            var init = new NativeMethods.InitOptions
+            {
+                MetricKind = NativeMethods.MetricCos,
+                Quantization = kind,
+                Dimensions = D,
+                Connectivity = 4,
+                ExpansionAdd = 8,
+                ExpansionSearch = 8,
+            };
+            using var handle = NativeMethods.Init(ref init, out var error);
+            NativeMethods.ThrowIfError(error, "warm-up init");
+            NativeMethods.Reserve(handle, 4, out error);
+            NativeMethods.ThrowIfError(error, "warm-up reserve");
+            fixed (float* v = vector)
+            fixed (ulong* k = keys)
+            fixed (float* d = distances)
+            {
+                for (var i = 0; i < 2; i++)
+                {
+                    vector.Clear();
+                    vector[i] = 1;
+                    NativeMethods.Add(handle, (ulong)i + 1, v, NativeMethods.ScalarF32, out error);
+                    NativeMethods.ThrowIfError(error, "warm-up add");
+                }
+
+                NativeMethods.Search(handle, v, NativeMethods.ScalarF32, 2, k, d, out error);
+                NativeMethods.ThrowIfError(error, "warm-up search");
+            }
+        }
+    }
+
     private static UsearchHandle CreateHandle(USearchOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
+        lock (s_nativeInit)
+        {
+            if (!s_warm)
+            {
+                WarmUpKernels();
+                s_warm = true;
+            }
+
+            return CreateHandleCore(options);
+        }
+    }
+
+    private static UsearchHandle CreateHandleCore(USearchOptions options)
+    {
         var init = new NativeMethods.InitOptions
         {
             MetricKind = NativeMethods.MetricCos,
