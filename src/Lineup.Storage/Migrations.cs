@@ -175,5 +175,51 @@ public static class Migrations
             );
             CREATE INDEX searches_at ON searches(at);
             """),
+        new(6, "face thumbnails and image previews", """
+            -- What the analyst sees instead of the original (which is never copied into the data directory): a small JPEG
+            -- of each face and a downscaled JPEG of each image, written in the same transaction as the face or image, so
+            -- that an erased face or image takes its pictures with it (ON DELETE CASCADE).
+            CREATE TABLE face_thumbnails (
+                face_id  INTEGER PRIMARY KEY REFERENCES faces(id) ON DELETE CASCADE,
+                width    INTEGER NOT NULL,
+                height   INTEGER NOT NULL,
+                jpeg     BLOB    NOT NULL
+            );
+            CREATE TABLE image_previews (
+                image_id INTEGER PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,
+                width    INTEGER NOT NULL,
+                height   INTEGER NOT NULL,
+                jpeg     BLOB    NOT NULL
+            );
+            """),
+        new(7, "users and API keys", """
+            -- People who sign in. roles: a comma-separated subset of analyst, reviewer, supervisor, auditor, admin.
+            -- password_hash: ASP.NET Core Identity's PasswordHasher (PBKDF2-HMAC-SHA512, per-user salt, its own version
+            -- byte); null for a user who only has API keys. security_stamp changes when the password changes or the user
+            -- is disabled, which invalidates every cookie issued before.
+            CREATE TABLE users (
+                id              INTEGER PRIMARY KEY AUTOINCREMENT,
+                name            TEXT    NOT NULL UNIQUE COLLATE NOCASE,
+                display_name    TEXT,
+                roles           TEXT    NOT NULL,
+                password_hash   TEXT,
+                security_stamp  TEXT    NOT NULL,
+                created_at      TEXT    NOT NULL,
+                disabled_at     TEXT
+            );
+            -- Integration keys: only the SHA-256 of the key is kept (a key is 32 random bytes, so a fast hash is enough;
+            -- a slow password hash protects low-entropy secrets). prefix: the first characters, shown in lists.
+            CREATE TABLE api_keys (
+                id            INTEGER PRIMARY KEY AUTOINCREMENT,
+                user_id       INTEGER NOT NULL REFERENCES users(id),
+                name          TEXT    NOT NULL,
+                prefix        TEXT    NOT NULL,
+                key_sha256    BLOB    NOT NULL UNIQUE CHECK (length(key_sha256) = 32),
+                created_at    TEXT    NOT NULL,
+                last_used_at  TEXT,
+                revoked_at    TEXT
+            );
+            CREATE INDEX api_keys_user ON api_keys(user_id);
+            """),
     ];
 }
