@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Lineup.Core.Catalog;
 using Lineup.Core.Faces;
 using Lineup.Core.Imaging;
 using Lineup.Ingest.Sources;
@@ -29,6 +30,9 @@ public sealed class LineupOptions
 
     public SearchSettings Search { get; set; } = new();
 
+    /// <summary>The face thumbnails and image previews ingest stores for the UI (originals are never copied).</summary>
+    public PictureOptions Pictures { get; set; } = new();
+
     public string FullDataDirectory => Path.GetFullPath(DataDirectory);
 
     public string FullModelsDirectory => Path.GetFullPath(ModelsDirectory ?? Path.Combine(FullDataDirectory, "models"));
@@ -54,6 +58,7 @@ public sealed class LineupOptions
         Validator.ValidateObject(Index, new ValidationContext(Index), validateAllProperties: true);
         Validator.ValidateObject(Decode, new ValidationContext(Decode), validateAllProperties: true);
         Validator.ValidateObject(Search, new ValidationContext(Search), validateAllProperties: true);
+        Pictures.Validate();
         if (Index.Quantization is not ("f32" or "f16" or "i8"))
         {
             throw new ValidationException($"Lineup:Index:Quantization must be f32, f16 or i8, not '{Index.Quantization}'.");

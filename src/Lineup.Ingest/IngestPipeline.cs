@@ -203,7 +203,8 @@ public sealed class IngestPipeline
         PhotoAnalysis analysis;
         try
         {
-            analysis = analyzer.Analyze(bytes, _options.Limits);
+            // A gallery photo: its preview and face thumbnails are made now, from the pixels decoded for detection.
+            analysis = analyzer.Analyze(bytes, _options.Limits, withPictures: true);
         }
         catch (ImageRejectedException e)
         {
@@ -225,6 +226,7 @@ public sealed class IngestPipeline
             analysis.Faces)
         {
             PerceptualHash = analysis.PerceptualHash,
+            Preview = analysis.Preview,
         };
         var status = analysis.Faces.Count > 0 ? IngestStatus.Ingested : IngestStatus.NoFace;
         return new Result(sequence, item, status, null, image, null, analysis.Timings);

@@ -7,7 +7,7 @@ namespace Lineup.Storage;
 public sealed partial class SqliteCatalog
 {
     /// <summary>
-    /// The prepared statements of one write transaction: images with their faces and sightings. Shared by
+    /// The prepared statements of one write transaction: images with their faces, pictures and sightings. Shared by
     /// <see cref="AddImagesAsync"/> and <see cref="CommitAsync"/> so the two cannot store an image differently.
     /// </summary>
     private sealed class BatchWriter : IDisposable
@@ -19,6 +19,8 @@ public sealed partial class SqliteCatalog
         private readonly SqliteCommand _insertImage;
         private readonly SqliteCommand _insertFace;
         private readonly SqliteCommand _insertSighting;
+        private readonly PictureInsert _insertPreview;
+        private readonly PictureInsert _insertThumbnail;
         private readonly HashSet<long> _knownCollections = [];
         private readonly string _modelId;
         private readonly string _now;
@@ -55,9 +57,14 @@ public sealed partial class SqliteCatalog
                 VALUES ($image, $collection, $run, $source, $page, $captured, $fetched, $original, $record, $licence, $seen,
                         $source_host, $page_host)
                 """);
+            _insertPreview = new PictureInsert(Command(connection, tx, "INSERT INTO image_previews(image_id, width, height, jpeg) VALUES ($id, $width, $height, $jpeg)"));
+            _insertThumbnail = new PictureInsert(Command(connection, tx, "INSERT INTO face_thumbnails(face_id, width, height, jpeg) VALUES ($id, $width, $height, $jpeg)"));
         }
 
-        /// <summary>Stores one image with its faces and sightings; bytes already present only gain sightings.</summary>
+        /// <summary>
+        /// Stores one image with its preview, its faces with their thumbnails, and its sightings; bytes already present
+        /// only gain sightings (their pictures are those of the first copy).
+        /// </summary>
         public async Task<StoredImage> WriteImageAsync(NewImage image, long? runId, int item, CancellationToken ct)
         {
             _findSha.Value = image.Sha256;
@@ -95,10 +102,19 @@ public sealed partial class SqliteCatalog
                 throw new CatalogException($"Batch item {item}: near-duplicate of image {original}, which does not exist.", e);
             }
 
+            if (image.Preview is { } preview)
+            {
+                await _insertPreview.ExecuteAsync(imageId, preview, ct).ConfigureAwait(false);
+            }
+
             var faceIds = new long[image.Faces.Count];
             for (var f = 0; f < faceIds.Length; f++)
             {
                 faceIds[f] = await InsertFaceAsync(imageId, image.Faces[f], ct).ConfigureAwait(false);
+                if (image.Faces[f].Thumbnail is { } thumbnail)
+                {
+                    await _insertThumbnail.ExecuteAsync(faceIds[f], thumbnail, ct).ConfigureAwait(false);
+                }
             }
 
             await AddSightingsAsync(imageId, image.CollectionId, runId, p, ct).ConfigureAwait(false);
@@ -201,6 +217,38 @@ public sealed partial class SqliteCatalog
             _insertImage.Dispose();
             _insertFace.Dispose();
             _insertSighting.Dispose();
+            _insertPreview.Dispose();
+            _insertThumbnail.Dispose();
+        }
+
+        /// <summary>One prepared picture INSERT, its parameters bound once and reused for every row.</summary>
+        private sealed class PictureInsert : IDisposable
+        {
+            private readonly SqliteCommand _command;
+            private readonly SqliteParameter _id;
+            private readonly SqliteParameter _width;
+            private readonly SqliteParameter _height;
+            private readonly SqliteParameter _jpeg;
+
+            public PictureInsert(SqliteCommand command)
+            {
+                _command = command;
+                _id = command.Parameters.Add("$id", SqliteType.Integer);
+                _width = command.Parameters.Add("$width", SqliteType.Integer);
+                _height = command.Parameters.Add("$height", SqliteType.Integer);
+                _jpeg = command.Parameters.Add("$jpeg", SqliteType.Blob);
+            }
+
+            public async Task ExecuteAsync(long id, Picture picture, CancellationToken ct)
+            {
+                _id.Value = id;
+                _width.Value = picture.Width;
+                _height.Value = picture.Height;
+                _jpeg.Value = picture.Jpeg;
+                await _command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            }
+
+            public void Dispose() => _command.Dispose();
         }
     }
 }

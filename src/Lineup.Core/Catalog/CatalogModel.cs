@@ -44,6 +44,10 @@ public sealed record NewImage(
     /// <summary>Set when this image is a re-encoded or resized copy of a catalogued one: it is stored (with its
     /// own provenance) but without faces, which stay with the original.</summary>
     public long? NearDuplicateOf { get; init; }
+
+    /// <summary>The downscaled JPEG the UI shows instead of the original; written in the image's transaction. Faces
+    /// carry their own thumbnails (<see cref="AnalyzedFace.Thumbnail"/>).</summary>
+    public Picture? Preview { get; init; }
 }
 
 public sealed record ImageRecord(
