@@ -41,6 +41,8 @@ public static class Program
         root.Subcommands.Add(EvalCommand.Build());
         root.Subcommands.Add(BenchCommands.Build());
         root.Subcommands.Add(DemoCommand.Build());
+        root.Subcommands.Add(ServeCommand.Build());
+        root.Subcommands.Add(UsersCommands.Build());
         return root;
     }
 }

@@ -6,6 +6,7 @@ using Lineup.Core.Faces;
 using Lineup.Core.Imaging;
 using Lineup.Core.Indexing;
 using Lineup.Core.Numerics;
+using Lineup.Core.Security;
 using Lineup.Ingest;
 using Lineup.Ingest.Sources;
 using Lineup.Storage;
@@ -54,6 +55,21 @@ public sealed class LineupEngine : IAsyncDisposable
 
     public IVectorIndex Index => (_index ?? throw new InvalidOperationException("This engine was opened for analysis only.")).Index;
 
+    /// <summary>People who sign in to the server, and their API keys; the catalog implements it.</summary>
+    public IUserStore Users => Catalog as IUserStore ?? throw new InvalidOperationException("This catalog keeps no users.");
+
+    /// <summary>Face thumbnails and image previews written at ingest; the catalog implements it.</summary>
+    public IPictureStore Pictures => Catalog as IPictureStore ?? throw new InvalidOperationException("This catalog keeps no pictures.");
+
+    /// <summary>The record of searches; the catalog implements it.</summary>
+    public ISearchLog SearchLog => Catalog as ISearchLog ?? throw new InvalidOperationException("This catalog keeps no search record.");
+
+    /// <summary>The embedding model's id (the model pack's).</summary>
+    public string ModelId => _faces.ModelId;
+
+    /// <summary>The calibrated false-match rate per comparison at <see cref="Threshold"/>; null without a calibration.</summary>
+    public double? ThresholdFmr => _faces.Manifest.Calibration.Scores?.Fmr(Threshold);
+
     /// <summary>What the index did at start (loaded, caught up, rebuilt).</summary>
     public string? IndexReport => _index?.Report;
 
@@ -98,6 +114,18 @@ public sealed class LineupEngine : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The catalog alone (users, runs, the search record), without models or index: for administration that must work
+    /// before models are fetched. Faces it reads or writes carry the default pack's model id.
+    /// </summary>
+    public static async Task<ICatalog> OpenCatalogAsync(LineupOptions options, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        Directory.CreateDirectory(options.FullDataDirectory);
+        return await SqliteCatalog.OpenAsync(options.CatalogPath, ModelPackManifest.Default.Id, ct).ConfigureAwait(false);
+    }
+
     /// <summary>Models only (for verify and eval): no catalog or index is opened or created.</summary>
     public static async Task<LineupEngine> OpenForAnalysisAsync(LineupOptions options, IProgress<string>? progress = null, CancellationToken ct = default)
     {
@@ -109,7 +137,7 @@ public sealed class LineupEngine : IAsyncDisposable
     {
         var store = new ModelStore(options.FullModelsDirectory, progress: progress);
         await store.EnsureAsync(allowFetch: true, ct).ConfigureAwait(false);
-        return FaceEngine.Create(store);
+        return FaceEngine.Create(store, pictures: options.Pictures);
     }
 
     /// <summary>
@@ -378,6 +406,17 @@ public sealed class LineupEngine : IAsyncDisposable
 
     private static string Shortfalls(FaceQuality quality) =>
         quality.Shortfalls() is { Count: > 0 } reasons ? string.Join(", ", reasons) : "several factors a little weak";
+
+    /// <summary>
+    /// The faces of a probe photo with their quality against the floor, without searching anything (the UI shows them
+    /// so that the analyst can choose one). Nothing is recorded: no search happened.
+    /// </summary>
+    public (ImageInfo Probe, IReadOnlyList<ProbeFace> Faces, float QualityFloor) DescribeProbe(byte[] photo, string name = "the probe photo")
+    {
+        var analysis = Analyze(photo, name);
+        var floor = Options.Search.QualityFloor;
+        return (analysis.Info, Describe(analysis.Faces, floor), floor);
+    }
 
     /// <summary>1:1 comparison of the most prominent face of each photo.</summary>
     public VerifyResult Verify(byte[] a, byte[] b, string nameA = "the first photo", string nameB = "the second photo")

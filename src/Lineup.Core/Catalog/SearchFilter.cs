@@ -25,6 +25,30 @@ public sealed partial record SearchFilter(
     DateTimeOffset? CapturedFrom = null,
     DateTimeOffset? CapturedTo = null)
 {
+    /// <summary>
+    /// Reads a capture-date bound as people type it: a bare date (yyyy-mm-dd; as an upper bound it includes the whole day)
+    /// or an ISO 8601 time (UTC unless it says otherwise). Null or blank: no bound.
+    /// </summary>
+    /// <param name="name">Names the input in the error (an option, a form field).</param>
+    /// <exception cref="ArgumentException">The text is neither.</exception>
+    public static DateTimeOffset? ParseCaptureBound(string? text, string name, bool endOfDay)
+    {
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return null;
+        }
+
+        if (DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var date))
+        {
+            var start = new DateTimeOffset(date.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+            return endOfDay ? start.AddDays(1).AddTicks(-1) : start;
+        }
+
+        return DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var time)
+            ? time
+            : throw new ArgumentException($"{name}: '{text}' is not a date (yyyy-mm-dd) or an ISO 8601 time.");
+    }
+
     /// <summary>The filter that passes every face.</summary>
     public static SearchFilter None { get; } = new();
 

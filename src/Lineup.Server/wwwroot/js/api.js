@@ -1,0 +1,237 @@
+// The one way the UI talks to the Lineup server: same-origin fetch with the session cookie, the anti-forgery
+// token on every unsafe request, and every failure turned into an ApiError built from the ProblemDetails body.
+
+const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** Fired on `events`: 'unauthorized' (a 401 outside sign-in). */
+export const events = new EventTarget();
+
+/** A failed request: `title` and `detail` are plain words fit to show; `problem` is the raw ProblemDetails body. */
+export class ApiError extends Error {
+    constructor({ status, title, detail = null, problem = null, retryAfter = null }) {
+        super(detail ? `${title}. ${detail}` : title);
+        this.name = 'ApiError';
+        this.status = status;
+        this.title = title;
+        this.detail = detail;
+        this.problem = problem;
+        this.retryAfter = retryAfter;
+    }
+}
+
+let antiforgery = null; // { headerName, token }
+let antiforgeryPending = null;
+
+/** Forgets the anti-forgery token; the next unsafe request fetches a fresh one (after sign-in and sign-out). */
+export function forgetAntiforgery() {
+    antiforgery = null;
+    antiforgeryPending = null;
+}
+
+async function ensureAntiforgery() {
+    if (antiforgery) {
+        return antiforgery;
+    }
+    if (!antiforgeryPending) {
+        antiforgeryPending = (async () => {
+            const body = await request('/api/auth/antiforgery', { quiet401: true });
+            if (!body || typeof body.token !== 'string') {
+                throw new ApiError({ status: 0, title: 'The server sent no anti-forgery token' });
+            }
+            antiforgery = { headerName: body.headerName || 'X-XSRF-TOKEN', token: body.token };
+            return antiforgery;
+        })().finally(() => {
+            antiforgeryPending = null;
+        });
+    }
+    return antiforgeryPending;
+}
+
+async function readProblem(response) {
+    const type = response.headers.get('content-type') || '';
+    if (!type.includes('json')) {
+        return null;
+    }
+    try {
+        const body = await response.json();
+        return body && typeof body === 'object' ? body : null;
+    } catch {
+        return null;
+    }
+}
+
+/** Seconds to wait from a Retry-After header (delta-seconds or an HTTP date); null when absent. */
+export function parseRetryAfter(value) {
+    if (!value) {
+        return null;
+    }
+    const trimmed = value.trim();
+    if (/^\d+$/.test(trimmed)) {
+        return Number(trimmed);
+    }
+    const at = Date.parse(trimmed);
+    if (Number.isNaN(at)) {
+        return null;
+    }
+    return Math.max(1, Math.ceil((at - Date.now()) / 1000));
+}
+
+function looksLikeAntiforgeryFailure(problem) {
+    const text = `${problem?.title ?? ''} ${problem?.detail ?? ''}`;
+    return /forgery|xsrf|csrf/i.test(text);
+}
+
+function text(value) {
+    return typeof value === 'string' && value.trim() ? value.trim() : null;
+}
+
+function toError(status, statusText, problem, retryAfterHeader) {
+    const title = text(problem?.title);
+    const detail = text(problem?.detail);
+    if (status === 403) {
+        return new ApiError({
+            status,
+            title: 'Your role does not allow this',
+            detail: detail ?? (title && title !== 'Forbidden' ? title : null),
+            problem,
+        });
+    }
+    if (status === 429) {
+        const seconds = parseRetryAfter(retryAfterHeader) ?? 60;
+        return new ApiError({
+            status,
+            title: `Too many searches; try again in ${seconds} s`,
+            detail,
+            problem,
+            retryAfter: seconds,
+        });
+    }
+    if (status === 401) {
+        return new ApiError({ status, title: title ?? 'You are not signed in', detail, problem });
+    }
+    return new ApiError({
+        status,
+        title: title ?? `The server answered ${status}${statusText ? ` ${statusText}` : ''}`,
+        detail,
+        problem,
+    });
+}
+
+/**
+ * Sends one request. Options: method, json (a body sent as JSON), form (a FormData), signal, quiet401 (a 401 is the
+ * caller's business: no 'unauthorized' event). Returns the parsed JSON body, null for 204, or the Response for other
+ * content types. Throws ApiError.
+ */
+export async function request(path, options = {}) {
+    const { method = 'GET', json, form, signal, quiet401 = false } = options;
+    const headers = { Accept: 'application/json, application/problem+json;q=0.9' };
+    let body;
+    if (json !== undefined) {
+        headers['Content-Type'] = 'application/json';
+        body = JSON.stringify(json);
+    } else if (form) {
+        body = form;
+    }
+    if (UNSAFE.has(method)) {
+        const token = await ensureAntiforgery();
+        headers[token.headerName] = token.token;
+    }
+
+    let response;
+    try {
+        response = await fetch(path, { method, headers, body, credentials: 'same-origin', cache: 'no-store', signal });
+    } catch (error) {
+        if (error?.name === 'AbortError') {
+            throw error;
+        }
+        throw new ApiError({
+            status: 0,
+            title: 'Cannot reach the Lineup server',
+            detail: 'Check the connection and try again.',
+        });
+    }
+
+    if (response.ok) {
+        if (response.status === 204) {
+            return null;
+        }
+        const type = response.headers.get('content-type') || '';
+        return type.includes('json') ? response.json() : response;
+    }
+
+    const problem = await readProblem(response);
+
+    // A stale or missing anti-forgery token (e.g. after the session changed in another tab): fetch a fresh one and
+    // send once more. Only for an explicit anti-forgery failure, so that a refused search is never sent twice.
+    if (UNSAFE.has(method) && response.status === 400 && !options.retried && looksLikeAntiforgeryFailure(problem)) {
+        forgetAntiforgery();
+        return request(path, { ...options, retried: true });
+    }
+
+    if (response.status === 401 && !quiet401) {
+        events.dispatchEvent(new Event('unauthorized'));
+    }
+    throw toError(response.status, response.statusText, problem, response.headers.get('Retry-After'));
+}
+
+export const get = (path, options = {}) => request(path, { ...options, method: 'GET' });
+export const post = (path, options = {}) => request(path, { ...options, method: 'POST' });
+
+// --- The calls the UI makes --------------------------------------------------------------------------------------
+
+/** The signed-in user, or null when nobody is signed in. */
+export async function fetchMe() {
+    try {
+        return await get('/api/auth/me', { quiet401: true });
+    } catch (error) {
+        if (error instanceof ApiError && error.status === 401) {
+            return null;
+        }
+        throw error;
+    }
+}
+
+export async function signIn(userName, password) {
+    forgetAntiforgery();
+    const me = await post('/api/auth/signin', { json: { userName, password }, quiet401: true });
+    // The token is bound to the user: take a fresh one for what follows.
+    forgetAntiforgery();
+    const current = me && typeof me === 'object' && me.name ? me : await fetchMe();
+    ensureAntiforgery().catch(() => {});
+    return current;
+}
+
+export async function signOut() {
+    try {
+        await post('/api/auth/signout', { quiet401: true });
+    } finally {
+        forgetAntiforgery();
+    }
+}
+
+export const fetchCollections = () => get('/api/collections');
+
+export function detectFaces(file, signal) {
+    const form = new FormData();
+    form.append('photo', file, file.name || 'probe');
+    return post('/api/search/faces', { form, signal });
+}
+
+/** fields: { top, face, collection, jurisdiction, domain, capturedFrom, capturedTo, overrideQuality }; empty ones are left out. */
+export function search(file, fields, signal) {
+    const form = new FormData();
+    form.append('photo', file, file.name || 'probe');
+    for (const [name, value] of Object.entries(fields)) {
+        if (value !== null && value !== undefined && String(value).trim() !== '') {
+            form.append(name, String(value).trim());
+        }
+    }
+    return post('/api/search', { form, signal });
+}
+
+export const fetchImage = (imageId, signal) => get(`/api/images/${encodeURIComponent(imageId)}`, { signal });
+
+/** Only server-relative API paths are used as image sources; anything else falls back to the known route. */
+export function apiPath(url, fallback) {
+    return typeof url === 'string' && url.startsWith('/api/') && !url.startsWith('//') ? url : fallback;
+}
