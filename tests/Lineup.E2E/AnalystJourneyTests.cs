@@ -1,0 +1,180 @@
+using System.Text.RegularExpressions;
+using Microsoft.Playwright;
+
+namespace Lineup.E2E;
+
+/// <summary>
+/// The analyst's journey in a real browser: sign in, upload a probe, see its faces and their quality, search, find the
+/// right person first, open the candidate, read its provenance. A screenshot of each step lands in the test output
+/// (<c>screenshots/</c>); a failing step fails the test.
+/// </summary>
+[Trait("Category", "Data")]
+public sealed class AnalystJourneyTests(ServerFixture server) : IClassFixture<ServerFixture>
+{
+    [SkippableFact]
+    public async Task An_analyst_signs_in_searches_a_probe_and_reads_the_first_candidates_provenance()
+    {
+        SkipUnlessReady();
+        await using var context = await server.Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 900 } });
+        var page = await context.NewPageAsync();
+        var errors = CollectConsoleErrors(page);
+
+        await SignInAsync(page, "desktop");
+
+        var (probe, identity) = server.Probes[0];
+        await UploadProbeAsync(page, probe, "desktop");
+        await SearchAsync(page, "desktop");
+
+        var first = page.Locator("[data-testid=candidate][data-rank='1']");
+        var imageId = await first.GetAttributeAsync("data-image-id");
+        Assert.False(string.IsNullOrEmpty(imageId));
+
+        await first.Locator("[data-testid=open-candidate]").ClickAsync();
+        var view = page.Locator("#candidate-view");
+        await Assertions.Expect(view).ToBeVisibleAsync();
+        await Assertions.Expect(page.Locator("#candidate-image")).ToBeVisibleAsync();
+        await Assertions.Expect(page.Locator("[data-testid=gallery-face][data-selected=true]")).ToHaveCountAsync(1);
+        // The view opens at once and fills when the image's record arrives.
+        await Assertions.Expect(page.Locator("#provenance")).ToContainTextAsync("shared test photos");
+        var provenance = await page.Locator("#provenance").InnerTextAsync();
+
+        // The provenance names the gallery file; the file name says whose photo it is (the gallery copies are named
+        // after their path in the labelled set), so the first candidate is checked against the label, not the UI.
+        var galleryFile = server.GalleryIdentities.Keys.FirstOrDefault(name => provenance.Contains(name, StringComparison.Ordinal));
+        Assert.True(galleryFile is not null, $"The provenance of candidate image {imageId} names no gallery file: {provenance}");
+        Assert.Equal(identity, server.GalleryIdentities[galleryFile]);
+        Assert.Contains("e2e", provenance, StringComparison.Ordinal);
+        Assert.Contains("shared test photos", provenance, StringComparison.Ordinal);
+        await Assertions.Expect(page.Locator("#sightings")).ToBeVisibleAsync();
+        await ShotAsync(page, "desktop-4-candidate");
+
+        await page.Locator("#back-to-results").ClickAsync();
+        await Assertions.Expect(page.Locator("[data-testid=candidate]").First).ToBeVisibleAsync();
+        Assert.Empty(errors);
+    }
+
+    [SkippableFact]
+    public async Task The_journey_works_by_keyboard_at_phone_width_without_horizontal_scrolling()
+    {
+        SkipUnlessReady();
+        await using var context = await server.Browser.NewContextAsync(new BrowserNewContextOptions
+        {
+            ViewportSize = new ViewportSize { Width = 390, Height = 844 },
+            IsMobile = true,
+            HasTouch = true,
+        });
+        var page = await context.NewPageAsync();
+        var errors = CollectConsoleErrors(page);
+
+        await SignInAsync(page, "phone");
+        await AssertNoHorizontalScrollAsync(page, "after sign-in");
+
+        var (probe, identity) = server.Probes[1];
+        await UploadProbeAsync(page, probe, "phone");
+        await AssertNoHorizontalScrollAsync(page, "with the probe shown");
+        await SearchAsync(page, "phone");
+        await AssertNoHorizontalScrollAsync(page, "with the candidates shown");
+
+        // Keyboard only: focus the first candidate's open control, press Enter, then Escape closes the view.
+        var open = page.Locator("[data-testid=candidate][data-rank='1'] [data-testid=open-candidate]");
+        await open.FocusAsync();
+        await page.Keyboard.PressAsync("Enter");
+        await Assertions.Expect(page.Locator("#candidate-view")).ToBeVisibleAsync();
+        // The view opens at once and fills when the image's record arrives.
+        await Assertions.Expect(page.Locator("#provenance")).ToContainTextAsync("shared test photos");
+        var provenance = await page.Locator("#provenance").InnerTextAsync();
+        var galleryFile = server.GalleryIdentities.Keys.FirstOrDefault(name => provenance.Contains(name, StringComparison.Ordinal));
+        Assert.True(galleryFile is not null, $"The provenance names no gallery file: {provenance}");
+        Assert.Equal(identity, server.GalleryIdentities[galleryFile]);
+        await AssertNoHorizontalScrollAsync(page, "with a candidate open");
+        await ShotAsync(page, "phone-4-candidate");
+        await page.Keyboard.PressAsync("Escape");
+        await Assertions.Expect(page.Locator("#candidate-view")).ToBeHiddenAsync();
+        Assert.Empty(errors);
+    }
+
+    [SkippableFact]
+    public async Task A_wrong_password_is_refused_with_a_message_and_no_session()
+    {
+        SkipUnlessReady();
+        await using var context = await server.Browser.NewContextAsync();
+        var page = await context.NewPageAsync();
+        await page.GotoAsync(server.BaseUrl + "/");
+        await page.Locator("#username").FillAsync(ServerFixture.AnalystName);
+        await page.Locator("#password").FillAsync("not the password at all");
+        await page.Locator("#signin-submit").ClickAsync();
+        await Assertions.Expect(page.Locator("#status")).ToContainTextAsync(new Regex("sign-in failed|wrong", RegexOptions.IgnoreCase));
+        await Assertions.Expect(page.Locator("#current-user")).ToBeHiddenAsync();
+        var me = await context.APIRequest.GetAsync(server.BaseUrl + "/api/auth/me");
+        Assert.Equal(401, me.Status);
+        await ShotAsync(page, "signin-refused");
+    }
+
+    private async Task SignInAsync(IPage page, string prefix)
+    {
+        await page.GotoAsync(server.BaseUrl + "/");
+        await Assertions.Expect(page.Locator("#signin-form")).ToBeVisibleAsync();
+        await ShotAsync(page, $"{prefix}-0-signin");
+        await page.Locator("#username").FillAsync(ServerFixture.AnalystName);
+        await page.Locator("#password").FillAsync(ServerFixture.AnalystPassword);
+        await page.Locator("#signin-submit").ClickAsync();
+        await Assertions.Expect(page.Locator("#current-user")).ToContainTextAsync(ServerFixture.AnalystName);
+        await ShotAsync(page, $"{prefix}-1-signed-in");
+    }
+
+    private async Task UploadProbeAsync(IPage page, string probe, string prefix)
+    {
+        await page.Locator("#probe-file").SetInputFilesAsync(probe);
+        var faces = page.Locator("[data-testid=probe-face]");
+        await Assertions.Expect(faces.First).ToBeVisibleAsync(new LocatorAssertionsToBeVisibleOptions { Timeout = 30_000 });
+        Assert.True(await faces.CountAsync() >= 1);
+        await ShotAsync(page, $"{prefix}-2-probe");
+    }
+
+    private async Task SearchAsync(IPage page, string prefix)
+    {
+        await page.Locator("#search-submit").ClickAsync();
+        await Assertions.Expect(page.Locator("[data-testid=candidate]").First).ToBeVisibleAsync(new LocatorAssertionsToBeVisibleOptions { Timeout = 30_000 });
+        await Assertions.Expect(page.Locator("#lead-banner")).ToBeVisibleAsync();
+        await Assertions.Expect(page.Locator("#lead-banner")).ToContainTextAsync(new Regex("not an identification", RegexOptions.IgnoreCase));
+        await ShotAsync(page, $"{prefix}-3-candidates");
+    }
+
+    private static async Task AssertNoHorizontalScrollAsync(IPage page, string when)
+    {
+        var overflow = await page.EvaluateAsync<int>("() => document.documentElement.scrollWidth - window.innerWidth");
+        Assert.True(overflow <= 0, $"The page scrolls horizontally by {overflow} px {when}.");
+    }
+
+    private async Task ShotAsync(IPage page, string name) =>
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(server.ScreenshotDirectory, name + ".png"), FullPage = true });
+
+    /// <summary>Console errors and CSP violations fail the journey: the page must run under its own policy.</summary>
+    private static List<string> CollectConsoleErrors(IPage page)
+    {
+        var errors = new List<string>();
+        page.Console += (_, message) =>
+        {
+            // A refused request (e.g. 401 before sign-in) is logged by the browser as an error; it is expected.
+            if (message.Type == "error" && !message.Text.Contains("Failed to load resource", StringComparison.Ordinal))
+            {
+                errors.Add(message.Text);
+            }
+        };
+        page.PageError += (_, error) => errors.Add(error);
+        return errors;
+    }
+
+    private void SkipUnlessReady()
+    {
+        if (server.SkipReason is { } reason)
+        {
+            if (Lineup.TestSupport.TestPaths.IsCi)
+            {
+                throw new InvalidOperationException("CI=true but the browser journey cannot run: " + reason);
+            }
+
+            Skip.If(true, reason);
+        }
+    }
+}

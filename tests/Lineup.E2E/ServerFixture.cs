@@ -1,0 +1,139 @@
+using Lineup.Core.Security;
+using Lineup.Hosting;
+using Lineup.Ingest.Sources;
+using Lineup.Server;
+using Lineup.Server.Security;
+using Lineup.TestSupport;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Playwright;
+
+namespace Lineup.E2E;
+
+/// <summary>
+/// A real Lineup server on a loopback port (real models, a real SQLite catalog, a USearch index) over a gallery of
+/// shared DEV photos, and Debian's Chromium driven by Playwright. Nothing is mocked.
+/// </summary>
+public sealed class ServerFixture : IAsyncLifetime
+{
+    public const string Chromium = "/usr/bin/chromium";
+    public const string AnalystName = "e2e-analyst";
+    public const string AnalystPassword = "correct horse battery staple";
+
+    /// <summary>Gallery identities: each has at least three photos, one kept out of the gallery as a probe.</summary>
+    private const int Identities = 8;
+
+    private readonly TempDirectory _dir = new();
+    private WebApplication? _app;
+    private IPlaywright? _playwright;
+
+    public string BaseUrl { get; private set; } = "";
+
+    public IBrowser Browser { get; private set; } = null!;
+
+    /// <summary>Probe photo (absolute path) → its identity; none of them is in the gallery.</summary>
+    public IReadOnlyList<(string Photo, string Identity)> Probes { get; private set; } = [];
+
+    /// <summary>Gallery file name → identity (the gallery folder holds copies named after their shared path).</summary>
+    public IReadOnlyDictionary<string, string> GalleryIdentities { get; private set; } = new Dictionary<string, string>();
+
+    /// <summary>Set when the fixture cannot run here (no shared photos or no Chromium outside CI).</summary>
+    public string? SkipReason { get; private set; }
+
+    public string ScreenshotDirectory { get; } = Path.Combine(AppContext.BaseDirectory, "screenshots");
+
+    public async Task InitializeAsync()
+    {
+        var faces = TestPaths.FacesDirectory;
+        if (!File.Exists(Path.Combine(faces, "manifest.csv")))
+        {
+            SkipReason = $"shared test photos not present at {faces}";
+            return;
+        }
+
+        if (!File.Exists(Chromium))
+        {
+            SkipReason = $"{Chromium} is missing (Debian package chromium; .ci/run installs it)";
+            return;
+        }
+
+        await TestPaths.ModelsAsync();
+        var options = new LineupOptions
+        {
+            DataDirectory = _dir.Combine("data"),
+            ModelsDirectory = TestPaths.ModelCache,
+            Workers = 2,
+        };
+
+        // Identities with at least three single-person photos: all but one go into the gallery, the last is a probe.
+        var rows = CsvReader.ReadFile(Path.Combine(faces, "manifest.csv"))
+            .Where(r => !r["identity"].StartsWith("group:", StringComparison.Ordinal) && r["identity"] != "noface")
+            .GroupBy(r => r["identity"])
+            .Where(g => g.Count() >= 3)
+            .OrderBy(g => g.Key, StringComparer.Ordinal)
+            .Take(Identities)
+            .ToList();
+        var gallery = _dir.Combine("gallery");
+        Directory.CreateDirectory(gallery);
+        var galleryIdentities = new Dictionary<string, string>();
+        var probes = new List<(string, string)>();
+        foreach (var identity in rows)
+        {
+            var photos = identity.Select(r => r["path"]).Order(StringComparer.Ordinal).ToList();
+            foreach (var photo in photos[..^1])
+            {
+                var name = photo.Replace('/', '_');
+                File.Copy(Path.Combine(faces, photo), Path.Combine(gallery, name));
+                galleryIdentities[name] = identity.Key;
+            }
+
+            probes.Add((Path.Combine(faces, photos[^1]), identity.Key));
+        }
+
+        GalleryIdentities = galleryIdentities;
+        Probes = probes;
+
+        await using (var engine = await LineupEngine.OpenAsync(options))
+        {
+            var collection = await engine.Catalog.EnsureCollectionAsync("e2e", "shared test photos", "ZZ");
+            await engine.IngestAsync(new FolderSource(gallery, options.Limits.MaxBytes), collection);
+            await new UserDirectory(engine.Users).AddAsync(AnalystName, "E2E Analyst", [Role.Analyst], AnalystPassword);
+        }
+
+        _app = LineupServer.Build([], new Dictionary<string, string?>
+        {
+            ["Lineup:DataDirectory"] = options.DataDirectory,
+            ["Lineup:ModelsDirectory"] = options.ModelsDirectory,
+            ["Lineup:Workers"] = "2",
+            ["Lineup:Server:Urls"] = "http://127.0.0.1:0",
+            ["Logging:LogLevel:Default"] = "Warning",
+        });
+        await _app.StartAsync();
+        BaseUrl = LineupServer.Addresses(_app)[0].TrimEnd('/');
+
+        Directory.CreateDirectory(ScreenshotDirectory);
+        _playwright = await Playwright.CreateAsync();
+        Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = Chromium,
+            Headless = true,
+            Args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
+        });
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (Browser is not null)
+        {
+            await Browser.DisposeAsync();
+        }
+
+        _playwright?.Dispose();
+        if (_app is not null)
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+        }
+
+        _dir.Dispose();
+    }
+}
