@@ -1,0 +1,337 @@
+using System.Numerics.Tensors;
+using Lineup.Core.Catalog;
+using Lineup.Core.Faces;
+using Lineup.Core.Indexing;
+using Lineup.Hosting;
+using Lineup.Ingest.Sources;
+using Lineup.TestSupport;
+using Xunit.Abstractions;
+
+namespace Lineup.Cli.Tests;
+
+/// <summary>
+/// <see cref="SyntheticGallery"/> on a small real gallery (every fifth labelled DEV photo, about 300 faces, ingested
+/// once per class and copied per test): counts, unit vectors, determinism, realism against the real faces, the
+/// collection, and the catalog as the source of truth for a rebuilt index.
+/// </summary>
+[Trait("Category", "Data")]
+public sealed class SyntheticGalleryTests(SyntheticGalleryTests.RealGallery gallery, ITestOutputHelper output) : IClassFixture<SyntheticGalleryTests.RealGallery>
+{
+    private const int Added = 2_000;
+
+    [SkippableFact]
+    public async Task Synthetic_identities_are_added_to_catalog_and_index_and_look_like_real_faces_to_the_rest_of_the_gallery()
+    {
+        using var dir = new TempDirectory("synthetic");
+        var options = await gallery.CopyAsync(dir);
+        await using var engine = await LineupEngine.OpenAsync(options);
+        var before = await engine.Catalog.GetStatsAsync();
+        var indexedBefore = engine.Index.Count;
+        Assert.Equal(before.Faces, indexedBefore);
+
+        var result = await SyntheticGallery.AddAsync(engine, new SyntheticGalleryOptions { Faces = Added, Seed = 1 });
+
+        var after = await engine.Catalog.GetStatsAsync();
+        Assert.Equal(Added, result.FacesAdded);
+        Assert.Equal(before.Faces + Added, after.Faces);
+        Assert.Equal(before.Images + Added, after.Images);
+        Assert.Equal(indexedBefore + Added, engine.Index.Count);
+        Assert.Equal(before.Faces, result.RealFaces);
+
+        // The collection says what they are, and every synthetic face is in it (and no real one).
+        var collection = await engine.Catalog.FindCollectionAsync(SyntheticGallery.CollectionName);
+        Assert.NotNull(collection);
+        Assert.Equal(SyntheticGallery.LawfulBasis, collection.LawfulBasis);
+        Assert.Equal("ZZ", collection.Jurisdiction);
+        var synthetic = await Resolve(engine, SyntheticGallery.CollectionName);
+        Assert.Equal(Added, synthetic.Count);
+        var faces = await ReadAsync(engine);
+        var real = faces.Where(f => !synthetic.Contains(f.FaceId)).ToList();
+        var made = faces.Where(f => synthetic.Contains(f.FaceId)).ToList();
+        Assert.Equal(before.Faces, real.Count);
+        Assert.All(real, f => Assert.True(f.FaceId <= before.MaxFaceId));
+
+        // Unit length (stored as float16: |v| within 1e-3 of 1).
+        Assert.All(made, f => Assert.InRange(TensorPrimitives.Norm(f.Vector), 0.999f, 1.001f));
+
+        // Each face's image carries its identity in the source URL, one face per image, in the synthetic collection.
+        var records = await engine.Catalog.GetFacesWithImagesAsync(made.Select(f => f.FaceId).ToList());
+        Assert.Equal(Added, records.Count);
+        var identityOf = new Dictionary<long, long>();
+        foreach (var (face, image) in records)
+        {
+            Assert.Equal(collection.Id, image.CollectionId);
+            Assert.True(SyntheticGallery.TryParseSourceUrl(image.Provenance.SourceUrl, out var identity, out _), image.Provenance.SourceUrl);
+            Assert.Equal(112, image.Width);
+            identityOf[face.Id] = identity;
+        }
+
+        var sizes = identityOf.Values.GroupBy(i => i).Select(g => g.Count()).ToList();
+        Assert.InRange(sizes.Max(), 2, 5);
+        Assert.InRange(sizes.Average(), 2.5, 3.5);
+        Assert.Equal(sizes.Count, result.Identities);
+
+        // Realism, seen from real faces the fit never saw (probe photos outside the gallery): a synthetic face is one more
+        // stranger. Against as many synthetic faces as there are real gallery faces, a probe's nearest synthetic face is as
+        // close as its nearest real stranger (another labelled identity), and its cosines spread alike. (Gallery faces
+        // themselves sit a little closer to the synthetic faces: the Gaussian is built from their half of the sample; with
+        // 166 basis rows here the cosines' spread grows from 0.097 to 0.118, with the 904 of the DEV set to 0.102.)
+        var labels = real.Select(f => gallery.LabelOf(f.FaceId)).ToList();
+        var strangersOfSameSize = made.Take(real.Count).ToList();
+        var realNearest = new List<double>();
+        var realStrangers = new List<double>();
+        var madeNearest = new List<double>();
+        var madeStrangers = new List<double>();
+        foreach (var (label, vector) in gallery.Probes)
+        {
+            var best = double.NegativeInfinity;
+            for (var j = 0; j < real.Count; j++)
+            {
+                if (labels[j] != label)
+                {
+                    var cosine = TensorPrimitives.Dot(vector, real[j].Vector);
+                    best = Math.Max(best, cosine);
+                    realStrangers.Add(cosine);
+                }
+            }
+
+            realNearest.Add(best);
+            best = double.NegativeInfinity;
+            foreach (var f in strangersOfSameSize)
+            {
+                var cosine = TensorPrimitives.Dot(vector, f.Vector);
+                best = Math.Max(best, cosine);
+                madeStrangers.Add(cosine);
+            }
+
+            madeNearest.Add(best);
+        }
+
+        // Within one identity, faces are alike (median above the search threshold); across identities they are not.
+        var genuine = new List<double>();
+        var crossIdentity = new List<double>();
+        for (var i = 0; i < made.Count; i++)
+        {
+            for (var j = i + 1; j < made.Count; j++)
+            {
+                var cosine = TensorPrimitives.Dot(made[i].Vector, made[j].Vector);
+                (identityOf[made[i].FaceId] == identityOf[made[j].FaceId] ? genuine : crossIdentity).Add(cosine);
+            }
+        }
+
+        output.WriteLine($"real faces {real.Count}, fit: KS {result.Fit.KsDistance:0.000}, {result.Fit.PseudoIdentities} pseudo-identities, held-out mean real {result.Fit.RealMean:0.000} synthetic {result.Fit.SyntheticMean:0.000}, synthetic strangers {result.Fit.SyntheticToSyntheticMean:0.000}");
+        output.WriteLine($"{gallery.Probes.Count} probes, nearest stranger among {real.Count}: real median {Median(realNearest):0.000} (q10 {Q(realNearest, 0.1):0.000}, q90 {Q(realNearest, 0.9):0.000}); synthetic median {Median(madeNearest):0.000} (q10 {Q(madeNearest, 0.1):0.000}, q90 {Q(madeNearest, 0.9):0.000})");
+        output.WriteLine($"probe to strangers: real mean {realStrangers.Average():0.000} sd {Sd(realStrangers):0.000} q99 {Q(realStrangers, 0.99):0.000}; synthetic mean {madeStrangers.Average():0.000} sd {Sd(madeStrangers):0.000} q99 {Q(madeStrangers, 0.99):0.000}");
+        output.WriteLine($"synthetic genuine pairs {genuine.Count}: median {Median(genuine):0.000} q25 {Q(genuine, 0.25):0.000} q75 {Q(genuine, 0.75):0.000}; cross-identity median {Median(crossIdentity):0.000} q99 {Q(crossIdentity, 0.99):0.000}; threshold {engine.Threshold:0.000}");
+
+        Assert.InRange(Median(madeNearest) - Median(realNearest), -0.05, 0.05);
+        Assert.InRange(madeStrangers.Average() - realStrangers.Average(), -0.03, 0.03);
+        Assert.InRange(Sd(madeStrangers) / Sd(realStrangers), 0.8, 1.25);
+        Assert.True(gallery.Probes.Count >= 100, $"only {gallery.Probes.Count} probes");
+        Assert.True(genuine.Count > 1_000, $"only {genuine.Count} same-identity pairs");
+        Assert.True(Median(genuine) > engine.Threshold, $"median same-identity cosine {Median(genuine):0.000} is not above the threshold {engine.Threshold:0.000}");
+        Assert.InRange(Median(genuine), SyntheticGallery.DefaultWithinIdentityCosine - 0.06, SyntheticGallery.DefaultWithinIdentityCosine + 0.06);
+        Assert.InRange(Q(genuine, 0.75) - Q(genuine, 0.25), 0.1, 0.35);
+        Assert.True(Median(crossIdentity) < 0.1, $"median cross-identity cosine {Median(crossIdentity):0.000}");
+        Assert.True(Q(crossIdentity, 0.99) < engine.Threshold, $"99th percentile cross-identity cosine {Q(crossIdentity, 0.99):0.000}");
+
+        // Searchable, and a filter on the real collection leaves them out.
+        var probe = made[^1];
+        var hits = new VectorHit[5];
+        Assert.True(engine.Index.Search(probe.Vector, hits) > 0);
+        Assert.Equal(probe.FaceId, hits[0].Key);
+        var realOnly = await Resolve(engine, RealGallery.Collection);
+        var found = engine.Index.Search(probe.Vector, hits, realOnly);
+        Assert.Equal(5, found);
+        Assert.All(hits[..found], h => Assert.False(synthetic.Contains(h.Key), $"face {h.Key} is synthetic"));
+
+        // The catalog is the source of truth: an index rebuilt from it holds every synthetic face.
+        await engine.RebuildIndexAsync(null, CancellationToken.None);
+        Assert.Equal(after.Faces, engine.Index.Count);
+        Assert.All(made, f => Assert.True(engine.Index.Contains(f.FaceId)));
+        Assert.True(engine.Index.Search(probe.Vector, hits) > 0);
+        Assert.Equal(probe.FaceId, hits[0].Key);
+    }
+
+    [SkippableFact]
+    public async Task The_same_seed_gives_the_same_faces_in_one_call_or_two_and_another_seed_other_faces()
+    {
+        using var dir = new TempDirectory("synthetic-seed");
+        var once = await AddAsync(dir, "once", (Added, 1));
+        var twice = await AddAsync(dir, "twice", (1_200, 1), (Added - 1_200, 1));
+        var other = await AddAsync(dir, "other", (Added, 2));
+
+        Assert.Equal(Added, once.Count);
+        Assert.Equal(once.Select(f => f.Url), twice.Select(f => f.Url));
+        for (var i = 0; i < once.Count; i++)
+        {
+            Assert.Equal(once[i].Vector, twice[i].Vector);
+        }
+
+        var same = once.Zip(other).Count(p => p.First.Vector.AsSpan().SequenceEqual(p.Second.Vector));
+        Assert.Equal(0, same);
+        Assert.True(once.Zip(other).Average(p => TensorPrimitives.Dot(p.First.Vector, p.Second.Vector)) < 0.2, "another seed must give unrelated vectors");
+    }
+
+    [SkippableFact]
+    public async Task A_gallery_without_enough_real_faces_is_refused_and_left_unchanged()
+    {
+        using var dir = new TempDirectory("synthetic-empty");
+        var options = await Engines.OptionsAsync(dir);
+        await using var engine = await LineupEngine.OpenAsync(options);
+
+        var refused = await Assert.ThrowsAsync<SyntheticGalleryException>(() =>
+            SyntheticGallery.AddAsync(engine, new SyntheticGalleryOptions { Faces = 10 }));
+
+        Assert.Contains("0 real face", refused.Message, StringComparison.Ordinal);
+        Assert.Contains(SyntheticGallery.MinimumRealFaces.ToString(System.Globalization.CultureInfo.InvariantCulture), refused.Message, StringComparison.Ordinal);
+        Assert.Null(await engine.Catalog.FindCollectionAsync(SyntheticGallery.CollectionName));
+        Assert.Equal(0, (await engine.Catalog.GetStatsAsync()).Faces);
+        Assert.Equal(0, engine.Index.Count);
+    }
+
+    private async Task<List<(string Url, float[] Vector)>> AddAsync(TempDirectory dir, string name, params (int Faces, int Seed)[] calls)
+    {
+        var options = await gallery.CopyAsync(dir, name);
+        await using var engine = await LineupEngine.OpenAsync(options);
+        foreach (var (faces, seed) in calls)
+        {
+            await SyntheticGallery.AddAsync(engine, new SyntheticGalleryOptions { Faces = faces, Seed = seed });
+        }
+
+        var synthetic = await Resolve(engine, SyntheticGallery.CollectionName);
+        var made = (await ReadAsync(engine)).Where(f => synthetic.Contains(f.FaceId)).ToList();
+        var images = (await engine.Catalog.GetFacesWithImagesAsync(made.Select(f => f.FaceId).ToList())).ToDictionary(r => r.Face.Id, r => r.Image);
+        return made.Select(f => (images[f.FaceId].Provenance.SourceUrl!, f.Vector)).ToList();
+    }
+
+    private static async Task<FaceKeySet> Resolve(LineupEngine engine, string collection) =>
+        await ((ISearchFilterCatalog)engine.Catalog).ResolveAsync(new SearchFilter([collection]).Normalize());
+
+    private static async Task<List<StoredEmbedding>> ReadAsync(LineupEngine engine)
+    {
+        var faces = new List<StoredEmbedding>();
+        await foreach (var face in engine.Catalog.ReadEmbeddingsAsync())
+        {
+            faces.Add(face);
+        }
+
+        return faces;
+    }
+
+    private static double Median(List<double> values) => Q(values, 0.5);
+
+    private static double Q(List<double> values, double level)
+    {
+        var sorted = values.Order().ToList();
+        return sorted[(int)Math.Floor(level * (sorted.Count - 1))];
+    }
+
+    private static double Sd(List<double> values)
+    {
+        var mean = values.Average();
+        return Math.Sqrt(values.Average(v => (v - mean) * (v - mean)));
+    }
+
+    /// <summary>Every fifth labelled single-person DEV photo, ingested once into a template data directory.</summary>
+    public sealed class RealGallery : IDisposable
+    {
+        public const string Collection = "dev-sample";
+
+        private readonly TempDirectory _dir = new("synthetic-template");
+        private readonly SemaphoreSlim _gate = new(1, 1);
+        private Dictionary<long, string>? _labels;
+        private bool _ingested;
+
+        /// <summary>The most prominent face of every tenth labelled photo from the third on: never in the gallery.</summary>
+        public IReadOnlyList<(string Label, float[] Vector)> Probes { get; private set; } = [];
+
+        /// <summary>The identity of a real face (its photo's manifest identity).</summary>
+        public string LabelOf(long faceId) => _labels![faceId];
+
+        /// <summary>A copy of the template data directory (catalog and index) under <paramref name="dir"/>.</summary>
+        public async Task<LineupOptions> CopyAsync(TempDirectory dir, string name = "data")
+        {
+            TestPaths.RequireFaces();
+            await EnsureAsync();
+            var options = await Engines.OptionsAsync(dir);
+            options.DataDirectory = dir.Combine(name);
+            Copy(_dir.Combine("data"), options.DataDirectory);
+            return options;
+        }
+
+        private async Task EnsureAsync()
+        {
+            await _gate.WaitAsync();
+            try
+            {
+                if (_ingested)
+                {
+                    return;
+                }
+
+                var all = Engines.Identities
+                    .Where(p => !p.Value.StartsWith("group:", StringComparison.Ordinal) && p.Value != "noface")
+                    .OrderBy(p => p.Key, StringComparer.Ordinal)
+                    .ToList();
+                var labelled = all.Where((_, i) => i % 5 == 0).ToList();
+                var folder = Engines.Gallery(_dir, "photos", [.. labelled.Select(p => p.Key)]);
+                var identityOfFile = labelled.ToDictionary(p => p.Key.Replace('/', '_'), p => p.Value, StringComparer.Ordinal);
+                var options = await Engines.OptionsAsync(_dir);
+                await using var engine = await LineupEngine.OpenAsync(options);
+                var collection = await engine.Catalog.EnsureCollectionAsync(Collection, "test data", "ZZ");
+                await engine.IngestAsync(new FolderSource(folder, options.Limits.MaxBytes), collection);
+
+                var labels = new Dictionary<long, string>();
+                var ids = new List<long>();
+                await foreach (var face in engine.Catalog.ReadEmbeddingsAsync())
+                {
+                    ids.Add(face.FaceId);
+                }
+
+                foreach (var (face, image) in await engine.Catalog.GetFacesWithImagesAsync(ids))
+                {
+                    labels[face.Id] = identityOfFile[Path.GetFileName(image.Provenance.OriginalPath!)];
+                }
+
+                var probes = new List<(string, float[])>();
+                foreach (var (path, label) in all.Where((_, i) => i % 10 == 2))
+                {
+                    var analysis = engine.Analyzer.Analyze(await File.ReadAllBytesAsync(TestPaths.Face(path)), options.Limits);
+                    if (FaceSelection.MostProminent(analysis.Faces, analysis.Info.Width, analysis.Info.Height) is { } face)
+                    {
+                        probes.Add((label, face.Embedding));
+                    }
+                }
+
+                Probes = probes;
+                _labels = labels;
+                _ingested = true;
+            }
+            finally
+            {
+                _gate.Release();
+            }
+        }
+
+        private static void Copy(string from, string to)
+        {
+            Directory.CreateDirectory(to);
+            foreach (var file in Directory.EnumerateFiles(from))
+            {
+                File.Copy(file, Path.Combine(to, Path.GetFileName(file)));
+            }
+
+            foreach (var sub in Directory.EnumerateDirectories(from))
+            {
+                Copy(sub, Path.Combine(to, Path.GetFileName(sub)));
+            }
+        }
+
+        public void Dispose()
+        {
+            _dir.Dispose();
+            _gate.Dispose();
+        }
+    }
+}
