@@ -199,8 +199,11 @@ public static class LineupServer
     public static IReadOnlyList<string> Addresses(WebApplication app) =>
         app.Urls.Count > 0 ? app.Urls.ToList() : [app.Services.GetRequiredService<IOptions<ServerOptions>>().Value.Urls];
 
-    /// <summary>True while the build runs the app to write the OpenAPI document: nothing is written to a data directory then.</summary>
-    private static bool GeneratingApiDocument =>
+    /// <summary>
+    /// True while the build runs the app to write the OpenAPI document (GetDocument.Insider calls Main and reads the built
+    /// host's services): nothing may then listen on a port, open models or write to a data directory.
+    /// </summary>
+    public static bool GeneratingApiDocument =>
         string.Equals(System.Reflection.Assembly.GetEntryAssembly()?.GetName().Name, "GetDocument.Insider", StringComparison.Ordinal);
 
     private static class Schemes

@@ -14,7 +14,9 @@ public sealed class Program
     {
         await using var app = LineupServer.Build(args);
         await app.StartAsync().ConfigureAwait(false);
-        if (await LineupServer.EnsureFirstUserAsync(app).ConfigureAwait(false) is { } password)
+        // The build's document generator starts the app with a no-op server to read its endpoints: no users, models or
+        // catalog then.
+        if (!LineupServer.GeneratingApiDocument && await LineupServer.EnsureFirstUserAsync(app).ConfigureAwait(false) is { } password)
         {
             // stdout, not the log: the one place the operator sees it, and it never reaches a log store.
             await Console.Out.WriteLineAsync($"No users existed: created 'admin' (roles admin, analyst) with the password {password} (shown once).").ConfigureAwait(false);
