@@ -8,6 +8,12 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 export LINEUP_MODELS="${LINEUP_MODELS:-$PWD/.cache/models}"
 
 dotnet build Lineup.slnx -c Release -warnaserror -nologo -clp:NoSummary
+# The build regenerates the OpenAPI document (docs/api); a committed copy that differs is stale.
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1 && ! git diff --quiet -- docs/api; then
+  git --no-pager diff --stat -- docs/api
+  echo "docs/api/lineup-openapi.json is stale: the build regenerated it; commit the new file." >&2
+  exit 1
+fi
 dotnet run --project src/Lineup.Cli -c Release --no-build -- --models "$LINEUP_MODELS" models fetch --quiet >/dev/null 2>&1 \
   || dotnet run --project src/Lineup.Cli -c Release --no-build -- --models "$LINEUP_MODELS" models fetch
 

@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Http.Json;
+using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Options;
 using Scalar.AspNetCore;
@@ -61,7 +62,18 @@ public static class LineupServer
         });
 
         services.AddProblemDetails(problems => problems.CustomizeProblemDetails = context =>
-            context.ProblemDetails.Extensions["traceId"] = context.HttpContext.TraceIdentifier);
+        {
+            context.ProblemDetails.Extensions["traceId"] = context.HttpContext.TraceIdentifier;
+            if (context.ProblemDetails.Status == StatusCodes.Status415UnsupportedMediaType && context.ProblemDetails.Detail is null)
+            {
+                // Refused by routing before any handler ran: say what the endpoint takes and what came.
+                var accepts = context.HttpContext.GetEndpoint()?.Metadata.GetMetadata<IAcceptsMetadata>()?.ContentTypes;
+                var sent = context.HttpContext.Request.ContentType ?? "no content type";
+                context.ProblemDetails.Detail = accepts is { Count: > 0 }
+                    ? $"This endpoint takes {string.Join(" or ", accepts)}, not '{sent}'."
+                    : $"This endpoint does not take '{sent}': endpoints that receive photos or files take multipart/form-data, the others application/json.";
+            }
+        });
         services.AddExceptionHandler<ProblemMapping>();
         // Binding failures (malformed JSON, a missing body) reach ProblemMapping as BadHttpRequestException, with their message.
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);

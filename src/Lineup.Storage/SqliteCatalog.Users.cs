@@ -119,6 +119,9 @@ public sealed partial class SqliteCatalog : IUserStore
     public async Task<UserAccount> DisableUserAsync(string name, CancellationToken ct = default) =>
         await UpdateUserAsync(name, "disabled_at = coalesce(disabled_at, $value)", FormatTime(_clock.GetUtcNow()), ct).ConfigureAwait(false);
 
+    public async Task<UserAccount> RenewSecurityStampAsync(string name, CancellationToken ct = default) =>
+        await UpdateUserAsync(name, "display_name = display_name", DBNull.Value, ct).ConfigureAwait(false);
+
     public async Task<UserAccount> EnableUserAsync(string name, CancellationToken ct = default) =>
         await UpdateUserAsync(name, "disabled_at = $value", DBNull.Value, ct).ConfigureAwait(false);
 

@@ -123,6 +123,18 @@ public sealed class UserStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task Renewing_the_stamp_changes_it_and_nothing_else()
+    {
+        await using var catalog = await OpenAsync();
+        var added = await catalog.AddUserAsync("rena", "Rena", [Role.Reviewer], "hash");
+        var renewed = await catalog.RenewSecurityStampAsync("RENA");
+        Assert.NotEqual(added.SecurityStamp, renewed.SecurityStamp);
+        Assert.Equal(added with { SecurityStamp = renewed.SecurityStamp, Roles = renewed.Roles }, renewed);
+        Assert.Equal(added.Roles, renewed.Roles);
+        await Assert.ThrowsAsync<CatalogException>(() => catalog.RenewSecurityStampAsync("nobody"));
+    }
+
+    [Fact]
     public async Task A_user_needs_at_least_one_known_role()
     {
         await using var catalog = await OpenAsync();

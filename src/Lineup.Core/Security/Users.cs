@@ -164,6 +164,9 @@ public interface IUserStore
     Task<UserAccount> DisableUserAsync(string name, CancellationToken ct = default);
 
     /// <summary>Clears the disabled mark and replaces the security stamp.</summary>
+    /// <summary>A new security stamp and nothing else: every session issued before ends (sign-out everywhere).</summary>
+    Task<UserAccount> RenewSecurityStampAsync(string name, CancellationToken ct = default);
+
     Task<UserAccount> EnableUserAsync(string name, CancellationToken ct = default);
 
     /// <summary>Adds a key of user <paramref name="userId"/>, known by the 32-byte SHA-256 of the key.</summary>

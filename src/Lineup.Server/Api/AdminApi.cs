@@ -26,13 +26,21 @@ public static class AdminApi
             .WithName("AddUser")
             .WithSummary("Add a user with roles and a password (at least 12 characters)");
 
-        admin.MapPost("/users/{name}/disable", async (string name, LineupEngine engine, CancellationToken ct) =>
-            TypedResults.Ok(UserDto.From(await engine.Users.DisableUserAsync(name, ct).ConfigureAwait(false))))
+        admin.MapPost("/users/{name}/disable", async Task<Results<Ok<UserDto>, ProblemHttpResult>> (string name, LineupEngine engine, CancellationToken ct) =>
+            await engine.Users.FindUserAsync(name, ct).ConfigureAwait(false) is null
+                ? Problems.NotFound($"There is no user '{name}'.")
+                : TypedResults.Ok(UserDto.From(await engine.Users.DisableUserAsync(name, ct).ConfigureAwait(false))))
             .WithName("DisableUser")
             .WithSummary("Disable a user: their sessions and API keys stop working at once");
 
-        admin.MapPost("/users/{name}/api-keys", async (string name, NewApiKeyRequest request, LineupEngine engine, CancellationToken ct) =>
+        admin.MapPost("/users/{name}/api-keys", async Task<Results<Created<ApiKeyDto>, ProblemHttpResult>> (
+            string name, NewApiKeyRequest request, LineupEngine engine, CancellationToken ct) =>
         {
+            if (await engine.Users.FindUserAsync(name, ct).ConfigureAwait(false) is null)
+            {
+                return Problems.NotFound($"There is no user '{name}'.");
+            }
+
             var (key, secret) = await new UserDirectory(engine.Users).CreateApiKeyAsync(name, request.Name, ct).ConfigureAwait(false);
             return TypedResults.Created($"/api/users/{Uri.EscapeDataString(name)}", new ApiKeyDto(key.Id, key.Name, key.Prefix, key.CreatedAt, secret));
         })

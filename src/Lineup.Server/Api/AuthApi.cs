@@ -29,14 +29,21 @@ public static class AuthApi
             .WithName("SignIn")
             .WithSummary("Sign in with a user name and password; sets the session cookie");
 
-        group.MapPost("/signout", async Task<NoContent> (HttpContext context) =>
+        group.MapPost("/signout", async Task<NoContent> (HttpContext context, LineupEngine engine) =>
         {
+            // The cookie is a bearer token: deleting it in this browser leaves any copy valid until it expires. A new
+            // security stamp ends every session of the user, copies included (sign-out everywhere); API keys are unaffected.
+            if (context.User.FindFirst(LineupPrincipal.MethodClaim)?.Value == "password")
+            {
+                await engine.Users.RenewSecurityStampAsync(LineupPrincipal.Name(context.User), context.RequestAborted).ConfigureAwait(false);
+            }
+
             await context.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme).ConfigureAwait(false);
             return TypedResults.NoContent();
         })
             .RequireAuthorization(Permissions.SignedIn)
             .WithName("SignOut")
-            .WithSummary("End the session");
+            .WithSummary("End the session, and every other session of this user (their cookies stop working at once)");
 
         group.MapGet("/me", async Task<Results<Ok<MeDto>, ProblemHttpResult>> (HttpContext context, LineupEngine engine) =>
         {

@@ -83,8 +83,19 @@ public static class IngestApi
             return Problems.BadRequest("Give the path of a folder or file on the server.");
         }
 
-        var full = Path.GetFullPath(request.Path);
-        var roots = options.Value.IngestRoots.Select(Path.GetFullPath).Append(Path.Combine(engine.Options.FullDataDirectory, "incoming")).ToList();
+        // Links are resolved on both sides: a link inside a root that points outside it is outside it.
+        string full;
+        try
+        {
+            full = WithoutLinks(Path.GetFullPath(request.Path));
+        }
+        catch (IOException e)
+        {
+            return Problems.Of(StatusCodes.Status403Forbidden, "Path not allowed", $"{request.Path} cannot be resolved ({e.Message}).");
+        }
+
+        var roots = options.Value.IngestRoots.Select(Path.GetFullPath).Append(Path.Combine(engine.Options.FullDataDirectory, "incoming"))
+            .Select(WithoutLinks).ToList();
         if (!roots.Any(root => IsUnder(full, root)))
         {
             return Problems.Of(StatusCodes.Status403Forbidden, "Path not allowed",
@@ -109,6 +120,27 @@ public static class IngestApi
         }
 
         return (collection.Trim(), basis.Trim(), string.IsNullOrWhiteSpace(jurisdiction) ? null : jurisdiction.Trim());
+    }
+
+    /// <summary>The path with every symbolic link along it replaced by its final target (what <c>realpath</c> gives).</summary>
+    private static string WithoutLinks(string path)
+    {
+        var resolved = Path.GetPathRoot(path) ?? "/";
+        var parts = path[resolved.Length..].Split(Path.DirectorySeparatorChar, StringSplitOptions.RemoveEmptyEntries);
+        for (var i = 0; i < parts.Length; i++)
+        {
+            var next = Path.Combine(resolved, parts[i]);
+            FileSystemInfo info = Directory.Exists(next) ? new DirectoryInfo(next) : new FileInfo(next);
+            if (info.LinkTarget is not null && info.ResolveLinkTarget(returnFinalTarget: true) is { } target)
+            {
+                // The target may itself lie under links: resolve it whole, then go on from there.
+                next = target.FullName == next ? next : WithoutLinks(target.FullName);
+            }
+
+            resolved = next;
+        }
+
+        return resolved;
     }
 
     private static bool IsUnder(string path, string root)
