@@ -1,4 +1,5 @@
 using System.Globalization;
+using Lineup.Core.Catalog;
 using Lineup.Hosting;
 using Lineup.Server.Security;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -35,12 +36,11 @@ public static class GalleryApi
             .WithName("GetFace")
             .WithSummary("One gallery face: its box, detector score and quality (never its embedding)");
 
-        group.MapGet("/faces/{id:long}/thumbnail", async Task<Results<FileContentHttpResult, ProblemHttpResult>> (long id, LineupEngine engine, CancellationToken ct) =>
-            await engine.Pictures.GetFaceThumbnailAsync(id, ct).ConfigureAwait(false) is { } picture
-                ? TypedResults.File(picture.Jpeg, "image/jpeg")
-                : Problems.NotFound(await engine.Catalog.GetFaceAsync(id, ct).ConfigureAwait(false) is null
-                    ? $"There is no face {id}."
-                    : $"Face {id} has no thumbnail (it was catalogued before thumbnails were kept)."))
+        group.MapGet("/faces/{id:long}/thumbnail", (long id, LineupEngine engine, CancellationToken ct) => PictureAsync(
+                engine.Pictures.GetFaceThumbnailAsync(id, ct),
+                async () => await engine.Catalog.GetFaceAsync(id, ct).ConfigureAwait(false) is not null,
+                $"There is no face {id}.",
+                $"Face {id} has no thumbnail (it was catalogued before thumbnails were kept)."))
             .WithName("GetFaceThumbnail")
             .WithSummary("A small JPEG crop of the face");
 
@@ -48,12 +48,11 @@ public static class GalleryApi
             .WithName("GetImage")
             .WithSummary("One gallery image: provenance, every sighting, its faces (boxes in original pixels) and preview size");
 
-        group.MapGet("/images/{id:long}/preview", async Task<Results<FileContentHttpResult, ProblemHttpResult>> (long id, LineupEngine engine, CancellationToken ct) =>
-            await engine.Pictures.GetImagePreviewAsync(id, ct).ConfigureAwait(false) is { } picture
-                ? TypedResults.File(picture.Jpeg, "image/jpeg")
-                : Problems.NotFound(await engine.Catalog.GetImageAsync(id, ct).ConfigureAwait(false) is null
-                    ? $"There is no image {id}."
-                    : $"Image {id} has no preview (it was catalogued before previews were kept)."))
+        group.MapGet("/images/{id:long}/preview", (long id, LineupEngine engine, CancellationToken ct) => PictureAsync(
+                engine.Pictures.GetImagePreviewAsync(id, ct),
+                async () => await engine.Catalog.GetImageAsync(id, ct).ConfigureAwait(false) is not null,
+                $"There is no image {id}.",
+                $"Image {id} has no preview (it was catalogued before previews were kept)."))
             .WithName("GetImagePreview")
             .WithSummary("The photo downscaled (longest side at most Lineup:Pictures:PreviewSide)");
 
@@ -63,6 +62,13 @@ public static class GalleryApi
 
         return group;
     }
+
+    /// <summary>A stored JPEG, or a 404 that says whether the face or image is unknown or only its picture is missing.</summary>
+    private static async Task<Results<FileContentHttpResult, ProblemHttpResult>> PictureAsync(
+        Task<Picture?> picture, Func<Task<bool>> exists, string unknown, string withoutPicture) =>
+        await picture.ConfigureAwait(false) is { } found
+            ? TypedResults.File(found.Jpeg, "image/jpeg")
+            : Problems.NotFound(await exists().ConfigureAwait(false) ? withoutPicture : unknown);
 
     private static async Task<Results<Ok<FaceDto>, ProblemHttpResult>> GetFaceAsync(long id, LineupEngine engine, CancellationToken ct)
     {
