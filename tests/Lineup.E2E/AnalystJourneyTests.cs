@@ -94,6 +94,40 @@ public sealed class AnalystJourneyTests(ServerFixture server) : IClassFixture<Se
     }
 
     [SkippableFact]
+    public async Task A_probe_under_the_quality_floor_is_refused_with_reasons_and_searched_only_with_a_recorded_reason()
+    {
+        SkipUnlessReady();
+        await using var context = await server.Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 900 } });
+        var page = await context.NewPageAsync();
+        var errors = CollectConsoleErrors(page);
+        await SignInAsync(page, "refusal");
+
+        await page.Locator("#probe-file").SetInputFilesAsync(server.UnderTheFloor());
+        await Assertions.Expect(page.Locator("[data-testid=probe-face][data-below-floor=true]").First)
+            .ToBeVisibleAsync(new LocatorAssertionsToBeVisibleOptions { Timeout = 30_000 });
+        await page.Locator("#search-submit").ClickAsync();
+        var refusal = page.Locator("#quality-refusal");
+        await Assertions.Expect(refusal).ToBeVisibleAsync(new LocatorAssertionsToBeVisibleOptions { Timeout = 30_000 });
+        await Assertions.Expect(refusal).ToContainTextAsync(new Regex("floor", RegexOptions.IgnoreCase));
+        await Assertions.Expect(page.Locator("[data-testid=candidate]")).ToHaveCountAsync(0);
+        await ShotAsync(page, "refusal-1-refused");
+
+        const string reason = "E2E: the only photo available; supervisor approved";
+        await page.Locator("#search-anyway").ClickAsync();
+        await page.Locator("#override-reason").FillAsync(reason);
+        await page.Locator("#override-submit").ClickAsync();
+        await Assertions.Expect(page.Locator("#search-outcome")).Not.ToBeEmptyAsync(new LocatorAssertionsToBeEmptyOptions { Timeout = 30_000 });
+        await ShotAsync(page, "refusal-2-overridden");
+
+        // What the server recorded: the refusal, then the search with the analyst's reason.
+        var recorded = await server.Engine.SearchLog.ListSearchesAsync(10);
+        var overridden = recorded.First(r => r.By == ServerFixture.AnalystName && r.QualityOverride is not null);
+        Assert.Equal(reason, overridden.QualityOverride);
+        Assert.Contains(recorded, r => r.By == ServerFixture.AnalystName && r.Outcome == Lineup.Core.Catalog.SearchOutcome.RefusedLowQuality && r.Id < overridden.Id);
+        Assert.Empty(errors);
+    }
+
+    [SkippableFact]
     public async Task A_wrong_password_is_refused_with_a_message_and_no_session()
     {
         SkipUnlessReady();

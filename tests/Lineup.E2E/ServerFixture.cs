@@ -4,7 +4,9 @@ using Lineup.Ingest.Sources;
 using Lineup.Server;
 using Lineup.Server.Security;
 using Lineup.TestSupport;
+using Lineup.Vision.Imaging;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 
 namespace Lineup.E2E;
@@ -40,6 +42,42 @@ public sealed class ServerFixture : IAsyncLifetime
     public string? SkipReason { get; private set; }
 
     public string ScreenshotDirectory { get; } = Path.Combine(AppContext.BaseDirectory, "screenshots");
+
+    /// <summary>The running server's engine (to read what the server recorded).</summary>
+    public LineupEngine Engine => _app!.Services.GetRequiredService<LineupEngine>();
+
+    /// <summary>
+    /// A probe whose every face is under the quality floor: a probe photo degraded (blur, mask, low light, … from
+    /// <see cref="Degradation.Standard"/>) until the detector still finds the face but its quality is too low. Written to
+    /// the fixture's scratch folder, never into the repository.
+    /// </summary>
+    public string UnderTheFloor()
+    {
+        foreach (var (photo, _) in Probes)
+        {
+            var bytes = File.ReadAllBytes(photo);
+            var analysis = Engine.Analyzer.Analyze(bytes, Engine.Options.Limits);
+            if (analysis.Faces.Count != 1)
+            {
+                continue;
+            }
+
+            var face = analysis.Faces[0];
+            foreach (var degradation in Degradation.Standard)
+            {
+                var degraded = ProbeDegradation.Apply(bytes, degradation, face.Box, face.Landmarks, Engine.Options.Limits);
+                var (_, faces, _) = Engine.DescribeProbe(degraded);
+                if (faces.Count > 0 && faces.All(f => f.BelowFloor))
+                {
+                    var path = _dir.Combine("under-the-floor-" + Path.GetFileName(photo));
+                    File.WriteAllBytes(path, degraded);
+                    return path;
+                }
+            }
+        }
+
+        throw new InvalidOperationException("No degraded probe was both detected and under the quality floor.");
+    }
 
     public async Task InitializeAsync()
     {
