@@ -25,4 +25,7 @@ public static class ExitCodes
 
     /// <summary>The probe face's quality is under the floor and no override reason was given (the refusal is recorded).</summary>
     public const int LowQuality = 7;
+
+    /// <summary>The audit log failed verification: an event, checkpoint or signature was altered, or history was rewritten.</summary>
+    public const int AuditFailed = 8;
 }

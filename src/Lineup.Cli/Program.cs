@@ -43,6 +43,8 @@ public static class Program
         root.Subcommands.Add(DemoCommand.Build());
         root.Subcommands.Add(ServeCommand.Build());
         root.Subcommands.Add(UsersCommands.Build());
+        root.Subcommands.Add(AuditCommands.Build());
+        root.Subcommands.Add(EraseCommands.Build());
         return root;
     }
 }

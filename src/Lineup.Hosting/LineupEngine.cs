@@ -20,14 +20,14 @@ namespace Lineup.Hosting;
 /// options, it owns the ONNX sessions, the catalog and the index. The CLI and the server both get it
 /// from here, so they cannot wire the parts differently.
 /// </summary>
-public sealed class LineupEngine : IAsyncDisposable
+public sealed partial class LineupEngine : IAsyncDisposable
 {
     private readonly FaceEngine _faces;
     private readonly ICatalog? _catalog;
     private readonly List<FaceEngine> _workers = [];
     private readonly SemaphoreSlim _ingestGate = new(1, 1);
     private IndexHandle? _index;
-    private readonly NearDuplicateIndex _nearDuplicates = new();
+    private NearDuplicateIndex _nearDuplicates = new();
     private long _hashesSeenUpTo;
 
     private LineupEngine(LineupOptions options, FaceEngine faces, ICatalog? catalog, IndexHandle? index)
@@ -63,6 +63,9 @@ public sealed class LineupEngine : IAsyncDisposable
 
     /// <summary>The record of searches; the catalog implements it.</summary>
     public ISearchLog SearchLog => Catalog as ISearchLog ?? throw new InvalidOperationException("This catalog keeps no search record.");
+
+    /// <summary>The tamper-evident audit log; the catalog implements it.</summary>
+    public Lineup.Core.Audit.IAuditLog Audit => Catalog as Lineup.Core.Audit.IAuditLog ?? throw new InvalidOperationException("This catalog keeps no audit log.");
 
     /// <summary>The embedding model's id (the model pack's).</summary>
     public string ModelId => _faces.ModelId;

@@ -168,6 +168,7 @@ public static class LineupServer
         app.MapGalleryApi();
         app.MapIngestApi();
         app.MapAdminApi();
+        app.MapErasureApi();
         app.MapOpenApi("/openapi/{documentName}.json").AllowAnonymous();
         app.MapScalarApiReference("/scalar", o => o.WithTitle("Lineup API reference")).AllowAnonymous();
         return app;

@@ -221,5 +221,48 @@ public static class Migrations
             );
             CREATE INDEX api_keys_user ON api_keys(user_id);
             """),
+        new(8, "the tamper-evident audit log", """
+            -- One row per audited action, leaf seq - 1 of an RFC 6962 Merkle tree. seq is assigned by the application as the
+            -- tree size + 1 in the action's own write transaction (no AUTOINCREMENT: a rolled-back action leaves no gap).
+            -- leaf_hash = SHA-256(0x00 || the event's canonical JSON); details hold scalar facts only, never biometric data.
+            CREATE TABLE audit_events (
+                seq        INTEGER PRIMARY KEY,
+                at         TEXT    NOT NULL,
+                actor      TEXT    NOT NULL,
+                action     TEXT    NOT NULL,
+                subject    TEXT    NOT NULL,
+                details    TEXT    NOT NULL,
+                leaf_hash  BLOB    NOT NULL
+            );
+            -- Signed tree heads: the Ed25519 signature covers the C2SP checkpoint text (origin, size, root, time).
+            -- key_id: hex SHA-256 of the signing public key.
+            CREATE TABLE audit_checkpoints (
+                tree_size  INTEGER PRIMARY KEY,
+                root_hash  BLOB    NOT NULL,
+                at         TEXT    NOT NULL,
+                signature  BLOB    NOT NULL,
+                key_id     TEXT    NOT NULL
+            );
+            -- The right edge of the tree: the roots of its perfect subtrees, largest first (32 bytes each), updated with
+            -- every append so that the next leaf and the current root cost O(log n) hashes. Derived state:
+            -- `lineup audit verify` checks it against the events.
+            CREATE TABLE audit_tree (
+                id        INTEGER PRIMARY KEY CHECK (id = 1),
+                size      INTEGER NOT NULL,
+                frontier  BLOB    NOT NULL
+            );
+            INSERT INTO audit_tree(id, size, frontier) VALUES (1, 0, x'');
+
+            -- Append-only by construction: a bug (or a careless retention job) cannot rewrite history through the
+            -- application. Someone with the file can drop these; that is what verification and witnesses are for.
+            CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+            BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
+            CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+            BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
+            CREATE TRIGGER audit_checkpoints_no_update BEFORE UPDATE ON audit_checkpoints
+            BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;
+            CREATE TRIGGER audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints
+            BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;
+            """),
     ];
 }

@@ -1,3 +1,4 @@
+using Lineup.Core.Audit;
 using Lineup.Core.Catalog;
 using Microsoft.Data.Sqlite;
 
@@ -40,8 +41,30 @@ public sealed partial class SqliteCatalog : ISearchLog
             insert.Parameters.AddWithValue("$candidates", search.Candidates);
             insert.Parameters.AddWithValue("$above", search.AboveThreshold);
             insert.Parameters.AddWithValue("$ms", search.DurationMs);
-            return (long)(await insert.ExecuteScalarAsync(ct).ConfigureAwait(false))!;
+            var id = (long)(await insert.ExecuteScalarAsync(ct).ConfigureAwait(false))!;
+
+            // In the same transaction: a search is never recorded without its audit event, nor the event without it.
+            await AppendAuditAsync(tx, SearchAuditEvent(search, id), ct).ConfigureAwait(false);
+            return id;
         }, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The audit event of a recorded search: who searched, its id, and what came back. The probe is named by the first
+    /// 16 hex digits of its SHA-256 (enough to match it to the search record, not to carry any image); no embedding,
+    /// no image, no score of any face.
+    /// </summary>
+    internal static NewAuditEvent SearchAuditEvent(SearchRecord search, long id)
+    {
+        var details = AuditDetails.Empty
+            .With("outcome", OutcomeText(search.Outcome))
+            .With("candidates", search.Candidates)
+            .With("above_threshold", search.AboveThreshold)
+            .With("faces_in_probe", search.FacesInProbe)
+            .With("probe_sha256", search.ProbeSha256.Length > 16 ? search.ProbeSha256[..16] : search.ProbeSha256)
+            .With("gallery_size", search.GallerySize)
+            .With("quality_override", search.QualityOverride is not null);
+        return new NewAuditEvent(search.By, AuditActions.Search, $"search:{id}", details);
     }
 
     public async Task<IReadOnlyList<SearchRecord>> ListSearchesAsync(int limit = 100, CancellationToken ct = default)

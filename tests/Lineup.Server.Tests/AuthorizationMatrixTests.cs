@@ -75,6 +75,8 @@ public sealed class AuthorizationMatrixTests(MatrixServer server, ITestOutputHel
         ["GET /api/images/{id:long}"] = new(Permissions.GalleryRead, _ => Get("/api/images/1")),
         ["GET /api/images/{id:long}/preview"] = new(Permissions.GalleryRead, _ => Get("/api/images/1/preview")),
         ["GET /api/images/{id:long}/original"] = new(Permissions.GalleryRead, _ => Get("/api/images/1/original")),
+        ["DELETE /api/images/{id:long}"] = new(Permissions.Admin, _ => new(HttpMethod.Delete, "/api/images/999999")),
+        ["DELETE /api/faces/{id:long}"] = new(Permissions.Admin, _ => new(HttpMethod.Delete, "/api/faces/999999")),
         ["GET /api/searches"] = new(Permissions.SearchesRead, _ => Get("/api/searches?limit=5")),
         ["POST /api/ingest/uploads"] = new(Permissions.Admin, _ => Http.Post("/api/ingest/uploads", Http.Fields(("collection", "matrix"), ("lawfulBasis", "test")))),
         ["POST /api/ingest/paths"] = new(Permissions.Admin, c => Http.PostJson("/api/ingest/paths", new { path = c.MissingIncomingPath, collection = "matrix", lawfulBasis = "test" })),
