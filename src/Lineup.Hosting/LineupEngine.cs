@@ -368,9 +368,22 @@ public sealed partial class LineupEngine : IAsyncDisposable
         var allowed = filter.IsEmpty || Catalog is not ISearchFilterCatalog filters
             ? FaceKeySet.All
             : await filters.ResolveAsync(filter, ct).ConfigureAwait(false);
-        var searched = allowed.IsAll ? Index.Count : allowed.Count;
+        // One index for the whole search: an erasure swaps in a rebuilt index and disposes the old one, and a search
+        // that took the old one just before the swap asks the new one instead of failing.
+        var index = Index;
         var hits = new VectorHit[request.Top];
-        var found = Index.Search(analysis.Faces[chosen].Embedding, hits, allowed);
+        int found;
+        try
+        {
+            found = index.Search(analysis.Faces[chosen].Embedding, hits, allowed);
+        }
+        catch (ObjectDisposedException)
+        {
+            index = Index;
+            found = index.Search(analysis.Faces[chosen].Embedding, hits, allowed);
+        }
+
+        var searched = allowed.IsAll ? index.Count : allowed.Count;
         var ids = hits.AsSpan(0, found).ToArray().Select(h => h.Key).ToList();
         var records = (await Catalog.GetFacesWithImagesAsync(ids, ct).ConfigureAwait(false)).ToDictionary(r => r.Face.Id);
         var calibration = _faces.Manifest.Calibration.Scores;
@@ -394,7 +407,7 @@ public sealed partial class LineupEngine : IAsyncDisposable
             .ConfigureAwait(false);
         return new SearchResult(
             searchId, analysis.Info, probeFaces, chosen + 1, choice, floor, request.QualityOverride, Threshold, calibration?.Fmr(Threshold),
-            Index.Count, searched, filter.IsEmpty ? "none" : filter.Describe(), outcome, calibration?.Dataset, candidates);
+            index.Count, searched, filter.IsEmpty ? "none" : filter.Describe(), outcome, calibration?.Dataset, candidates);
     }
 
     /// <summary>What a search applied, as recorded: top-k, face choice, filter, threshold.</summary>
@@ -441,9 +454,10 @@ public sealed partial class LineupEngine : IAsyncDisposable
 
     public async Task<string> RebuildIndexAsync(IProgress<string>? progress, CancellationToken ct)
     {
-        _index!.Dispose();
-        _index = null;
+        // Built beside the live index and swapped in, as after an erasure: searches meanwhile use the old one.
+        var current = _index!;
         _index = await IndexHandle.RebuildAsync(Options, Catalog, _faces.Dimensions, progress, ct).ConfigureAwait(false);
+        current.Dispose();
         return _index.Report;
     }
 
