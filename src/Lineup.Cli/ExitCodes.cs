@@ -28,4 +28,8 @@ public static class ExitCodes
 
     /// <summary>The audit log failed verification: an event, checkpoint or signature was altered, or history was rewritten.</summary>
     public const int AuditFailed = 8;
+
+    /// <summary>Oversight refused the action: a search without an open, authorised case the user is assigned to, an expired
+    /// clearance or a refused probe source (recorded and audited), or a review or export the two-person rule forbids.</summary>
+    public const int Refused = 9;
 }

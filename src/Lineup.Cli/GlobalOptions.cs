@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.ComponentModel.DataAnnotations;
 using Lineup.Core.Catalog;
 using Lineup.Core.Imaging;
+using Lineup.Core.Oversight;
 using Lineup.Hosting;
 using Lineup.Ingest.Sources;
 using Lineup.Vision.Models;
@@ -103,6 +104,14 @@ public static class GlobalOptions
         catch (IngestBusyException e)
         {
             return Fail(ExitCodes.Busy, e.Message);
+        }
+        catch (SearchRefusedException e)
+        {
+            return Fail(ExitCodes.Refused, $"search refused ({e.Code}): {e.Message} (recorded as search {e.SearchId})");
+        }
+        catch (ReviewRefusedException e)
+        {
+            return Fail(ExitCodes.Refused, $"refused ({e.Code}): {e.Message}");
         }
         catch (Exception e) when (e is IngestSourceException or CatalogException)
         {

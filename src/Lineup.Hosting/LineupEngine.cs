@@ -6,6 +6,7 @@ using Lineup.Core.Faces;
 using Lineup.Core.Imaging;
 using Lineup.Core.Indexing;
 using Lineup.Core.Numerics;
+using Lineup.Core.Oversight;
 using Lineup.Core.Security;
 using Lineup.Ingest;
 using Lineup.Ingest.Sources;
@@ -64,6 +65,9 @@ public sealed partial class LineupEngine : IAsyncDisposable
     /// <summary>The record of searches; the catalog implements it.</summary>
     public ISearchLog SearchLog => Catalog as ISearchLog ?? throw new InvalidOperationException("This catalog keeps no search record.");
 
+    /// <summary>Cases, assignments and clearances; the catalog implements it.</summary>
+    public ICaseStore Cases => Catalog as ICaseStore ?? throw new InvalidOperationException("This catalog keeps no cases.");
+
     /// <summary>The tamper-evident audit log; the catalog implements it.</summary>
     public Lineup.Core.Audit.IAuditLog Audit => Catalog as Lineup.Core.Audit.IAuditLog ?? throw new InvalidOperationException("This catalog keeps no audit log.");
 
@@ -85,7 +89,7 @@ public sealed partial class LineupEngine : IAsyncDisposable
         try
         {
             Directory.CreateDirectory(options.FullDataDirectory);
-            catalog = await SqliteCatalog.OpenAsync(options.CatalogPath, faces.ModelId, ct).ConfigureAwait(false);
+            catalog = await SqliteCatalog.OpenAsync(options.CatalogPath, faces.ModelId, options.Clock, ct).ConfigureAwait(false);
             var index = await IndexHandle.OpenAsync(options, catalog, faces.Dimensions, progress, ct).ConfigureAwait(false);
             await MarkDeadRunsAsync(options, catalog, ct).ConfigureAwait(false);
             return new LineupEngine(options, faces, catalog, index);
@@ -126,7 +130,7 @@ public sealed partial class LineupEngine : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         Directory.CreateDirectory(options.FullDataDirectory);
-        return await SqliteCatalog.OpenAsync(options.CatalogPath, ModelPackManifest.Default.Id, ct).ConfigureAwait(false);
+        return await SqliteCatalog.OpenAsync(options.CatalogPath, ModelPackManifest.Default.Id, options.Clock, ct).ConfigureAwait(false);
     }
 
     /// <summary>Models only (for verify and eval): no catalog or index is opened or created.</summary>
@@ -198,7 +202,8 @@ public sealed partial class LineupEngine : IAsyncDisposable
         observer?.Started?.Invoke(run, resumed);
         var nearDuplicates = await NearDuplicatesAsync(ct).ConfigureAwait(false);
         var pipeline = new IngestPipeline(
-            Analyzers(), Catalog, Ledger, Index, nearDuplicates, new IngestOptions { Limits = Options.Limits });
+            Analyzers(), Catalog, Ledger, Index, nearDuplicates,
+            new IngestOptions { Limits = Options.Limits, FaceScreen = await IngestScreenAsync(ct).ConfigureAwait(false) });
 
         // Counting (for the ETA) streams the source once more, beside the ingest; far cheaper than analysing.
         using var counting = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -301,9 +306,12 @@ public sealed partial class LineupEngine : IAsyncDisposable
     }
 
     /// <summary>
-    /// 1:N search of one probe face against the gallery, recorded in the catalog (probe hash, quality, parameters,
-    /// outcome; never the image or its embedding). A probe face under the quality floor is refused
-    /// (<see cref="ProbeQualityException"/>, recorded too) unless the request gives a reason to override.
+    /// 1:N search of one probe face against the gallery, recorded in the catalog (case, attestation, probe hash and
+    /// photo, quality, parameters, gallery version, timings, candidate list; never the embedding). Intake comes first:
+    /// without an open, authorised case the user is assigned to, current clearances and an accepted probe source the
+    /// search is refused (<see cref="SearchRefusedException"/>, recorded and audited) before the probe is decoded. A
+    /// probe face under the quality floor is refused (<see cref="ProbeQualityException"/>, recorded too) unless the
+    /// request gives a reason to override.
     /// </summary>
     public async Task<SearchResult> SearchAsync(SearchRequest request, CancellationToken ct = default)
     {
@@ -320,15 +328,34 @@ public sealed partial class LineupEngine : IAsyncDisposable
 
         var filter = request.Filter.Normalize();
         var started = Stopwatch.GetTimestamp();
-        var analysis = Analyze(request.Photo, request.Name);
         var floor = Options.Search.QualityFloor;
-        var probeFaces = Describe(analysis.Faces, floor);
         var record = new SearchRecord(
-            DateTimeOffset.UtcNow, request.By, Convert.ToHexStringLower(SHA256.HashData(request.Photo)), analysis.Faces.Count, null, null,
-            floor, null, SearchOutcome.NoFace, Parameters(request, filter), _faces.ModelId, Index.Count, 0, 0, 0);
+            Options.Clock.GetUtcNow(), request.By, Convert.ToHexStringLower(SHA256.HashData(request.Photo)), 0, null, null,
+            floor, null, SearchOutcome.NoFace, Parameters(request, filter), _faces.ModelId, Index.Count, 0, 0, 0)
+        {
+            CaseNumber = string.IsNullOrWhiteSpace(request.CaseNumber) ? null : request.CaseNumber.Trim(),
+            ProbeSource = string.IsNullOrWhiteSpace(request.ProbeSource) ? null : request.ProbeSource.Trim(),
+            GalleryVersion = await SearchLog.GalleryVersionAsync(ct).ConfigureAwait(false),
+        };
+
+        var (searchCase, refusal) = await CheckIntakeAsync(request, record.At, ct).ConfigureAwait(false);
+        if (refusal is { } refused)
+        {
+            var refusedId = await RecordAsync(
+                record with { CaseId = searchCase?.Id, Outcome = SearchOutcome.RefusedIntake, Refusal = SearchIntake.Code(refused.Refusal), DurationMs = ElapsedMs(started) },
+                ReadOnlyMemory<byte>.Empty, [], ct).ConfigureAwait(false);
+            throw new SearchRefusedException(refused.Refusal, refused.Message, refusedId);
+        }
+
+        record = record with { CaseId = searchCase!.Id, ProbeSource = ProbeSources.Normalize(request.ProbeSource) };
+        var analyzing = Stopwatch.GetTimestamp();
+        var analysis = Analyze(request.Photo, request.Name);
+        var analyzeMs = ElapsedMs(analyzing);
+        var probeFaces = Describe(analysis.Faces, floor);
+        record = record with { FacesInProbe = analysis.Faces.Count, Timings = Timings(analyzeMs) };
         if (analysis.Faces.Count == 0)
         {
-            await RecordAsync(record with { DurationMs = ElapsedMs(started) }, ct).ConfigureAwait(false);
+            await RecordAsync(record with { DurationMs = ElapsedMs(started) }, request.Photo, [], ct).ConfigureAwait(false);
             throw new NoFaceException($"{request.Name}: no face was found.");
         }
 
@@ -338,7 +365,7 @@ public sealed partial class LineupEngine : IAsyncDisposable
         {
             if (n < 1 || n > analysis.Faces.Count)
             {
-                await RecordAsync(record with { DurationMs = ElapsedMs(started) }, ct).ConfigureAwait(false);
+                await RecordAsync(record with { DurationMs = ElapsedMs(started) }, request.Photo, [], ct).ConfigureAwait(false);
                 throw new NoFaceException($"{request.Name} has {analysis.Faces.Count} face(s); face {n} does not exist.");
             }
 
@@ -358,13 +385,26 @@ public sealed partial class LineupEngine : IAsyncDisposable
         record = record with { Face = chosen + 1, Quality = quality, QualityOverride = request.QualityOverride };
         if (face.BelowFloor && request.QualityOverride is null)
         {
-            var id = await RecordAsync(record with { Outcome = SearchOutcome.RefusedLowQuality, DurationMs = ElapsedMs(started) }, ct).ConfigureAwait(false);
+            var id = await RecordAsync(
+                record with { Outcome = SearchOutcome.RefusedLowQuality, DurationMs = ElapsedMs(started) }, request.Photo, [], ct).ConfigureAwait(false);
             throw new ProbeQualityException(
                 $"{request.Name}: face {chosen + 1} has quality {quality:0} of 100, under the floor of {floor:0} ({Shortfalls(face.Quality!)}). " +
                 "Matches on such a probe are unreliable; search it anyway only with a recorded reason.",
                 id, face, floor);
         }
 
+        var calibration = _faces.Manifest.Calibration.Scores;
+        if (await IsOptedOutAsync(analysis.Faces[chosen].Embedding, ct).ConfigureAwait(false))
+        {
+            // The person asked not to be searched for: nothing is returned, at any rank, and the record says so.
+            var withheld = await RecordAsync(
+                record with { Outcome = SearchOutcome.WithheldOptOut, DurationMs = ElapsedMs(started) }, request.Photo, [], ct).ConfigureAwait(false);
+            return new SearchResult(
+                withheld, analysis.Info, probeFaces, chosen + 1, choice, floor, request.QualityOverride, Threshold, calibration?.Fmr(Threshold),
+                Index.Count, 0, filter.IsEmpty ? "none" : filter.Describe(), SearchOutcome.WithheldOptOut, calibration?.Dataset, []);
+        }
+
+        var searching = Stopwatch.GetTimestamp();
         var allowed = filter.IsEmpty || Catalog is not ISearchFilterCatalog filters
             ? FaceKeySet.All
             : await filters.ResolveAsync(filter, ct).ConfigureAwait(false);
@@ -383,14 +423,16 @@ public sealed partial class LineupEngine : IAsyncDisposable
             found = index.Search(analysis.Faces[chosen].Embedding, hits, allowed);
         }
 
+        var indexMs = ElapsedMs(searching);
+        var fetching = Stopwatch.GetTimestamp();
         var searched = allowed.IsAll ? index.Count : allowed.Count;
         var ids = hits.AsSpan(0, found).ToArray().Select(h => h.Key).ToList();
         var records = (await Catalog.GetFacesWithImagesAsync(ids, ct).ConfigureAwait(false)).ToDictionary(r => r.Face.Id);
-        var calibration = _faces.Manifest.Calibration.Scores;
+        var optedOut = await OptedOutFacesAsync(ids, ct).ConfigureAwait(false);
         var candidates = new List<Candidate>(found);
         for (var i = 0; i < found; i++)
         {
-            if (records.TryGetValue(hits[i].Key, out var stored))
+            if (records.TryGetValue(hits[i].Key, out var stored) && !optedOut.Contains(hits[i].Key))
             {
                 var sightings = await Catalog.GetSightingsAsync(stored.Image.Id, ct).ConfigureAwait(false);
                 var fmr = calibration?.Fmr(hits[i].Similarity);
@@ -402,21 +444,39 @@ public sealed partial class LineupEngine : IAsyncDisposable
 
         var above = candidates.Count(c => c.AboveThreshold);
         var outcome = above > 0 ? SearchOutcome.Candidates : SearchOutcome.NoCandidateAboveThreshold;
+        var kept = candidates.Select(c => new StoredCandidate(c.Rank, c.FaceId, c.Image.Id, c.Similarity, c.EstimatedFmr, c.AboveThreshold)).ToList();
         var searchId = await RecordAsync(
-            record with { Outcome = outcome, Candidates = candidates.Count, AboveThreshold = above, DurationMs = ElapsedMs(started) }, ct)
-            .ConfigureAwait(false);
+            record with
+            {
+                Outcome = outcome, Candidates = candidates.Count, AboveThreshold = above, GallerySize = index.Count,
+                DurationMs = ElapsedMs(started), Timings = Timings(analyzeMs, indexMs, ElapsedMs(fetching)),
+            },
+            request.Photo, kept, ct).ConfigureAwait(false);
         return new SearchResult(
             searchId, analysis.Info, probeFaces, chosen + 1, choice, floor, request.QualityOverride, Threshold, calibration?.Fmr(Threshold),
             index.Count, searched, filter.IsEmpty ? "none" : filter.Describe(), outcome, calibration?.Dataset, candidates);
     }
+
+    /// <summary>The case of the request and the first reason to refuse the search, if any (<see cref="SearchIntake"/>).</summary>
+    private async Task<(CaseRecord? Case, (IntakeRefusal Refusal, string Message)? Refusal)> CheckIntakeAsync(
+        SearchRequest request, DateTimeOffset now, CancellationToken ct)
+    {
+        var user = UserNames.IsValid(request.By) ? await Users.FindUserAsync(request.By, ct).ConfigureAwait(false) : null;
+        var found = string.IsNullOrWhiteSpace(request.CaseNumber) ? null : await Cases.FindCaseAsync(request.CaseNumber, ct).ConfigureAwait(false);
+        return (found, SearchIntake.Check(user, request.By, request.CaseNumber, found, request.ProbeSource, Options.Oversight.Policy, now));
+    }
+
+    private static string Timings(double analyzeMs, double? indexMs = null, double? catalogMs = null) =>
+        string.Create(CultureInfo.InvariantCulture,
+            $"analyze={analyzeMs:0.0}{(indexMs is { } i ? $"; index={i:0.0}" : "")}{(catalogMs is { } c ? $"; catalog={c:0.0}" : "")}");
 
     /// <summary>What a search applied, as recorded: top-k, face choice, filter, threshold.</summary>
     private string Parameters(SearchRequest request, SearchFilter filter) =>
         string.Create(CultureInfo.InvariantCulture,
             $"top={request.Top}; face={(request.Face is { } f ? f.ToString(CultureInfo.InvariantCulture) : "most prominent")}; filter={(filter.IsEmpty ? "none" : filter.Describe())}; threshold={Threshold:0.000}; index={Options.Index.Kind}");
 
-    private async Task<long> RecordAsync(SearchRecord record, CancellationToken ct) =>
-        Catalog is ISearchLog log ? await log.RecordSearchAsync(record, ct).ConfigureAwait(false) : 0;
+    private async Task<long> RecordAsync(SearchRecord record, ReadOnlyMemory<byte> probe, IReadOnlyList<StoredCandidate> candidates, CancellationToken ct) =>
+        await SearchLog.RecordSearchAsync(record, probe, candidates, ct).ConfigureAwait(false);
 
     private static double ElapsedMs(long started) => Stopwatch.GetElapsedTime(started).TotalMilliseconds;
 

@@ -33,6 +33,15 @@ public sealed class LineupOptions
     /// <summary>The face thumbnails and image previews ingest stores for the UI (originals are never copied).</summary>
     public PictureOptions Pictures { get; set; } = new();
 
+    /// <summary>Cases, intake and the supervisor view's rules.</summary>
+    public OversightSettings Oversight { get; set; } = new();
+
+    /// <summary>
+    /// The clock every time-dependent rule reads (authorisation and clearance expiry, retention, audit times). Not bound
+    /// from configuration: tests replace it with a fake clock to step past an expiry.
+    /// </summary>
+    public TimeProvider Clock { get; set; } = TimeProvider.System;
+
     public string FullDataDirectory => Path.GetFullPath(DataDirectory);
 
     public string FullModelsDirectory => Path.GetFullPath(ModelsDirectory ?? Path.Combine(FullDataDirectory, "models"));
@@ -58,6 +67,7 @@ public sealed class LineupOptions
         Validator.ValidateObject(Index, new ValidationContext(Index), validateAllProperties: true);
         Validator.ValidateObject(Decode, new ValidationContext(Decode), validateAllProperties: true);
         Validator.ValidateObject(Search, new ValidationContext(Search), validateAllProperties: true);
+        Validator.ValidateObject(Oversight, new ValidationContext(Oversight), validateAllProperties: true);
         Pictures.Validate();
         if (Index.Quantization is not ("f32" or "f16" or "i8"))
         {
@@ -109,4 +119,37 @@ public sealed class SearchSettings
     /// <summary>Cosine at or above which a candidate is reported as above the threshold; null: the model pack's.</summary>
     [Range(-1.0, 1.0)]
     public float? Threshold { get; set; }
+}
+
+public sealed class OversightSettings
+{
+    /// <summary>
+    /// The offence categories a case may be opened for, and searched under; compared ignoring case. Configured as
+    /// <c>Lineup:Oversight:Offences:0</c>, <c>…:1</c>, …; an empty list is the built-in one
+    /// (<see cref="Core.Oversight.OversightPolicy.DefaultOffences"/>).
+    /// </summary>
+    public List<string> Offences { get; set; } = [];
+
+    /// <summary>The working day the supervisor view flags searches outside of: first hour (0–23, local time).</summary>
+    [Range(0, 23)]
+    public int WorkdayStartHour { get; set; } = 7;
+
+    /// <summary>The hour the working day ends (1–24, local time, exclusive).</summary>
+    [Range(1, 24)]
+    public int WorkdayEndHour { get; set; } = 19;
+
+    /// <summary>The IANA or Windows time zone of the working day; null: UTC.</summary>
+    public string? TimeZone { get; set; }
+
+    /// <summary>
+    /// Cosine at or above which a face counts as the person of an opt-out request (erased when the request is recorded,
+    /// not stored at ingest, never returned by search). Null: the model pack's calibrated similarity at a false-match rate
+    /// of 1 % per comparison (<c>LineupEngine.DefaultOptOutFmr</c>; 0.239 for the default pack, against the search
+    /// threshold's 0.328 at 0.1 %), never above the search threshold. Lower errs further on the side of the person and
+    /// costs more unrelated faces (about FMR × gallery size per request photo).
+    /// </summary>
+    [Range(-1.0, 1.0)]
+    public float? OptOutThreshold { get; set; }
+
+    public Core.Oversight.OversightPolicy Policy => new(Offences.Count > 0 ? Offences : Core.Oversight.OversightPolicy.DefaultOffences);
 }

@@ -26,8 +26,14 @@ public sealed record SearchRequest(byte[] Photo, string Name = "the probe photo"
     /// <summary>The reason for searching a probe face under the quality floor; recorded with the search. Null: no override.</summary>
     public string? QualityOverride { get; init; }
 
-    /// <summary>Who searches, as recorded with the search.</summary>
+    /// <summary>Who searches: a catalog user, assigned to the case, with current clearances.</summary>
     public string By { get; init; } = Environment.UserName;
+
+    /// <summary>The case the search is for; every search needs an open, authorised case the user is assigned to.</summary>
+    public string? CaseNumber { get; init; }
+
+    /// <summary>What the user attests the probe is (<see cref="Core.Oversight.ProbeSources"/>).</summary>
+    public string? ProbeSource { get; init; }
 }
 
 /// <summary>One gallery face returned for a probe, with where its photo came from.</summary>

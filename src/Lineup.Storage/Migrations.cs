@@ -264,5 +264,146 @@ public static class Migrations
             CREATE TRIGGER audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints
             BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;
             """),
+        new(9, "oversight: cases, intake, stored probes and candidates, reviews, retention, opt-outs, reports", """
+            -- Cases: every search belongs to one. offence: one of the configured allowlist (checked when the case is
+            -- opened and again at every search, since the list may shrink). authorised_until: the authorisation's expiry;
+            -- a search after it is refused. legal_hold: nothing of the case expires while set.
+            CREATE TABLE cases (
+                id                 INTEGER PRIMARY KEY AUTOINCREMENT,
+                number             TEXT    NOT NULL UNIQUE COLLATE NOCASE,
+                offence            TEXT    NOT NULL,
+                purpose            TEXT    NOT NULL,
+                authorisation_ref  TEXT    NOT NULL,
+                authorised_until   TEXT    NOT NULL,
+                status             TEXT    NOT NULL CHECK (status IN ('open', 'closed')),
+                legal_hold         INTEGER NOT NULL DEFAULT 0,
+                created_at         TEXT    NOT NULL,
+                created_by         TEXT    NOT NULL,
+                closed_at          TEXT
+            );
+            -- Need-to-know: only assigned users search in, review for, or read a case.
+            CREATE TABLE case_users (
+                case_id      INTEGER NOT NULL REFERENCES cases(id),
+                user_id      INTEGER NOT NULL REFERENCES users(id),
+                assigned_at  TEXT    NOT NULL,
+                assigned_by  TEXT    NOT NULL,
+                PRIMARY KEY (case_id, user_id)
+            ) WITHOUT ROWID;
+            CREATE INDEX case_users_user ON case_users(user_id);
+
+            -- Clearances: a user whose NDA or training has expired (or was never recorded) cannot search or confirm.
+            ALTER TABLE users ADD COLUMN nda_until TEXT;
+            ALTER TABLE users ADD COLUMN training_until TEXT;
+
+            -- Searches gain their case, the probe's attestation, the intake refusal (outcome refused_intake), the gallery
+            -- version and per-stage timings. Rebuilt because SQLite cannot widen a CHECK constraint.
+            CREATE TABLE searches_v9 (
+                id               INTEGER PRIMARY KEY AUTOINCREMENT,
+                at               TEXT    NOT NULL,
+                by_user          TEXT    NOT NULL,
+                case_id          INTEGER REFERENCES cases(id),
+                case_number      TEXT,
+                probe_source     TEXT,
+                refusal          TEXT,
+                probe_sha256     TEXT    NOT NULL,
+                faces_in_probe   INTEGER NOT NULL,
+                face             INTEGER,
+                quality          REAL,
+                quality_floor    REAL    NOT NULL,
+                quality_override TEXT,
+                outcome          TEXT    NOT NULL CHECK (outcome IN ('candidates', 'no_candidate_above_threshold', 'refused_low_quality',
+                                                                     'no_face', 'refused_intake', 'withheld_opt_out')),
+                parameters       TEXT    NOT NULL,
+                model_id         TEXT    NOT NULL,
+                gallery_size     INTEGER NOT NULL,
+                gallery_version  INTEGER NOT NULL DEFAULT 0,
+                candidates       INTEGER NOT NULL,
+                above_threshold  INTEGER NOT NULL,
+                duration_ms      REAL    NOT NULL,
+                timings          TEXT    NOT NULL DEFAULT ''
+            );
+            INSERT INTO searches_v9(id, at, by_user, probe_sha256, faces_in_probe, face, quality, quality_floor, quality_override, outcome,
+                                    parameters, model_id, gallery_size, candidates, above_threshold, duration_ms)
+            SELECT id, at, by_user, probe_sha256, faces_in_probe, face, quality, quality_floor, quality_override, outcome,
+                   parameters, model_id, gallery_size, candidates, above_threshold, duration_ms FROM searches;
+            DROP TABLE searches;
+            ALTER TABLE searches_v9 RENAME TO searches;
+            CREATE INDEX searches_at ON searches(at);
+            CREATE INDEX searches_case ON searches(case_id, id);
+
+            -- The probe photo as uploaded (for reviewers and the case file) until its time-to-live: the one place a
+            -- probe's bytes are kept. Never an embedding.
+            CREATE TABLE search_probes (
+                search_id  INTEGER PRIMARY KEY REFERENCES searches(id) ON DELETE CASCADE,
+                bytes      BLOB    NOT NULL
+            );
+            -- The candidate list a search returned. face_id and image_id carry no foreign key: an erased face leaves the
+            -- record of having been returned (ids and scores are not biometric data).
+            CREATE TABLE search_candidates (
+                search_id       INTEGER NOT NULL REFERENCES searches(id) ON DELETE CASCADE,
+                rank            INTEGER NOT NULL,
+                face_id         INTEGER NOT NULL,
+                image_id        INTEGER NOT NULL,
+                similarity      REAL    NOT NULL,
+                estimated_fmr   REAL,
+                above_threshold INTEGER NOT NULL,
+                PRIMARY KEY (search_id, rank)
+            ) WITHOUT ROWID;
+
+            -- Two-person confirmation: one decision per reviewer per candidate; kept when it is a rejection too.
+            CREATE TABLE candidate_decisions (
+                id         INTEGER PRIMARY KEY AUTOINCREMENT,
+                search_id  INTEGER NOT NULL,
+                rank       INTEGER NOT NULL,
+                user_id    INTEGER NOT NULL REFERENCES users(id),
+                decision   TEXT    NOT NULL CHECK (decision IN ('confirm', 'reject')),
+                reason     TEXT,
+                at         TEXT    NOT NULL,
+                UNIQUE (search_id, rank, user_id),
+                FOREIGN KEY (search_id, rank) REFERENCES search_candidates(search_id, rank) ON DELETE CASCADE
+            );
+
+            -- Bumped by every change of the gallery (an ingest batch, an erasure): searches record it, so a disclosure
+            -- says which state of the gallery answered.
+            CREATE TABLE gallery_state (
+                id       INTEGER PRIMARY KEY CHECK (id = 1),
+                version  INTEGER NOT NULL
+            );
+            INSERT INTO gallery_state(id, version) VALUES (1, (SELECT count(*) FROM images));
+
+            -- Time-to-live in days per data class: probe_images, candidate_lists, audit_events. A missing row is the
+            -- built-in default.
+            CREATE TABLE retention_settings (
+                data_class  TEXT    PRIMARY KEY CHECK (data_class IN ('probe_images', 'candidate_lists', 'audit_events')),
+                ttl_days    INTEGER NOT NULL CHECK (ttl_days >= 1),
+                set_at      TEXT    NOT NULL,
+                set_by      TEXT    NOT NULL
+            );
+
+            -- Opt-out requests: the request's reference and the embeddings of its photos (the photos themselves are not
+            -- kept). Matching gallery faces are erased; matching faces are refused at ingest and never returned.
+            CREATE TABLE opt_outs (
+                id           INTEGER PRIMARY KEY AUTOINCREMENT,
+                reference    TEXT    NOT NULL,
+                note         TEXT,
+                recorded_at  TEXT    NOT NULL,
+                recorded_by  TEXT    NOT NULL,
+                faces_erased INTEGER NOT NULL DEFAULT 0
+            );
+            CREATE TABLE opt_out_embeddings (
+                id          INTEGER PRIMARY KEY AUTOINCREMENT,
+                opt_out_id  INTEGER NOT NULL REFERENCES opt_outs(id) ON DELETE CASCADE,
+                embedding   BLOB    NOT NULL
+            );
+
+            -- Audit events older than their time-to-live are pruned: the row keeps seq, time and leaf hash (so the tree and
+            -- every checkpoint still verify) and loses actor, action, subject and details. The only update allowed.
+            ALTER TABLE audit_events ADD COLUMN pruned_at TEXT;
+            DROP TRIGGER audit_events_no_update;
+            CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+            WHEN NOT (OLD.pruned_at IS NULL AND NEW.pruned_at IS NOT NULL AND NEW.seq = OLD.seq AND NEW.at = OLD.at
+                      AND NEW.leaf_hash = OLD.leaf_hash AND NEW.actor = '' AND NEW.action = '' AND NEW.subject = '' AND NEW.details = '')
+            BEGIN SELECT RAISE(ABORT, 'audit events are append-only (pruning is the only change)'); END;
+            """),
     ];
 }

@@ -183,6 +183,7 @@ public sealed partial class SqliteCatalog
 
         var now = FormatTime(_clock.GetUtcNow());
         using var batch = new BatchWriter(_writer, tx, ModelId, now);
+        await BumpGalleryVersionAsync(tx, ct).ConfigureAwait(false);
         using var record = _writer.CreateCommand();
         record.Transaction = tx;
         record.CommandText = """

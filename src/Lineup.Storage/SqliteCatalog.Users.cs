@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Lineup.Core.Audit;
 using Lineup.Core.Catalog;
 using Lineup.Core.Security;
 using Microsoft.Data.Sqlite;
@@ -15,7 +16,7 @@ public sealed partial class SqliteCatalog : IUserStore
     internal static readonly TimeSpan ApiKeyTouchInterval = TimeSpan.FromMinutes(1);
 
     private const string UserColumns =
-        "u.id, u.name, u.display_name, u.roles, u.password_hash, u.security_stamp, u.created_at, u.disabled_at";
+        "u.id, u.name, u.display_name, u.roles, u.password_hash, u.security_stamp, u.created_at, u.disabled_at, u.nda_until, u.training_until";
 
     private const string ApiKeyColumns = "k.id, k.user_id, k.name, k.prefix, k.created_at, k.last_used_at, k.revoked_at";
 
@@ -24,8 +25,20 @@ public sealed partial class SqliteCatalog : IUserStore
     /// <summary>SQLITE_CONSTRAINT_UNIQUE: the extended result code of a duplicate user name or key hash.</summary>
     private const int SqliteConstraintUnique = 2067;
 
-    public async Task<UserAccount> AddUserAsync(
-        string name, string? displayName, IReadOnlyCollection<Role> roles, string? passwordHash, CancellationToken ct = default)
+    /// <summary>Who changes users when the caller does not say (<see cref="ActingAs"/>): recorded as such in the audit log.</summary>
+    public const string SystemActor = "system";
+
+    public IUserStore ActingAs(string actor)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(actor);
+        return new UserStoreActingAs(this, actor);
+    }
+
+    public Task<UserAccount> AddUserAsync(string name, string? displayName, IReadOnlyCollection<Role> roles, string? passwordHash, CancellationToken ct = default) =>
+        AddUserAsync(name, displayName, roles, passwordHash, SystemActor, ct);
+
+    internal async Task<UserAccount> AddUserAsync(
+        string name, string? displayName, IReadOnlyCollection<Role> roles, string? passwordHash, string actor, CancellationToken ct)
     {
         if (!UserNames.IsValid(name))
         {
@@ -57,6 +70,7 @@ public sealed partial class SqliteCatalog : IUserStore
                 insert.Parameters.AddWithValue("$stamp", NewSecurityStamp());
                 insert.Parameters.AddWithValue("$created", FormatTime(_clock.GetUtcNow()));
                 var id = (long)(await insert.ExecuteScalarAsync(ct).ConfigureAwait(false))!;
+                await AppendAuditAsync(tx, UserEvent(actor, name, "user.add").With("roles", roleText), ct).ConfigureAwait(false);
                 return (await ReadUserAsync(_writer, tx, "u.id = $key", id, ct).ConfigureAwait(false))!;
             }, ct).ConfigureAwait(false);
         }
@@ -104,28 +118,44 @@ public sealed partial class SqliteCatalog : IUserStore
         return (long)(await command.ExecuteScalarAsync(ct).ConfigureAwait(false))!;
     }
 
-    public async Task<UserAccount> SetPasswordHashAsync(string name, string passwordHash, CancellationToken ct = default)
+    public Task<UserAccount> SetPasswordHashAsync(string name, string passwordHash, CancellationToken ct = default) =>
+        SetPasswordHashAsync(name, passwordHash, SystemActor, ct);
+
+    internal async Task<UserAccount> SetPasswordHashAsync(string name, string passwordHash, string actor, CancellationToken ct)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(passwordHash);
-        return await UpdateUserAsync(name, "password_hash = $value", passwordHash, ct).ConfigureAwait(false);
+        return await UpdateUserAsync(name, "password_hash = $value", passwordHash, actor, "user.password", ct).ConfigureAwait(false);
     }
 
-    public async Task<UserAccount> SetRolesAsync(string name, IReadOnlyCollection<Role> roles, CancellationToken ct = default)
+    public Task<UserAccount> SetRolesAsync(string name, IReadOnlyCollection<Role> roles, CancellationToken ct = default) =>
+        SetRolesAsync(name, roles, SystemActor, ct);
+
+    internal async Task<UserAccount> SetRolesAsync(string name, IReadOnlyCollection<Role> roles, string actor, CancellationToken ct)
     {
         var roleText = FormatRoles(roles);
-        return await UpdateUserAsync(name, "roles = $value", roleText, ct).ConfigureAwait(false);
+        return await UpdateUserAsync(name, "roles = $value", roleText, actor, "user.roles", ct).ConfigureAwait(false);
     }
 
-    public async Task<UserAccount> DisableUserAsync(string name, CancellationToken ct = default) =>
-        await UpdateUserAsync(name, "disabled_at = coalesce(disabled_at, $value)", FormatTime(_clock.GetUtcNow()), ct).ConfigureAwait(false);
+    public Task<UserAccount> DisableUserAsync(string name, CancellationToken ct = default) => DisableUserAsync(name, SystemActor, ct);
 
-    public async Task<UserAccount> RenewSecurityStampAsync(string name, CancellationToken ct = default) =>
-        await UpdateUserAsync(name, "display_name = display_name", DBNull.Value, ct).ConfigureAwait(false);
+    internal async Task<UserAccount> DisableUserAsync(string name, string actor, CancellationToken ct) =>
+        await UpdateUserAsync(name, "disabled_at = coalesce(disabled_at, $value)", FormatTime(_clock.GetUtcNow()), actor, "user.disable", ct)
+            .ConfigureAwait(false);
 
-    public async Task<UserAccount> EnableUserAsync(string name, CancellationToken ct = default) =>
-        await UpdateUserAsync(name, "disabled_at = $value", DBNull.Value, ct).ConfigureAwait(false);
+    public Task<UserAccount> RenewSecurityStampAsync(string name, CancellationToken ct = default) => RenewSecurityStampAsync(name, SystemActor, ct);
 
-    public async Task<ApiKeyRecord> AddApiKeyAsync(long userId, string name, string prefix, byte[] keySha256, CancellationToken ct = default)
+    internal async Task<UserAccount> RenewSecurityStampAsync(string name, string actor, CancellationToken ct) =>
+        await UpdateUserAsync(name, "display_name = display_name", DBNull.Value, actor, "user.sessions-ended", ct).ConfigureAwait(false);
+
+    public Task<UserAccount> EnableUserAsync(string name, CancellationToken ct = default) => EnableUserAsync(name, SystemActor, ct);
+
+    internal async Task<UserAccount> EnableUserAsync(string name, string actor, CancellationToken ct) =>
+        await UpdateUserAsync(name, "disabled_at = $value", DBNull.Value, actor, "user.enable", ct).ConfigureAwait(false);
+
+    public Task<ApiKeyRecord> AddApiKeyAsync(long userId, string name, string prefix, byte[] keySha256, CancellationToken ct = default) =>
+        AddApiKeyAsync(userId, name, prefix, keySha256, SystemActor, ct);
+
+    internal async Task<ApiKeyRecord> AddApiKeyAsync(long userId, string name, string prefix, byte[] keySha256, string actor, CancellationToken ct)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         ArgumentException.ThrowIfNullOrWhiteSpace(prefix);
@@ -135,10 +165,9 @@ public sealed partial class SqliteCatalog : IUserStore
             return await WriteAsync(async tx =>
             {
                 // Checked here rather than left to the foreign key, whose error does not say which user was missing.
-                if (await ReadUserAsync(_writer, tx, "u.id = $key", userId, ct).ConfigureAwait(false) is null)
-                {
-                    throw new CatalogException($"User {userId} does not exist.");
-                }
+                var owner = await ReadUserAsync(_writer, tx, "u.id = $key", userId, ct).ConfigureAwait(false)
+                    ?? throw new CatalogException($"User {userId} does not exist.");
+                await AppendAuditAsync(tx, UserEvent(actor, owner.Name, "apikey.add").With("key", prefix), ct).ConfigureAwait(false);
 
                 using var insert = _writer.CreateCommand();
                 insert.Transaction = tx;
@@ -194,7 +223,9 @@ public sealed partial class SqliteCatalog : IUserStore
         return keys;
     }
 
-    public async Task RevokeApiKeyAsync(long keyId, CancellationToken ct = default) =>
+    public Task RevokeApiKeyAsync(long keyId, CancellationToken ct = default) => RevokeApiKeyAsync(keyId, SystemActor, ct);
+
+    internal async Task RevokeApiKeyAsync(long keyId, string actor, CancellationToken ct) =>
         await WriteAsync(async tx =>
         {
             using var update = _writer.CreateCommand();
@@ -207,6 +238,9 @@ public sealed partial class SqliteCatalog : IUserStore
                 throw new CatalogException($"API key {keyId} does not exist.");
             }
 
+            var key = (await ReadApiKeyAsync(_writer, tx, keyId, ct).ConfigureAwait(false))!;
+            var owner = (await ReadUserAsync(_writer, tx, "u.id = $key", key.UserId, ct).ConfigureAwait(false))!;
+            await AppendAuditAsync(tx, UserEvent(actor, owner.Name, "apikey.revoke").With("key", key.Prefix), ct).ConfigureAwait(false);
             return true;
         }, ct).ConfigureAwait(false);
 
@@ -261,7 +295,7 @@ public sealed partial class SqliteCatalog : IUserStore
     }
 
     /// <summary>Sets one column of the named user together with a new security stamp; returns the user as stored.</summary>
-    private async Task<UserAccount> UpdateUserAsync(string name, string assignment, object value, CancellationToken ct)
+    private async Task<UserAccount> UpdateUserAsync(string name, string assignment, object value, string actor, string change, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(name);
         return await WriteAsync(async tx =>
@@ -277,8 +311,21 @@ public sealed partial class SqliteCatalog : IUserStore
                 throw new CatalogException($"There is no user named '{name}'.");
             }
 
-            return (await ReadUserAsync(_writer, tx, "u.id = $key", id, ct).ConfigureAwait(false))!;
+            var user = (await ReadUserAsync(_writer, tx, "u.id = $key", id, ct).ConfigureAwait(false))!;
+            var details = UserEvent(actor, user.Name, change);
+            await AppendAuditAsync(tx, change == "user.roles" ? details.With("roles", Roles.Format(user.Roles)) : details, ct).ConfigureAwait(false);
+            return user;
         }, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>An audit event of a change to a user or their keys; never a password, hash or key.</summary>
+    private static UserEventBuilder UserEvent(string actor, string userName, string change) => new(actor, userName, AuditDetails.Empty.With("change", change));
+
+    private readonly record struct UserEventBuilder(string Actor, string UserName, AuditDetails Details)
+    {
+        public UserEventBuilder With(string key, string value) => this with { Details = Details.With(key, value) };
+
+        public static implicit operator NewAuditEvent(UserEventBuilder e) => new(e.Actor, AuditActions.Admin, $"user:{e.UserName}", e.Details);
     }
 
     private static async Task<UserAccount?> ReadUserAsync(SqliteConnection connection, SqliteTransaction? tx, string condition, object key, CancellationToken ct)
@@ -322,7 +369,11 @@ public sealed partial class SqliteCatalog : IUserStore
             NullableString(r, o + 4),
             r.GetString(o + 5),
             ParseTime(r.GetString(o + 6)),
-            NullableTime(r, o + 7));
+            NullableTime(r, o + 7))
+        {
+            NdaUntil = NullableTime(r, o + 8),
+            TrainingUntil = NullableTime(r, o + 9),
+        };
     }
 
     private static ApiKeyRecord ReadApiKey(SqliteDataReader r, int o) =>
@@ -366,4 +417,44 @@ public sealed partial class SqliteCatalog : IUserStore
 
     /// <summary>128 random bits: a stamp that cannot be guessed or repeat, so an old cookie never matches a new one.</summary>
     private static string NewSecurityStamp() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+}
+
+/// <summary>The user store of <see cref="SqliteCatalog"/> whose changes are audited as made by one actor.</summary>
+internal sealed class UserStoreActingAs(SqliteCatalog catalog, string actor) : IUserStore
+{
+    public IUserStore ActingAs(string other) => catalog.ActingAs(other);
+
+    public Task<UserAccount> AddUserAsync(string name, string? displayName, IReadOnlyCollection<Role> roles, string? passwordHash, CancellationToken ct = default) =>
+        catalog.AddUserAsync(name, displayName, roles, passwordHash, actor, ct);
+
+    public Task<UserAccount?> FindUserAsync(string name, CancellationToken ct = default) => catalog.FindUserAsync(name, ct);
+
+    public Task<UserAccount?> GetUserAsync(long id, CancellationToken ct = default) => catalog.GetUserAsync(id, ct);
+
+    public Task<IReadOnlyList<UserAccount>> ListUsersAsync(CancellationToken ct = default) => catalog.ListUsersAsync(ct);
+
+    public Task<long> CountUsersAsync(CancellationToken ct = default) => catalog.CountUsersAsync(ct);
+
+    public Task<UserAccount> SetPasswordHashAsync(string name, string passwordHash, CancellationToken ct = default) =>
+        catalog.SetPasswordHashAsync(name, passwordHash, actor, ct);
+
+    public Task<UserAccount> SetRolesAsync(string name, IReadOnlyCollection<Role> roles, CancellationToken ct = default) =>
+        catalog.SetRolesAsync(name, roles, actor, ct);
+
+    public Task<UserAccount> DisableUserAsync(string name, CancellationToken ct = default) => catalog.DisableUserAsync(name, actor, ct);
+
+    public Task<UserAccount> RenewSecurityStampAsync(string name, CancellationToken ct = default) => catalog.RenewSecurityStampAsync(name, actor, ct);
+
+    public Task<UserAccount> EnableUserAsync(string name, CancellationToken ct = default) => catalog.EnableUserAsync(name, actor, ct);
+
+    public Task<ApiKeyRecord> AddApiKeyAsync(long userId, string name, string prefix, byte[] keySha256, CancellationToken ct = default) =>
+        catalog.AddApiKeyAsync(userId, name, prefix, keySha256, actor, ct);
+
+    public Task<(ApiKeyRecord Key, UserAccount User)?> FindApiKeyAsync(byte[] keySha256, CancellationToken ct = default) => catalog.FindApiKeyAsync(keySha256, ct);
+
+    public Task<IReadOnlyList<ApiKeyRecord>> ListApiKeysAsync(long userId, CancellationToken ct = default) => catalog.ListApiKeysAsync(userId, ct);
+
+    public Task RevokeApiKeyAsync(long keyId, CancellationToken ct = default) => catalog.RevokeApiKeyAsync(keyId, actor, ct);
+
+    public Task TouchApiKeyAsync(long keyId, CancellationToken ct = default) => catalog.TouchApiKeyAsync(keyId, ct);
 }

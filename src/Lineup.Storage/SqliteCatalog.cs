@@ -549,6 +549,7 @@ public sealed partial class SqliteCatalog : ICatalog, IIngestLedger
         // Disposing an uncommitted transaction rolls it back: any exception below leaves nothing of the batch.
         using var tx = _writer.BeginTransaction();
         using var batch = new BatchWriter(_writer, tx, ModelId, FormatTime(_clock.GetUtcNow()));
+        await BumpGalleryVersionAsync(tx, ct).ConfigureAwait(false);
         var results = new List<StoredImage>(images.Count);
         for (var i = 0; i < images.Count; i++)
         {

@@ -177,7 +177,7 @@ public sealed class AuditCommandTests : IDisposable
         var e = new NewAuditEvent("mallory", AuditActions.Admin, "user:1").At(201, DateTimeOffset.UnixEpoch);
         using var connection = Open();
         using var command = connection.CreateCommand();
-        command.CommandText = "INSERT INTO audit_events VALUES (201, $at, 'mallory', 'admin', 'user:1', '{}', $leaf)";
+        command.CommandText = "INSERT INTO audit_events(seq, at, actor, action, subject, details, leaf_hash) VALUES (201, $at, 'mallory', 'admin', 'user:1', '{}', $leaf)";
         command.Parameters.AddWithValue("$at", AuditEvent.FormatTime(e.At));
         command.Parameters.AddWithValue("$leaf", e.LeafHash());
         command.ExecuteNonQuery();

@@ -6,9 +6,10 @@ namespace Lineup.Cli.Tests;
 public sealed class BenchLoadCommandTests
 {
     [Theory]
-    [InlineData("--url", new[] { "--api-key", "lk_x", "--photos", "." })]
-    [InlineData("--api-key", new[] { "--url", "http://127.0.0.1:9", "--photos", "." })]
-    [InlineData("--photos", new[] { "--url", "http://127.0.0.1:9", "--api-key", "lk_x" })]
+    [InlineData("--url", new[] { "--api-key", "lk_x", "--photos", ".", "--case", "C-1" })]
+    [InlineData("--api-key", new[] { "--url", "http://127.0.0.1:9", "--photos", ".", "--case", "C-1" })]
+    [InlineData("--photos", new[] { "--url", "http://127.0.0.1:9", "--api-key", "lk_x", "--case", "C-1" })]
+    [InlineData("--case", new[] { "--url", "http://127.0.0.1:9", "--api-key", "lk_x", "--photos", "." })]
     public async Task A_missing_required_option_is_a_usage_error(string missing, string[] given)
     {
         var result = await CliProcess.RunAsync(["bench", "load", .. given]);
@@ -27,7 +28,7 @@ public sealed class BenchLoadCommandTests
     {
         using var dir = new TempDirectory("bench-load");
         await File.WriteAllBytesAsync(dir.Combine("probe.jpg"), TestImages.Jpeg(64, 64));
-        string[] args = ["bench", "load", "--url", "http://127.0.0.1:9", "--api-key", "lk_x", "--photos", dir.Path, other, otherValue];
+        string[] args = ["bench", "load", "--url", "http://127.0.0.1:9", "--api-key", "lk_x", "--case", "C-1", "--photos", dir.Path, other, otherValue];
         var replaced = args.ToList();
         var at = replaced.IndexOf(option);
         if (at >= 0)
@@ -51,7 +52,7 @@ public sealed class BenchLoadCommandTests
         using var dir = new TempDirectory("bench-load-empty");
         await File.WriteAllTextAsync(dir.Combine("notes.txt"), "no photos here");
 
-        var result = await CliProcess.RunAsync(["bench", "load", "--url", "http://127.0.0.1:9", "--api-key", "lk_x", "--photos", dir.Path]);
+        var result = await CliProcess.RunAsync(["bench", "load", "--url", "http://127.0.0.1:9", "--api-key", "lk_x", "--case", "C-1", "--photos", dir.Path]);
 
         Assert.Equal(ExitCodes.BadInput, result.ExitCode);
         Assert.Contains("no JPEG", result.Stderr, StringComparison.Ordinal);
@@ -64,7 +65,7 @@ public sealed class BenchLoadCommandTests
         await File.WriteAllBytesAsync(dir.Combine("probe.jpg"), TestImages.Jpeg(64, 64));
 
         // Port 9 (discard) on loopback: nothing listens, the connection is refused at once.
-        var result = await CliProcess.RunAsync(["bench", "load", "--url", "http://127.0.0.1:9", "--api-key", "lk_x", "--photos", dir.Path, "--duration", "1", "--warmup", "0"]);
+        var result = await CliProcess.RunAsync(["bench", "load", "--url", "http://127.0.0.1:9", "--api-key", "lk_x", "--case", "C-1", "--photos", dir.Path, "--duration", "1", "--warmup", "0"]);
 
         Assert.Equal(ExitCodes.Error, result.ExitCode);
         Assert.Contains("cannot reach", result.Stderr, StringComparison.Ordinal);

@@ -32,18 +32,19 @@ public sealed class CommandLineTests
         var ingest = await CliProcess.RunAsync([.. common, "ingest", gallery, "--collection", "c", "--lawful-basis", "test", "--jurisdiction", "DE"]);
         Assert.Equal(ExitCodes.Partial, ingest.ExitCode);
         Assert.Contains("notes.jpg", ingest.Stderr, StringComparison.Ordinal);
+        await TestCases.PrepareCliAsync(common);
 
-        var search = await CliProcess.RunAsync([.. common, "search", TestPaths.Face("lfw_deepfunneled/images/Tiger_Woods/Tiger_Woods_0002.jpg"), "--json", "--top", "2"]);
+        var search = await CliProcess.RunAsync([.. common, "search", TestPaths.Face("lfw_deepfunneled/images/Tiger_Woods/Tiger_Woods_0002.jpg"), .. TestCases.CliSearch, "--json", "--top", "2"]);
         Assert.Equal(ExitCodes.Ok, search.ExitCode);
         using var json = JsonDocument.Parse(search.Stdout);
         var first = json.RootElement.GetProperty("candidates")[0];
         Assert.EndsWith("Tiger_Woods_0001.jpg", first.GetProperty("image").GetProperty("provenance").GetProperty("originalPath").GetString(), StringComparison.Ordinal);
 
-        var noFace = await CliProcess.RunAsync([.. common, "search", Path.Combine(gallery, "notes.jpg")]);
+        var noFace = await CliProcess.RunAsync([.. common, "search", Path.Combine(gallery, "notes.jpg"), .. TestCases.CliSearch]);
         Assert.Equal(ExitCodes.BadInput, noFace.ExitCode);
         Assert.Contains("notes.jpg", noFace.Stderr, StringComparison.Ordinal);
 
-        var missing = await CliProcess.RunAsync([.. common, "search", dir.Combine("nope.jpg")]);
+        var missing = await CliProcess.RunAsync([.. common, "search", dir.Combine("nope.jpg"), .. TestCases.CliSearch]);
         Assert.Equal(ExitCodes.BadInput, missing.ExitCode);
 
         var stats = await CliProcess.RunAsync([.. common, "stats", "--json"]);
@@ -54,7 +55,7 @@ public sealed class CommandLineTests
         File.Delete(Directory.EnumerateFiles(dir.Combine("data", "index")).First(f => f.EndsWith(".usearch", StringComparison.Ordinal)));
         var rebuild = await CliProcess.RunAsync([.. common, "index", "rebuild"]);
         Assert.Equal(ExitCodes.Ok, rebuild.ExitCode);
-        var again = await CliProcess.RunAsync([.. common, "search", TestPaths.Face("lfw_deepfunneled/images/Tiger_Woods/Tiger_Woods_0002.jpg"), "--json", "--top", "2"]);
+        var again = await CliProcess.RunAsync([.. common, "search", TestPaths.Face("lfw_deepfunneled/images/Tiger_Woods/Tiger_Woods_0002.jpg"), .. TestCases.CliSearch, "--json", "--top", "2"]);
         using var againJson = JsonDocument.Parse(again.Stdout);
         Assert.Equal(json.RootElement.GetProperty("candidates").GetRawText(), againJson.RootElement.GetProperty("candidates").GetRawText());
         Assert.Equal(json.RootElement.GetProperty("searchId").GetInt64() + 1, againJson.RootElement.GetProperty("searchId").GetInt64());

@@ -127,7 +127,8 @@ public sealed class ErasureTests(ITestOutputHelper output)
             Assert.Contains($"\"faces\":{faceIds.Count}", receipt.Details.ToCanonicalJson(), StringComparison.Ordinal);
 
             // A search with the erased photo itself never returns an erased face.
-            var search = await engine.SearchAsync(new SearchRequest(await File.ReadAllBytesAsync(TestPaths.Face(target))) { Top = 50 });
+            await TestCases.PrepareAsync(engine);
+            var search = await engine.SearchAsync(TestCases.Request(await File.ReadAllBytesAsync(TestPaths.Face(target))) with { Top = 50 });
             Assert.DoesNotContain(search.Candidates, c => faceIds.Contains(c.FaceId));
         }
         finally
@@ -219,7 +220,8 @@ public sealed class ErasureTests(ITestOutputHelper output)
 
         // Search after the erasures: no erased face, and no candidate above the threshold for the erased person.
         var erased = listed.Matches.Select(m => m.FaceId).Append(victim.FaceId).ToHashSet();
-        var search = await engine.SearchAsync(new SearchRequest(probe) { Top = 100 });
+        await TestCases.PrepareAsync(engine);
+        var search = await engine.SearchAsync(TestCases.Request(probe) with { Top = 100 });
         Assert.DoesNotContain(search.Candidates, c => erased.Contains(c.FaceId));
         Assert.DoesNotContain(search.Candidates, c => c.AboveThreshold);
 

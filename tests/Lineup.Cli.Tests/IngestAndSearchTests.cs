@@ -89,9 +89,10 @@ public sealed class IngestAndSearchTests
             var summary = (await engine.IngestAsync(new FolderSource(folder, options.Limits.MaxBytes), collection)).Summary;
             Assert.Equal(0, summary.Failed + summary.Refused);
 
+            await TestCases.PrepareAsync(engine);
             foreach (var (gallery, probe) in People)
             {
-                var result = await engine.SearchAsync(new SearchRequest(await File.ReadAllBytesAsync(TestPaths.Face(probe))) { Top = 10 });
+                var result = await engine.SearchAsync(TestCases.Request(await File.ReadAllBytesAsync(TestPaths.Face(probe))) with { Top = 10 });
                 var top = result.Candidates[0];
                 var expected = Engines.Identities[probe];
                 var found = Engines.Identities[RelativeShared(top.Image.Provenance.OriginalPath!)];
@@ -104,7 +105,7 @@ public sealed class IngestAndSearchTests
             var i = 0;
             foreach (var (_, probe) in People)
             {
-                var result = await engine.SearchAsync(new SearchRequest(await File.ReadAllBytesAsync(TestPaths.Face(probe))) { Top = 10 });
+                var result = await engine.SearchAsync(TestCases.Request(await File.ReadAllBytesAsync(TestPaths.Face(probe))) with { Top = 10 });
                 Assert.Equal(before[i++], result.Candidates.Select(c => c.FaceId).ToArray());
             }
         }
@@ -112,7 +113,7 @@ public sealed class IngestAndSearchTests
         // Reopening loads the saved index and answers the same.
         await using (var engine = await LineupEngine.OpenAsync(options))
         {
-            var result = await engine.SearchAsync(new SearchRequest(await File.ReadAllBytesAsync(TestPaths.Face(People[0].Probe))) { Top = 10 });
+            var result = await engine.SearchAsync(TestCases.Request(await File.ReadAllBytesAsync(TestPaths.Face(People[0].Probe))) with { Top = 10 });
             Assert.Equal(before[0], result.Candidates.Select(c => c.FaceId).ToArray());
         }
     }

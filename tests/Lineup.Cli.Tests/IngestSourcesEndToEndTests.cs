@@ -282,7 +282,8 @@ public sealed class IngestSourcesEndToEndTests
         Assert.Equal(result.Counts.Faces, engine.Index.Count);
 
         // A search hit on the original carries every place its copies were seen ("also seen at").
-        var search = await engine.SearchAsync(new SearchRequest(await File.ReadAllBytesAsync(TestPaths.Face(series + "obama-720p.jpg"))) { Top = 3 });
+        await TestCases.PrepareAsync(engine);
+        var search = await engine.SearchAsync(TestCases.Request(await File.ReadAllBytesAsync(TestPaths.Face(series + "obama-720p.jpg"))) with { Top = 3 });
         var top = search.Candidates[0];
         Assert.Equal(original1080.ImageId, top.Image.Id);
         Assert.Equal(6, top.Sightings.Count);

@@ -41,6 +41,8 @@ public sealed class SearchCommandTests : IAsyncLifetime
             var ingest = await CliProcess.RunAsync([.. _common, "ingest", manifest, "--collection", collection, "--lawful-basis", "test", "--jurisdiction", jurisdiction]);
             Assert.True(ingest.ExitCode == ExitCodes.Ok, ingest.Stderr);
         }
+
+        await TestCases.PrepareCliAsync(_common);
     }
 
     public Task DisposeAsync()
@@ -51,7 +53,7 @@ public sealed class SearchCommandTests : IAsyncLifetime
 
     private async Task<JsonDocument> SearchJsonAsync(params string[] args)
     {
-        var run = await CliProcess.RunAsync([.. _common, "search", TestPaths.Face(Probe), "--json", .. args]);
+        var run = await CliProcess.RunAsync([.. _common, "search", TestPaths.Face(Probe), .. TestCases.CliSearch, "--json", .. args]);
         Assert.True(run.ExitCode == ExitCodes.Ok, run.Stderr);
         return JsonDocument.Parse(run.Stdout);
     }
@@ -134,15 +136,15 @@ public sealed class SearchCommandTests : IAsyncLifetime
             Assert.Equal("NoCandidateAboveThreshold", none.RootElement.GetProperty("outcome").GetString());
         }
 
-        var unknown = await CliProcess.RunAsync([.. _common, "search", TestPaths.Face(Probe), "--collection", "archive"]);
+        var unknown = await CliProcess.RunAsync([.. _common, "search", TestPaths.Face(Probe), .. TestCases.CliSearch, "--collection", "archive"]);
         Assert.Equal(ExitCodes.BadInput, unknown.ExitCode);
         Assert.Contains("archive", unknown.Stderr, StringComparison.Ordinal);
 
-        var badDomain = await CliProcess.RunAsync([.. _common, "search", TestPaths.Face(Probe), "--domain", "https://example.com/page"]);
+        var badDomain = await CliProcess.RunAsync([.. _common, "search", TestPaths.Face(Probe), .. TestCases.CliSearch, "--domain", "https://example.com/page"]);
         Assert.Equal(ExitCodes.BadInput, badDomain.ExitCode);
         Assert.Contains("https://example.com/page", badDomain.Stderr, StringComparison.Ordinal);
 
-        var badDate = await CliProcess.RunAsync([.. _common, "search", TestPaths.Face(Probe), "--captured-from", "last week"]);
+        var badDate = await CliProcess.RunAsync([.. _common, "search", TestPaths.Face(Probe), .. TestCases.CliSearch, "--captured-from", "last week"]);
         Assert.Equal(ExitCodes.BadInput, badDate.ExitCode);
         Assert.Contains("--captured-from", badDate.Stderr, StringComparison.Ordinal);
     }
@@ -152,18 +154,18 @@ public sealed class SearchCommandTests : IAsyncLifetime
     {
         // A floor no real face reaches makes any probe a low-quality one.
         var strict = new Dictionary<string, string> { ["LINEUP__Lineup__Search__QualityFloor"] = "99.99" };
-        var refused = await CliProcess.RunAsync([.. _common, "search", TestPaths.Face(Probe)], strict);
+        var refused = await CliProcess.RunAsync([.. _common, "search", TestPaths.Face(Probe), .. TestCases.CliSearch], strict);
         Assert.Equal(ExitCodes.LowQuality, refused.ExitCode);
         Assert.Contains("Tiger_Woods_0002.jpg", refused.Stderr, StringComparison.Ordinal);
         Assert.Contains("under the floor of 100", refused.Stderr, StringComparison.Ordinal);
         Assert.Contains("--override-quality", refused.Stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("https://", refused.Stdout, StringComparison.Ordinal);
 
-        var blank = await CliProcess.RunAsync([.. _common, "search", TestPaths.Face(Probe), "--override-quality", "  "], strict);
+        var blank = await CliProcess.RunAsync([.. _common, "search", TestPaths.Face(Probe), .. TestCases.CliSearch, "--override-quality", "  "], strict);
         Assert.Equal(ExitCodes.BadInput, blank.ExitCode);
 
         var overridden = await CliProcess.RunAsync(
-            [.. _common, "search", TestPaths.Face(Probe), "--json", "--override-quality", "only photo of the suspect; case 17"], strict);
+            [.. _common, "search", TestPaths.Face(Probe), .. TestCases.CliSearch, "--json", "--override-quality", "only photo of the suspect; case 17"], strict);
         Assert.True(overridden.ExitCode == ExitCodes.Ok, overridden.Stderr);
         using (var json = JsonDocument.Parse(overridden.Stdout))
         {
@@ -189,10 +191,10 @@ public sealed class SearchCommandTests : IAsyncLifetime
     {
         // Several faces: the most prominent is searched by default and the output says so; --face picks another.
         var couple = TestPaths.Face("deepface/groups/couple.jpg");
-        var prominent = await CliProcess.RunAsync([.. _common, "search", couple]);
+        var prominent = await CliProcess.RunAsync([.. _common, "search", couple, .. TestCases.CliSearch]);
         Assert.True(prominent.ExitCode == ExitCodes.Ok, prominent.Stderr);
         Assert.Contains("the most prominent", prominent.Stdout, StringComparison.Ordinal);
-        var second = await CliProcess.RunAsync([.. _common, "search", couple, "--json", "--face", "2"]);
+        var second = await CliProcess.RunAsync([.. _common, "search", couple, .. TestCases.CliSearch, "--json", "--face", "2"]);
         Assert.True(second.ExitCode == ExitCodes.Ok, second.Stderr);
         using (var json = JsonDocument.Parse(second.Stdout))
         {
@@ -200,27 +202,27 @@ public sealed class SearchCommandTests : IAsyncLifetime
             Assert.Equal(2, json.RootElement.GetProperty("probeFaces").GetArrayLength());
         }
 
-        var noSuchFace = await CliProcess.RunAsync([.. _common, "search", couple, "--face", "5"]);
+        var noSuchFace = await CliProcess.RunAsync([.. _common, "search", couple, .. TestCases.CliSearch, "--face", "5"]);
         Assert.Equal(ExitCodes.NotFound, noSuchFace.ExitCode);
         Assert.Contains("face 5 does not exist", noSuchFace.Stderr, StringComparison.Ordinal);
 
-        var noFace = await CliProcess.RunAsync([.. _common, "search", TestPaths.Face("compreface_samples/noface/017_0.jpg")]);
+        var noFace = await CliProcess.RunAsync([.. _common, "search", TestPaths.Face("compreface_samples/noface/017_0.jpg"), .. TestCases.CliSearch]);
         Assert.Equal(ExitCodes.NotFound, noFace.ExitCode);
         Assert.Contains("017_0.jpg: no face was found", noFace.Stderr, StringComparison.Ordinal);
 
         var text = _dir.Combine("notes.jpg");
         await File.WriteAllTextAsync(text, "this is not a photo");
-        var notImage = await CliProcess.RunAsync([.. _common, "search", text]);
+        var notImage = await CliProcess.RunAsync([.. _common, "search", text, .. TestCases.CliSearch]);
         Assert.Equal(ExitCodes.BadInput, notImage.ExitCode);
         Assert.Contains("notes.jpg", notImage.Stderr, StringComparison.Ordinal);
 
         var small = new Dictionary<string, string> { ["LINEUP__Lineup__Decode__MaxBytes"] = "2000" };
-        var oversized = await CliProcess.RunAsync([.. _common, "search", TestPaths.Face(Probe)], small);
+        var oversized = await CliProcess.RunAsync([.. _common, "search", TestPaths.Face(Probe), .. TestCases.CliSearch], small);
         Assert.Equal(ExitCodes.BadInput, oversized.ExitCode);
         Assert.Contains("Tiger_Woods_0002.jpg", oversized.Stderr, StringComparison.Ordinal);
         Assert.Contains("2,000-byte limit", oversized.Stderr, StringComparison.Ordinal);
 
-        var badTop = await CliProcess.RunAsync([.. _common, "search", TestPaths.Face(Probe), "--top", "0"]);
+        var badTop = await CliProcess.RunAsync([.. _common, "search", TestPaths.Face(Probe), .. TestCases.CliSearch, "--top", "0"]);
         Assert.Equal(ExitCodes.BadInput, badTop.ExitCode);
 
         // Refusals and probes without a face are recorded too; nothing about them reaches stdout.

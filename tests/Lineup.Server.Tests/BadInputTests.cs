@@ -46,7 +46,7 @@ public sealed class LimitsServer : ServerFixture
     protected override async Task SeedAsync(LineupFactory factory)
     {
         Directory.CreateDirectory(IngestRoot);
-        await factory.AddUserAsync("b-analyst", Role.Analyst);
+        await factory.AssignToCaseAsync("b-analyst", Http.TestCase, Role.Analyst);
         AnalystKey = await factory.AddKeyAsync("b-analyst");
         Analyst = factory.KeyClient(AnalystKey);
         await factory.AddUserAsync("b-admin", Role.Admin);
@@ -127,7 +127,7 @@ public sealed class BadInputTests(LimitsServer server) : IClassFixture<LimitsSer
     public async Task A_text_file_as_the_photo_is_415(string declaredType)
     {
         var searches = await SearchCountAsync();
-        using var form = Http.Form("photo", "this is not a photo at all\n"u8.ToArray(), declaredType, "notes.txt");
+        using var form = Http.SearchForm("this is not a photo at all\n"u8.ToArray(), declaredType, "notes.txt");
 
         using var response = await server.Analyst.PostAsync("/api/search", form);
 
@@ -141,7 +141,7 @@ public sealed class BadInputTests(LimitsServer server) : IClassFixture<LimitsSer
     {
         var searches = await SearchCountAsync();
         var png = TestImages.Png(400, 300);
-        using var form = Http.Form("photo", png[..(png.Length * 6 / 10)], "image/png", "cut.png");
+        using var form = Http.SearchForm(png[..(png.Length * 6 / 10)], "image/png", "cut.png");
 
         using var response = await server.Analyst.PostAsync("/api/search", form);
 
@@ -155,7 +155,7 @@ public sealed class BadInputTests(LimitsServer server) : IClassFixture<LimitsSer
     {
         var searches = await SearchCountAsync();
         // 10^10 pixels claimed in 57 bytes: decoding it would need 40 GB.
-        using var form = Http.Form("photo", TestImages.PngHeaderClaiming(100_000, 100_000), "image/png", "bomb.png");
+        using var form = Http.SearchForm(TestImages.PngHeaderClaiming(100_000, 100_000), "image/png", "bomb.png");
 
         using var response = await server.Analyst.PostAsync("/api/search", form);
 
@@ -303,7 +303,7 @@ public sealed class BadInputTests(LimitsServer server) : IClassFixture<LimitsSer
     public async Task A_search_field_out_of_range_is_400_naming_the_field(string field, string value)
     {
         var searches = await SearchCountAsync();
-        using var form = Http.Form("photo", TestImages.Jpeg(64, 48), fields: [(field, value)]);
+        using var form = Http.SearchForm(TestImages.Jpeg(64, 48), fields: [(field, value)]);
 
         using var response = await server.Analyst.PostAsync("/api/search", form);
 
@@ -357,7 +357,7 @@ public sealed class BadInputTests(LimitsServer server) : IClassFixture<LimitsSer
         var photo = TestImages.Jpeg(320, 240);
         var before = await Factory.Engine.SearchLog.ListSearchesAsync(1);
 
-        using var response = await server.Analyst.PostAsync("/api/search", Http.Form("photo", photo, fileName: "wall.jpg"));
+        using var response = await server.Analyst.PostAsync("/api/search", Http.SearchForm(photo, fileName: "wall.jpg"));
 
         var problem = await Http.ProblemAsync(response, HttpStatusCode.UnprocessableEntity, "No face in the probe");
         Assert.Contains("wall.jpg", Http.Detail(problem), StringComparison.Ordinal);
@@ -377,7 +377,7 @@ public sealed class BadInputTests(LimitsServer server) : IClassFixture<LimitsSer
         var anonymous = Factory.NewClient();
         using var signInFirst = new HttpRequestMessage(HttpMethod.Get, "/api/stats");
         signInFirst.Headers.Accept.ParseAdd("text/html");
-        using var noFace = Http.Post("/api/search", Http.Form("photo", TestImages.Jpeg(96, 64)));
+        using var noFace = Http.Post("/api/search", Http.SearchForm(TestImages.Jpeg(96, 64)));
         noFace.Headers.Accept.ParseAdd("text/html");
 
         // A refusal from authentication (401) and one mapped from the engine's exception (422): both still answer

@@ -25,6 +25,14 @@ internal static partial class Http
         return form;
     }
 
+    /// <summary>The case every server test that searches uses (<see cref="LineupFactory.AssignToCaseAsync"/>).</summary>
+    public const string TestCase = "T-SRV-1";
+
+    /// <summary>A search form: the probe as <c>photo</c>, the test case, a field-photo attestation, and further fields.</summary>
+    public static MultipartFormDataContent SearchForm(
+        byte[] bytes, string contentType = "image/jpeg", string fileName = "probe.jpg", params (string Name, string Value)[] fields) =>
+        Form("photo", bytes, contentType, fileName, [("case", TestCase), ("source", "field_photo"), .. fields]);
+
     /// <summary>A form with fields only (no file).</summary>
     public static MultipartFormDataContent Fields(params (string Name, string Value)[] fields)
     {

@@ -1,4 +1,5 @@
 using System.Net.Http.Json;
+using Lineup.Core.Oversight;
 using Lineup.Core.Security;
 using Lineup.Hosting;
 using Lineup.Server.Security;
@@ -82,6 +83,27 @@ public sealed class LineupFactory(IReadOnlyDictionary<string, string> settings, 
 
     public async Task<UserAccount> AddUserAsync(string userName, params Role[] roles) =>
         await Users.AddAsync(userName, userName.ToUpperInvariant(), roles, Password);
+
+    /// <summary>
+    /// Makes <paramref name="userName"/> (added with <paramref name="roles"/> when missing) cleared for a year and assigned
+    /// to case <paramref name="caseNumber"/> (opened for robbery, authorised for a year, when missing). Returns the case id.
+    /// </summary>
+    public async Task<long> AssignToCaseAsync(string userName, string caseNumber, params Role[] roles)
+    {
+        if (await Engine.Users.FindUserAsync(userName) is null)
+        {
+            await AddUserAsync(userName, roles.Length > 0 ? roles : [Role.Analyst]);
+        }
+
+        var now = Engine.Options.Clock.GetUtcNow();
+        await Engine.Cases.SetClearanceAsync(userName, now.AddYears(1), now.AddYears(1), "tests");
+        if (await Engine.Cases.FindCaseAsync(caseNumber) is null)
+        {
+            await Engine.Cases.OpenCaseAsync(new NewCase(caseNumber, "robbery", "tests", "W-TEST", now.AddYears(1)), "tests");
+        }
+
+        return (await Engine.Cases.AssignAsync(caseNumber, userName, "tests")).Id;
+    }
 
     public async Task<string> AddKeyAsync(string userName, string keyName = "tests") =>
         (await Users.CreateApiKeyAsync(userName, keyName)).Secret;

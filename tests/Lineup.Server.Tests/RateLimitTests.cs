@@ -30,18 +30,20 @@ public sealed class RateLimitTests(RateLimitedServer server) : IClassFixture<Rat
         var factory = server.Factory;
         var first = await factory.UserWithKeyAsync("r-first", Role.Analyst);
         var second = await factory.UserWithKeyAsync("r-second", Role.Analyst);
+        await factory.AssignToCaseAsync("r-first", Http.TestCase);
+        await factory.AssignToCaseAsync("r-second", Http.TestCase);
         var photo = TestImages.Jpeg(96, 64);
 
         // The budget starts full: the first three searches are served (no face in this photo: 422, but searched).
         for (var i = 0; i < RateLimitedServer.SearchesPerMinute; i++)
         {
-            using var served = await first.PostAsync("/api/search", Http.Form("photo", photo));
+            using var served = await first.PostAsync("/api/search", Http.SearchForm(photo));
             Assert.Equal(HttpStatusCode.UnprocessableEntity, served.StatusCode);
         }
 
         // The fourth is refused. The budget refills one search per 5 s, so on a machine slow enough to take that
         // long for one request a refill could slip in; a few more tries absorb that without hiding a missing limit.
-        using var refused = await FirstRefusalAsync(() => first.PostAsync("/api/search", Http.Form("photo", photo)));
+        using var refused = await FirstRefusalAsync(() => first.PostAsync("/api/search", Http.SearchForm(photo)));
         var problem = await Http.ProblemAsync(refused, HttpStatusCode.TooManyRequests, "Too many requests");
         var retryAfter = Assert.Single(refused.Headers.GetValues("Retry-After"));
         var seconds = int.Parse(retryAfter, CultureInfo.InvariantCulture);
@@ -56,7 +58,7 @@ public sealed class RateLimitTests(RateLimitedServer server) : IClassFixture<Rat
         }
 
         // Another user's budget is their own.
-        using var other = await second.PostAsync("/api/search", Http.Form("photo", photo));
+        using var other = await second.PostAsync("/api/search", Http.SearchForm(photo));
         Assert.Equal(HttpStatusCode.UnprocessableEntity, other.StatusCode);
         await Http.ProblemAsync(other, HttpStatusCode.UnprocessableEntity, "No face in the probe");
     }

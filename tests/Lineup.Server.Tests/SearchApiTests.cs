@@ -67,7 +67,7 @@ public sealed class GalleryServer : ServerFixture
 
     protected override async Task SeedAsync(LineupFactory factory)
     {
-        await factory.AddUserAsync("g-analyst", Role.Analyst);
+        await factory.AssignToCaseAsync("g-analyst", Http.TestCase, Role.Analyst);
         Admin = await factory.UserWithKeyAsync("g-admin", Role.Admin);
         Supervisor = await factory.UserWithKeyAsync("g-supervisor", Role.Supervisor);
         var manifest = Path.Combine(TestPaths.FacesDirectory, "manifest.csv");
@@ -158,7 +158,7 @@ public sealed class SearchApiTests(GalleryServer server) : IClassFixture<Gallery
         foreach (var (_, probePath) in GalleryServer.People)
         {
             var probe = await File.ReadAllBytesAsync(TestPaths.Face(probePath));
-            using var response = await analyst.PostAsync("/api/search", Http.Form("photo", probe, fileName: Path.GetFileName(probePath)));
+            using var response = await analyst.PostAsync("/api/search", Http.SearchForm(probe, fileName: Path.GetFileName(probePath)));
             var result = await Http.JsonAsync(response);
 
             Assert.Equal(SearchApi.Disclaimer, result.GetProperty("disclaimer").GetString());

@@ -104,6 +104,8 @@ public static class BenchLoadCommands
         var duration = new Option<int>("--duration") { Description = "Seconds measured with all clients", DefaultValueFactory = _ => 60 };
         var warmup = new Option<int>("--warmup") { Description = "Seconds run, unmeasured, before each measured window", DefaultValueFactory = _ => 5 };
         var json = new Option<string?>("--json") { Description = "Also write the results to this JSON file" };
+        var caseNumber = new Option<string>("--case") { Description = "The case the searches are made for (the key's user must be assigned to it)", Required = true };
+        var source = new Option<string>("--source") { Description = "The probe attestation sent with every search", DefaultValueFactory = _ => "other" };
         var command = new Command(
             "load",
             "Load-test a running server: each client POSTs the probe photos in turn to /api/search with the API key, for --duration seconds " +
@@ -112,12 +114,13 @@ public static class BenchLoadCommands
             "(Lineup:Server:SearchesPerMinute, default 30) must be raised for it: start the server with " +
             "LINEUP__Lineup__Server__SearchesPerMinute=100000 lineup serve ... (100,000 is the setting's maximum).")
         {
-            url, apiKey, photos, clients, duration, warmup, json,
+            url, apiKey, photos, clients, duration, warmup, json, caseNumber, source,
         };
         command.SetAction((parse, ct) => GlobalOptions.RunAsync(async () =>
         {
             var settings = LoadSettings.From(
-                parse.GetValue(url)!, parse.GetValue(apiKey)!, parse.GetValue(photos)!, parse.GetValue(clients), parse.GetValue(duration), parse.GetValue(warmup));
+                parse.GetValue(url)!, parse.GetValue(apiKey)!, parse.GetValue(photos)!, parse.GetValue(clients), parse.GetValue(duration), parse.GetValue(warmup))
+                with { CaseNumber = parse.GetValue(caseNumber)!, Source = parse.GetValue(source)! };
             return await RunLoadAsync(settings, parse.GetValue(json), GlobalOptions.Progress(parse), ct);
         }));
         return command;
@@ -125,6 +128,10 @@ public static class BenchLoadCommands
 
     private sealed record LoadSettings(Uri Url, string ApiKey, string PhotoFolder, int Clients, TimeSpan Duration, TimeSpan Warmup)
     {
+        public string CaseNumber { get; init; } = "";
+
+        public string Source { get; init; } = "other";
+
         public static LoadSettings From(string url, string apiKey, string photos, int clients, int duration, int warmup)
         {
             if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
@@ -235,7 +242,7 @@ public static class BenchLoadCommands
         var refusedStatus = 0;
         foreach (var probe in probes)
         {
-            var (status, body) = await SearchAsync(http, probe, ct);
+            var (status, body) = await SearchAsync(http, probe, settings, ct);
             if (status == (int)HttpStatusCode.OK)
             {
                 gallerySize ??= GallerySize(body);
@@ -270,9 +277,9 @@ public static class BenchLoadCommands
 
         var errors = new ErrorLog();
         progress.Report($"baseline: 1 client, {settings.Warmup.TotalSeconds:0} s warm-up + {s_baselineWindow.TotalSeconds:0} s measured…");
-        var baseline = await RunPhaseAsync("baseline", http, probes, 1, settings.Warmup, s_baselineWindow, errors, ct);
+        var baseline = await RunPhaseAsync(settings, "baseline", http, probes, 1, settings.Warmup, s_baselineWindow, errors, ct);
         progress.Report($"load: {settings.Clients} clients, {settings.Warmup.TotalSeconds:0} s warm-up + {settings.Duration.TotalSeconds:0} s measured…");
-        var load = await RunPhaseAsync("load", http, probes, settings.Clients, settings.Warmup, settings.Duration, errors, ct);
+        var load = await RunPhaseAsync(settings, "load", http, probes, settings.Clients, settings.Warmup, settings.Duration, errors, ct);
 
         var throughputRatio = load.Throughput / baseline.Throughput;
         var p50Ratio = load.P50Ms / baseline.P50Ms;
@@ -339,7 +346,7 @@ public static class BenchLoadCommands
     /// requests started in the window finish even after it ends, so their latencies are all counted.
     /// </summary>
     private static async Task<PhaseResult> RunPhaseAsync(
-        string name, HttpClient http, List<Probe> probes, int clients, TimeSpan warmup, TimeSpan window, ErrorLog errors, CancellationToken ct)
+        LoadSettings settings, string name, HttpClient http, List<Probe> probes, int clients, TimeSpan warmup, TimeSpan window, ErrorLog errors, CancellationToken ct)
     {
         var start = Stopwatch.GetTimestamp();
         var measureFrom = start + (long)(warmup.TotalSeconds * Stopwatch.Frequency);
@@ -353,7 +360,7 @@ public static class BenchLoadCommands
                 // Round robin over the probes across all clients, so concurrent requests carry different photos.
                 var probe = probes[(int)((uint)Interlocked.Increment(ref next) % (uint)probes.Count)];
                 var started = Stopwatch.GetTimestamp();
-                var (status, body) = await SearchAsync(http, probe, ct);
+                var (status, body) = await SearchAsync(http, probe, settings, ct);
                 samples.Add(new Sample(started, Stopwatch.GetElapsedTime(started).TotalMilliseconds, status));
                 if (status != (int)HttpStatusCode.OK)
                 {
@@ -383,7 +390,7 @@ public static class BenchLoadCommands
     }
 
     /// <summary>One search; the status (0 when no answer came: refused connection, timeout) and the body when it is not 200.</summary>
-    private static async Task<(int Status, string? Body)> SearchAsync(HttpClient http, Probe probe, CancellationToken ct)
+    private static async Task<(int Status, string? Body)> SearchAsync(HttpClient http, Probe probe, LoadSettings settings, CancellationToken ct)
     {
         try
         {
@@ -391,6 +398,8 @@ public static class BenchLoadCommands
             var file = new ByteArrayContent(probe.Bytes);
             file.Headers.ContentType = new MediaTypeHeaderValue("image/jpeg");
             content.Add(file, "photo", probe.Name);
+            content.Add(new StringContent(settings.CaseNumber), "case");
+            content.Add(new StringContent(settings.Source), "source");
             // PostAsync reads the whole answer before it returns, so the latency covers the full response.
             using var response = await http.PostAsync("api/search", content, ct);
             var body = await response.Content.ReadAsStringAsync(ct);

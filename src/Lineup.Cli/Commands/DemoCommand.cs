@@ -34,7 +34,13 @@ public static class DemoCommand
 
             var probe = Path.Combine(samples, "sample1.jpg");
             AnsiConsole.MarkupLineInterpolated($"\nSearching the gallery with {probe}:");
-            var result = await engine.SearchAsync(new SearchRequest(await File.ReadAllBytesAsync(probe, ct), probe) { Top = 5 }, ct);
+            await EnsureSampleCaseAsync(engine, DemoUser, createUser: true, progress, ct);
+            var result = await engine.SearchAsync(
+                new SearchRequest(await File.ReadAllBytesAsync(probe, ct), probe)
+                {
+                    Top = 5, By = DemoUser, CaseNumber = SampleCase, ProbeSource = Core.Oversight.ProbeSources.Other,
+                },
+                ct);
             var table = new Table().AddColumns("rank", "similarity", "est. FMR", "photo", "face box");
             foreach (var c in result.Candidates)
             {
@@ -44,10 +50,53 @@ public static class DemoCommand
 
             AnsiConsole.Write(table);
             AnsiConsole.MarkupLine("[grey]Candidates are investigative leads, not identifications.[/]");
-            AnsiConsole.MarkupLineInterpolated($"Gallery in {options.FullDataDirectory}. Try: lineup --data {options.DataDirectory} search <photo>");
+            AnsiConsole.MarkupLineInterpolated(
+                $"Gallery in {options.FullDataDirectory}. Try: lineup --data {options.DataDirectory} search <photo> --case {SampleCase} --source other --as {DemoUser}");
             return ExitCodes.Ok;
         }));
         return command;
+    }
+
+    /// <summary>The case the sample gallery is searched under (demo and <c>serve --sample</c>).</summary>
+    public const string SampleCase = "SAMPLE-1";
+
+    /// <summary>The analyst <c>lineup demo</c> searches as.</summary>
+    public const string DemoUser = "demo-analyst";
+
+    /// <summary>
+    /// Opens the sample case (once) and assigns <paramref name="user"/> to it. A sample needs someone who may search, so
+    /// a user without a recorded NDA or training is marked current for 30 days — said on the console, and audited as
+    /// every clearance change is; on a real installation the operator records them (<c>lineup users clearance</c>).
+    /// </summary>
+    public static async Task EnsureSampleCaseAsync(LineupEngine engine, string user, bool createUser, IProgress<string> progress, CancellationToken ct)
+    {
+        const string by = "sample-setup";
+        var now = engine.Options.Clock.GetUtcNow();
+        var account = await engine.Users.FindUserAsync(user, ct);
+        if (account is null)
+        {
+            if (!createUser)
+            {
+                return;
+            }
+
+            account = await engine.Users.AddUserAsync(user, "Sample analyst", [Core.Security.Role.Analyst], null, ct);
+        }
+
+        if (account.NdaUntil is null || account.TrainingUntil is null)
+        {
+            await engine.Cases.SetClearanceAsync(user, account.NdaUntil ?? now.AddDays(30), account.TrainingUntil ?? now.AddDays(30), by, ct);
+            progress.Report($"Sample only: {user}'s NDA and training recorded as current for 30 days (record real ones with `lineup users clearance`).");
+        }
+
+        if (await engine.Cases.FindCaseAsync(SampleCase, ct) is null)
+        {
+            await engine.Cases.OpenCaseAsync(
+                new Core.Oversight.NewCase(SampleCase, "missing-person", "Trying Lineup on its sample gallery", "SAMPLE-AUTHORISATION", now.AddDays(30)), by, ct);
+            progress.Report($"Opened case {SampleCase} (missing-person, authorised for 30 days) for searching the sample gallery.");
+        }
+
+        await engine.Cases.AssignAsync(SampleCase, user, by, ct);
     }
 
     /// <summary>

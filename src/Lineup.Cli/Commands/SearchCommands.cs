@@ -29,9 +29,14 @@ public static class SearchCommands
         var from = new Option<string?>("--captured-from") { Description = "Only photos captured on or after this date (yyyy-mm-dd or ISO 8601)" };
         var to = new Option<string?>("--captured-to") { Description = "Only photos captured on or before this date (a bare date includes the whole day)" };
         var overrideQuality = new Option<string?>("--override-quality") { Description = "Search a probe under the quality floor anyway; the reason is recorded with the search" };
-        var command = new Command("search", "Search the gallery for the face in a probe photo (1:N)")
+        var caseNumber = new Option<string?>("--case") { Description = "The case the search is for (required: open, authorised, and the user assigned to it)" };
+        var source = new Option<string?>("--source")
         {
-            photo, top, face, json, collections, jurisdictions, domains, from, to, overrideQuality,
+            Description = $"What the probe is (required): {string.Join(", ", Core.Oversight.ProbeSources.Accepted)}; sketches, composites, look-alikes, edited and generated images are refused",
+        };
+        var command = new Command("search", "Search the gallery for the face in a probe photo (1:N), for a case")
+        {
+            photo, top, face, json, collections, jurisdictions, domains, from, to, overrideQuality, caseNumber, source, As,
         };
         command.SetAction((parse, ct) => GlobalOptions.RunAsync(async () =>
         {
@@ -57,6 +62,9 @@ public static class SearchCommands
                 Face = parse.GetValue(face),
                 Filter = filter,
                 QualityOverride = parse.GetValue(overrideQuality),
+                CaseNumber = parse.GetValue(caseNumber),
+                ProbeSource = parse.GetValue(source),
+                By = User(parse),
             };
             SearchResult result;
             try
@@ -79,6 +87,14 @@ public static class SearchCommands
         }));
         return command;
     }
+
+    /// <summary>The catalog user the CLI acts as where one is required (searching, reviewing): <c>--as</c>, else LINEUP_USER, else the OS user.</summary>
+    internal static readonly Option<string?> As = new("--as") { Description = "The Lineup user acting (default: $LINEUP_USER, else the operating-system user name)" };
+
+    internal static string User(ParseResult parse) =>
+        parse.GetValue(As) is { Length: > 0 } name ? name
+        : Environment.GetEnvironmentVariable("LINEUP_USER") is { Length: > 0 } env ? env
+        : Environment.UserName;
 
     private static string[]? NullIfEmpty(string[]? values) => values is { Length: > 0 } ? values : null;
 

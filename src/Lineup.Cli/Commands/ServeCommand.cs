@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Lineup.Hosting;
 using Lineup.Server;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Spectre.Console;
 
@@ -43,6 +44,13 @@ public static class ServeCommand
                 AnsiConsole.MarkupLine("[yellow]No users existed: created [bold]admin[/] (roles admin, analyst).[/]");
                 AnsiConsole.MarkupLineInterpolated($"[yellow]Its password, shown this once: [bold]{password}[/][/]");
                 AnsiConsole.MarkupLine("[yellow]Add named users with `lineup users add`, then disable admin or change its password (`lineup users password admin`).[/]");
+            }
+
+            if (parse.GetValue(sample))
+            {
+                // The bootstrap admin also has the analyst role: the sample case lets it search at once.
+                var engine = app.Services.GetRequiredService<LineupEngine>();
+                await DemoCommand.EnsureSampleCaseAsync(engine, "admin", createUser: false, progress, ct);
             }
 
             foreach (var address in LineupServer.Addresses(app))

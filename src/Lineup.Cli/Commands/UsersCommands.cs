@@ -18,6 +18,7 @@ public static class UsersCommands
         users.Subcommands.Add(Toggle("enable", "Enable a disabled user again", disable: false));
         users.Subcommands.Add(Password());
         users.Subcommands.Add(Key());
+        users.Subcommands.Add(Clearance());
         return users;
     }
 
@@ -134,6 +135,35 @@ public static class UsersCommands
         return command;
     }
 
+    private static Command Clearance()
+    {
+        var name = new Argument<string>("name");
+        var nda = new Option<string?>("--nda-until") { Description = "When the confidentiality agreement expires (yyyy-mm-dd or ISO 8601; 'none' clears it)" };
+        var training = new Option<string?>("--training-until") { Description = "When the face-search training expires (yyyy-mm-dd or ISO 8601; 'none' clears it)" };
+        var command = new Command("clearance", "Record when a user's NDA and training expire: searching and confirming need both current") { name, nda, training };
+        command.SetAction((parse, ct) => GlobalOptions.RunAsync(async () =>
+        {
+            await using var catalog = await LineupEngine.OpenCatalogAsync(GlobalOptions.Resolve(parse), ct);
+            var user = await Store(catalog).FindUserAsync(parse.GetValue(name)!, ct)
+                ?? throw new Core.Catalog.CatalogException($"There is no user named '{parse.GetValue(name)}'.");
+            var cases = catalog as Core.Oversight.ICaseStore ?? throw new InvalidOperationException("This catalog keeps no cases.");
+            var updated = await cases.SetClearanceAsync(
+                user.Name, Date(parse.GetValue(nda), user.NdaUntil, "--nda-until"), Date(parse.GetValue(training), user.TrainingUntil, "--training-until"),
+                EraseCommands.Actor, ct);
+            AnsiConsole.MarkupLineInterpolated(
+                $"{updated.Name}: NDA until {updated.NdaUntil?.ToString("yyyy-MM-dd") ?? "none"}, training until {updated.TrainingUntil?.ToString("yyyy-MM-dd") ?? "none"}.");
+            return ExitCodes.Ok;
+        }));
+        return command;
+
+        static DateTimeOffset? Date(string? text, DateTimeOffset? current, string option) => text switch
+        {
+            null => current,
+            "none" => null,
+            _ => CasesCommands.ParseExpiry(text, option),
+        };
+    }
+
     private static Command Key()
     {
         var name = new Argument<string>("name") { Description = "The user the key acts as" };
@@ -150,7 +180,10 @@ public static class UsersCommands
         return command;
     }
 
-    private static IUserStore Store(Core.Catalog.ICatalog catalog) =>
+    /// <summary>The catalog's users, changes audited as made by the operating-system user of the CLI.</summary>
+    private static IUserStore Store(Core.Catalog.ICatalog catalog) => RawStore(catalog).ActingAs(EraseCommands.Actor);
+
+    private static IUserStore RawStore(Core.Catalog.ICatalog catalog) =>
         catalog as IUserStore ?? throw new InvalidOperationException("This catalog keeps no users.");
 
     private static async Task<string> ReadPasswordAsync(CancellationToken ct)

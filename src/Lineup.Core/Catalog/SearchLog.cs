@@ -33,7 +33,28 @@ public sealed record SearchRecord(
 {
     /// <summary>The catalog's id for the record; 0 before it is written.</summary>
     public long Id { get; init; }
+
+    /// <summary>The case searched for; null when the search named none or an unknown one (then refused).</summary>
+    public long? CaseId { get; init; }
+
+    /// <summary>The case number as the user gave it (kept for refusals of unknown numbers too).</summary>
+    public string? CaseNumber { get; init; }
+
+    /// <summary>What the user attested the probe is (<see cref="Oversight.ProbeSources"/>), as given.</summary>
+    public string? ProbeSource { get; init; }
+
+    /// <summary>Why intake refused the search (<see cref="Oversight.SearchIntake.Code"/>); null when it was not refused there.</summary>
+    public string? Refusal { get; init; }
+
+    /// <summary>The gallery version that answered (bumped by every ingest batch and erasure).</summary>
+    public long GalleryVersion { get; init; }
+
+    /// <summary>Per-stage times in milliseconds, e.g. <c>analyze=85.1; index=0.9; catalog=2.3</c>.</summary>
+    public string Timings { get; init; } = "";
 }
+
+/// <summary>One candidate of a recorded search: ids and scores only (no picture, no embedding).</summary>
+public sealed record StoredCandidate(int Rank, long FaceId, long ImageId, float Similarity, double? EstimatedFmr, bool AboveThreshold);
 
 /// <summary>How a recorded search ended.</summary>
 public enum SearchOutcome
@@ -49,6 +70,13 @@ public enum SearchOutcome
 
     /// <summary>The probe had no face (or not the one asked for): nothing was searched.</summary>
     NoFace,
+
+    /// <summary>Intake refused the search (no or wrong case, expired authorisation or clearance, refused probe source):
+    /// nothing of the probe was analysed (<see cref="SearchRecord.Refusal"/> says why).</summary>
+    RefusedIntake,
+
+    /// <summary>The probe's face matches an opt-out request: nothing is returned.</summary>
+    WithheldOptOut,
 }
 
 /// <summary>The catalog's record of searches.</summary>
@@ -57,6 +85,26 @@ public interface ISearchLog
     /// <summary>Appends a record in its own transaction and returns its id.</summary>
     Task<long> RecordSearchAsync(SearchRecord search, CancellationToken ct = default);
 
+    /// <summary>
+    /// Appends a record with the probe photo as uploaded (kept until its time-to-live; empty: none) and the candidate list,
+    /// in one transaction with its audit event. Returns its id.
+    /// </summary>
+    Task<long> RecordSearchAsync(SearchRecord search, ReadOnlyMemory<byte> probe, IReadOnlyList<StoredCandidate> candidates, CancellationToken ct = default);
+
     /// <summary>The most recent searches, newest first.</summary>
     Task<IReadOnlyList<SearchRecord>> ListSearchesAsync(int limit = 100, CancellationToken ct = default);
+
+    Task<SearchRecord?> GetSearchAsync(long id, CancellationToken ct = default);
+
+    /// <summary>Every search recorded for the case, refused ones included, oldest first.</summary>
+    Task<IReadOnlyList<SearchRecord>> ListCaseSearchesAsync(long caseId, CancellationToken ct = default);
+
+    /// <summary>The candidate list of a search, by rank; empty when it had none or it has expired.</summary>
+    Task<IReadOnlyList<StoredCandidate>> GetCandidatesAsync(long searchId, CancellationToken ct = default);
+
+    /// <summary>The probe photo of a search as uploaded; null when none was kept or it has expired.</summary>
+    Task<byte[]?> GetProbeAsync(long searchId, CancellationToken ct = default);
+
+    /// <summary>The current gallery version (bumped by every ingest batch and erasure).</summary>
+    Task<long> GalleryVersionAsync(CancellationToken ct = default);
 }

@@ -118,6 +118,12 @@ public sealed record UserAccount(
     DateTimeOffset? DisabledAt)
 {
     public bool IsDisabled => DisabledAt is not null;
+
+    /// <summary>When the user's confidentiality agreement expires; null: none on record. Searching and confirming need one.</summary>
+    public DateTimeOffset? NdaUntil { get; init; }
+
+    /// <summary>When the user's face-search training expires; null: none on record. Searching and confirming need it current.</summary>
+    public DateTimeOffset? TrainingUntil { get; init; }
 }
 
 /// <summary>An integration key as the catalog keeps it: never the key itself, only its SHA-256 (not exposed) and its prefix.</summary>
@@ -140,6 +146,10 @@ public sealed record ApiKeyRecord(
 /// </summary>
 public interface IUserStore
 {
+    /// <summary>This store with every change audited as made by <paramref name="actor"/> (a user name, or "cli:…"); changes
+    /// through the store itself are audited as "system".</summary>
+    IUserStore ActingAs(string actor);
+
     /// <summary>Adds a user with a fresh security stamp. The name must satisfy <see cref="UserNames.IsValid"/> and be
     /// unused ignoring case; at least one role is required.</summary>
     Task<UserAccount> AddUserAsync(string name, string? displayName, IReadOnlyCollection<Role> roles, string? passwordHash, CancellationToken ct = default);

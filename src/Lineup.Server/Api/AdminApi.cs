@@ -1,3 +1,5 @@
+using System.Security.Claims;
+using Lineup.Core.Audit;
 using Lineup.Core.Security;
 using Lineup.Hosting;
 using Lineup.Server.Security;
@@ -17,37 +19,37 @@ public static class AdminApi
             .WithName("ListUsers")
             .WithSummary("Every user with their roles");
 
-        admin.MapPost("/users", async Task<Results<Created<UserDto>, ProblemHttpResult>> (NewUserRequest request, LineupEngine engine, CancellationToken ct) =>
+        admin.MapPost("/users", async Task<Results<Created<UserDto>, ProblemHttpResult>> (NewUserRequest request, ClaimsPrincipal caller, LineupEngine engine, CancellationToken ct) =>
         {
             var roles = ParseRoles(request.Roles);
-            var user = await new UserDirectory(engine.Users).AddAsync(request.Name, request.DisplayName, roles, request.Password, ct).ConfigureAwait(false);
+            var user = await new UserDirectory(engine.Users.ActingAs(LineupPrincipal.Name(caller))).AddAsync(request.Name, request.DisplayName, roles, request.Password, ct).ConfigureAwait(false);
             return TypedResults.Created($"/api/users/{Uri.EscapeDataString(user.Name)}", UserDto.From(user));
         })
             .WithName("AddUser")
             .WithSummary("Add a user with roles and a password (at least 12 characters)");
 
-        admin.MapPost("/users/{name}/disable", async Task<Results<Ok<UserDto>, ProblemHttpResult>> (string name, LineupEngine engine, CancellationToken ct) =>
+        admin.MapPost("/users/{name}/disable", async Task<Results<Ok<UserDto>, ProblemHttpResult>> (string name, ClaimsPrincipal caller, LineupEngine engine, CancellationToken ct) =>
             await engine.Users.FindUserAsync(name, ct).ConfigureAwait(false) is null
                 ? Problems.NotFound($"There is no user '{name}'.")
-                : TypedResults.Ok(UserDto.From(await engine.Users.DisableUserAsync(name, ct).ConfigureAwait(false))))
+                : TypedResults.Ok(UserDto.From(await engine.Users.ActingAs(LineupPrincipal.Name(caller)).DisableUserAsync(name, ct).ConfigureAwait(false))))
             .WithName("DisableUser")
             .WithSummary("Disable a user: their sessions and API keys stop working at once");
 
         admin.MapPost("/users/{name}/api-keys", async Task<Results<Created<ApiKeyDto>, ProblemHttpResult>> (
-            string name, NewApiKeyRequest request, LineupEngine engine, CancellationToken ct) =>
+            string name, NewApiKeyRequest request, ClaimsPrincipal caller, LineupEngine engine, CancellationToken ct) =>
         {
             if (await engine.Users.FindUserAsync(name, ct).ConfigureAwait(false) is null)
             {
                 return Problems.NotFound($"There is no user '{name}'.");
             }
 
-            var (key, secret) = await new UserDirectory(engine.Users).CreateApiKeyAsync(name, request.Name, ct).ConfigureAwait(false);
+            var (key, secret) = await new UserDirectory(engine.Users.ActingAs(LineupPrincipal.Name(caller))).CreateApiKeyAsync(name, request.Name, ct).ConfigureAwait(false);
             return TypedResults.Created($"/api/users/{Uri.EscapeDataString(name)}", new ApiKeyDto(key.Id, key.Name, key.Prefix, key.CreatedAt, secret));
         })
             .WithName("AddApiKey")
             .WithSummary("Create an API key for a user; the key is in this answer only");
 
-        admin.MapPost("/collections", async (NewCollectionRequest request, LineupEngine engine, CancellationToken ct) =>
+        admin.MapPost("/collections", async (NewCollectionRequest request, ClaimsPrincipal caller, LineupEngine engine, CancellationToken ct) =>
         {
             if (string.IsNullOrWhiteSpace(request.Name) || string.IsNullOrWhiteSpace(request.LawfulBasis))
             {
@@ -55,6 +57,9 @@ public static class AdminApi
             }
 
             var collection = await engine.Catalog.EnsureCollectionAsync(request.Name.Trim(), request.LawfulBasis.Trim(), request.Jurisdiction, ct).ConfigureAwait(false);
+            await engine.Audit.AppendAsync(new NewAuditEvent(
+                LineupPrincipal.Name(caller), AuditActions.Admin, $"collection:{collection.Id}",
+                AuditDetails.Empty.With("change", "collection.ensure").With("lawful_basis", Truncate(collection.LawfulBasis))), ct).ConfigureAwait(false);
             return TypedResults.Created($"/api/collections/{collection.Id}", CollectionDto.From(collection));
         })
             .WithName("AddCollection")
@@ -75,6 +80,8 @@ public static class AdminApi
 
         return admin;
     }
+
+    private static string Truncate(string text) => text.Length <= AuditDetails.MaxTextLength ? text : text[..AuditDetails.MaxTextLength];
 
     private static List<Role> ParseRoles(IReadOnlyList<string>? names)
     {

@@ -1,3 +1,5 @@
+using Lineup.Core.Audit;
+using Lineup.Core.Security;
 using Lineup.Hosting;
 using Lineup.Server.Security;
 using Microsoft.AspNetCore.Antiforgery;
@@ -35,7 +37,8 @@ public static class AuthApi
             // security stamp ends every session of the user, copies included (sign-out everywhere); API keys are unaffected.
             if (context.User.FindFirst(LineupPrincipal.MethodClaim)?.Value == "password")
             {
-                await engine.Users.RenewSecurityStampAsync(LineupPrincipal.Name(context.User), context.RequestAborted).ConfigureAwait(false);
+                var name = LineupPrincipal.Name(context.User);
+                await engine.Users.ActingAs(name).RenewSecurityStampAsync(name, context.RequestAborted).ConfigureAwait(false);
             }
 
             await context.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme).ConfigureAwait(false);
@@ -65,7 +68,15 @@ public static class AuthApi
             return Problems.BadRequest("Give a user name and a password.");
         }
 
-        var user = await new UserDirectory(engine.Users).SignInAsync(request.UserName.Trim(), request.Password, context.RequestAborted).ConfigureAwait(false);
+        var name = request.UserName.Trim();
+        var user = await new UserDirectory(engine.Users).SignInAsync(name, request.Password, context.RequestAborted).ConfigureAwait(false);
+
+        // Failures are audited too (a run of them is an attack); a name that is not a valid user name is not copied
+        // into the log, which keeps whatever was typed (a password in the wrong box) out of it.
+        var known = UserNames.IsValid(name) ? name : "(not a user name)";
+        await engine.Audit.AppendAsync(new NewAuditEvent(
+            user?.Name ?? "anonymous", AuditActions.SignIn, $"user:{known}",
+            AuditDetails.Empty.With("outcome", user is null ? "failed" : "success").With("method", "password")), context.RequestAborted).ConfigureAwait(false);
         if (user is null)
         {
             // One answer for an unknown name, a wrong password and a disabled account: no account enumeration.

@@ -71,7 +71,8 @@ public sealed record SearchResponse(
     SearchOutcome Outcome,
     string? Calibration,
     string Disclaimer,
-    IReadOnlyList<CandidateDto> Candidates);
+    IReadOnlyList<CandidateDto> Candidates,
+    string CaseNumber);
 
 public sealed record VerifyResponse(float Similarity, float Threshold, double? EstimatedFmr, bool SamePerson, ProbeFaceDto FaceA, ProbeFaceDto FaceB, string Disclaimer);
 
@@ -118,12 +119,41 @@ public sealed record StatsDto(
 
 public sealed record SearchRecordDto(
     long Id, DateTimeOffset At, string By, string ProbeSha256, int FacesInProbe, int? Face, float? Quality, float QualityFloor,
-    string? QualityOverride, SearchOutcome Outcome, string Parameters, long GallerySize, int Candidates, int AboveThreshold, double DurationMs)
+    string? QualityOverride, SearchOutcome Outcome, string Parameters, long GallerySize, int Candidates, int AboveThreshold, double DurationMs,
+    long? CaseId, string? CaseNumber, string? ProbeSource, string? Refusal, long GalleryVersion, string ModelId, string Timings)
 {
     public static SearchRecordDto From(SearchRecord r) => new(
         r.Id, r.At, r.By, r.ProbeSha256, r.FacesInProbe, r.Face, r.Quality, r.QualityFloor, r.QualityOverride, r.Outcome, r.Parameters,
-        r.GallerySize, r.Candidates, r.AboveThreshold, r.DurationMs);
+        r.GallerySize, r.Candidates, r.AboveThreshold, r.DurationMs, r.CaseId, r.CaseNumber, r.ProbeSource, r.Refusal, r.GalleryVersion,
+        r.ModelId, r.Timings);
 }
+
+/// <summary>A case as the API shows it; <c>searchable</c> is whether it accepts searches now (open and authorised).</summary>
+public sealed record CaseDto(
+    long Id, string Number, string Offence, string Purpose, string AuthorisationReference, DateTimeOffset AuthorisedUntil, string Status,
+    bool LegalHold, DateTimeOffset CreatedAt, string CreatedBy, DateTimeOffset? ClosedAt, IReadOnlyList<string> AssignedUsers, bool Searchable)
+{
+    public static CaseDto From(Lineup.Core.Oversight.CaseRecord c, DateTimeOffset now) => new(
+        c.Id, c.Number, c.Offence, c.Purpose, c.AuthorisationReference, c.AuthorisedUntil, c.Status == Lineup.Core.Oversight.CaseStatus.Open ? "open" : "closed",
+        c.LegalHold, c.CreatedAt, c.CreatedBy, c.ClosedAt, c.AssignedUsers,
+        c.Status == Lineup.Core.Oversight.CaseStatus.Open && c.IsAuthorisedAt(now));
+}
+
+public sealed record NewCaseRequest(string Number, string Offence, string Purpose, string AuthorisationReference, DateTimeOffset AuthorisedUntil);
+
+public sealed record AssignmentRequest(string User);
+
+public sealed record ReauthoriseRequest(string Reference, DateTimeOffset Until);
+
+public sealed record LegalHoldRequest(bool Hold, string Reason);
+
+public sealed record ClearanceRequest(DateTimeOffset? NdaUntil, DateTimeOffset? TrainingUntil);
+
+/// <summary>A probe source a search may attest (or that is always refused), with what it means.</summary>
+public sealed record ProbeSourceDto(string Name, string Description, bool Accepted);
+
+/// <summary>What intake accepts: the offences cases may be opened for and the probe sources.</summary>
+public sealed record IntakeRulesDto(IReadOnlyList<string> Offences, IReadOnlyList<ProbeSourceDto> ProbeSources);
 
 public sealed record SignInRequest(string UserName, string Password);
 
@@ -136,9 +166,12 @@ public sealed record MeDto(string Name, string? DisplayName, IReadOnlyList<strin
 
 public sealed record AntiforgeryDto(string HeaderName, string Token);
 
-public sealed record UserDto(long Id, string Name, string? DisplayName, IReadOnlyList<string> Roles, DateTimeOffset CreatedAt, bool Disabled)
+public sealed record UserDto(
+    long Id, string Name, string? DisplayName, IReadOnlyList<string> Roles, DateTimeOffset CreatedAt, bool Disabled, DateTimeOffset? NdaUntil,
+    DateTimeOffset? TrainingUntil)
 {
-    public static UserDto From(UserAccount u) => new(u.Id, u.Name, u.DisplayName, u.Roles.Order().Select(Lineup.Core.Security.Roles.Name).ToList(), u.CreatedAt, u.IsDisabled);
+    public static UserDto From(UserAccount u) => new(
+        u.Id, u.Name, u.DisplayName, u.Roles.Order().Select(Lineup.Core.Security.Roles.Name).ToList(), u.CreatedAt, u.IsDisabled, u.NdaUntil, u.TrainingUntil);
 }
 
 public sealed record NewUserRequest(string Name, string? DisplayName, IReadOnlyList<string> Roles, string Password);

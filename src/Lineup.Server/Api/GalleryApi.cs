@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Security.Claims;
+using Lineup.Core.Audit;
 using Lineup.Core.Catalog;
 using Lineup.Hosting;
 using Lineup.Server.Security;
@@ -70,17 +72,19 @@ public static class GalleryApi
             ? TypedResults.File(found.Jpeg, "image/jpeg")
             : Problems.NotFound(await exists().ConfigureAwait(false) ? withoutPicture : unknown);
 
-    private static async Task<Results<Ok<FaceDto>, ProblemHttpResult>> GetFaceAsync(long id, LineupEngine engine, CancellationToken ct)
+    private static async Task<Results<Ok<FaceDto>, ProblemHttpResult>> GetFaceAsync(long id, ClaimsPrincipal user, LineupEngine engine, CancellationToken ct)
     {
         var face = await engine.Catalog.GetFaceAsync(id, ct).ConfigureAwait(false);
+        await AuditViewAsync(engine, user, $"face:{id}", face is not null, ct).ConfigureAwait(false);
         return face is null
             ? Problems.NotFound($"There is no face {id}.")
             : TypedResults.Ok(new FaceDto(face.Id, face.ImageId, BoxDto.From(face.Box), face.DetectorScore, QualityDto.From(face.Quality), ThumbnailUrl(face.Id)));
     }
 
-    private static async Task<Results<Ok<ImageDetail>, ProblemHttpResult>> GetImageAsync(long id, LineupEngine engine, CancellationToken ct)
+    private static async Task<Results<Ok<ImageDetail>, ProblemHttpResult>> GetImageAsync(long id, ClaimsPrincipal user, LineupEngine engine, CancellationToken ct)
     {
         var image = await engine.Catalog.GetImageAsync(id, ct).ConfigureAwait(false);
+        await AuditViewAsync(engine, user, $"image:{id}", image is not null, ct).ConfigureAwait(false);
         if (image is null)
         {
             return Problems.NotFound($"There is no image {id}.");
@@ -108,6 +112,14 @@ public static class GalleryApi
                 s.Id, collections.TryGetValue(s.CollectionId, out var c) ? c.Name : null, s.RunId, s.Provenance.SourceUrl, s.Provenance.PageUrl,
                 s.Provenance.CapturedAt, s.Provenance.FetchedAt, s.Provenance.OriginalPath, s.SeenAt)).ToList()));
     }
+
+    /// <summary>
+    /// Opening a gallery image or face (the candidate view) is audited: who looked at which photo of whom, and when.
+    /// Thumbnails and previews that a grid loads by the dozen are not: the view that shows them is.
+    /// </summary>
+    internal static async Task AuditViewAsync(LineupEngine engine, ClaimsPrincipal user, string subject, bool found, CancellationToken ct) =>
+        await engine.Audit.AppendAsync(
+            new NewAuditEvent(LineupPrincipal.Name(user), AuditActions.View, subject, AuditDetails.Empty.With("found", found)), ct).ConfigureAwait(false);
 
     private static async Task<Results<FileStreamHttpResult, ProblemHttpResult>> GetOriginalAsync(
         long id, LineupEngine engine, IOptions<ServerOptions> options, CancellationToken ct)

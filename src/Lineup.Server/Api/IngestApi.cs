@@ -1,4 +1,5 @@
 using System.Globalization;
+using Lineup.Core.Audit;
 using Lineup.Hosting;
 using Lineup.Server.Jobs;
 using Lineup.Server.Security;
@@ -20,7 +21,7 @@ public static class IngestApi
             .WithName("IngestUpload")
             .WithSummary("Upload a zip/tar(.gz) archive, a WARC(.gz) file or a CSV/JSON Lines manifest and ingest it in the background");
 
-        group.MapPost("/paths", IngestPath)
+        group.MapPost("/paths", IngestPathAsync)
             .WithName("IngestPath")
             .WithSummary("Ingest a folder or file on the server, under Lineup:Server:IngestRoots or <data>/incoming");
 
@@ -64,6 +65,7 @@ public static class IngestApi
             }
 
             var job = jobs.Enqueue(path, name, collection, basis, jurisdiction, LineupPrincipal.Name(context.User), deleteWhenDone: true);
+            await AuditStartAsync(context, job, ct).ConfigureAwait(false);
             return TypedResults.Accepted($"/api/ingest/jobs/{job.Id.ToString(CultureInfo.InvariantCulture)}", job.Snapshot());
         }
         catch
@@ -74,7 +76,7 @@ public static class IngestApi
         }
     }
 
-    private static Results<Accepted<IngestJobDto>, ProblemHttpResult> IngestPath(
+    private static async Task<Results<Accepted<IngestJobDto>, ProblemHttpResult>> IngestPathAsync(
         IngestPathRequest request, HttpContext context, IngestJobs jobs, LineupEngine engine, IOptions<ServerOptions> options)
     {
         var (collection, basis, jurisdiction) = Target(request.Collection, request.LawfulBasis, request.Jurisdiction);
@@ -108,7 +110,19 @@ public static class IngestApi
         }
 
         var job = jobs.Enqueue(full, request.Path, collection, basis, jurisdiction, LineupPrincipal.Name(context.User), deleteWhenDone: false);
+        await AuditStartAsync(context, job, context.RequestAborted).ConfigureAwait(false);
         return TypedResults.Accepted($"/api/ingest/jobs/{job.Id.ToString(CultureInfo.InvariantCulture)}", job.Snapshot());
+    }
+
+    /// <summary>Starting an ingest is an administrative action: who added which source to which collection.</summary>
+    private static async Task AuditStartAsync(HttpContext context, IngestJob job, CancellationToken ct)
+    {
+        var engine = context.RequestServices.GetRequiredService<LineupEngine>();
+        var source = job.Snapshot().Source;
+        await engine.Audit.AppendAsync(new NewAuditEvent(
+            LineupPrincipal.Name(context.User), AuditActions.Admin, $"ingest-job:{job.Id.ToString(CultureInfo.InvariantCulture)}",
+            AuditDetails.Empty.With("change", "ingest.start").With("collection", job.Snapshot().Collection)
+                .With("source", source.Length <= AuditDetails.MaxTextLength ? source : source[^AuditDetails.MaxTextLength..])), ct).ConfigureAwait(false);
     }
 
     private static (string Collection, string LawfulBasis, string? Jurisdiction) Target(string? collection, string? basis, string? jurisdiction)

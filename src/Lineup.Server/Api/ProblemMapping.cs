@@ -1,5 +1,6 @@
 using Lineup.Core.Catalog;
 using Lineup.Core.Imaging;
+using Lineup.Core.Oversight;
 using Lineup.Hosting;
 using Lineup.Server.Jobs;
 using Microsoft.AspNetCore.Diagnostics;
@@ -25,6 +26,14 @@ public sealed partial class ProblemMapping(ILogger<ProblemMapping> logger) : IEx
                     ["floor"] = e.Floor,
                     ["face"] = ProbeFaceDto.From(e.Face),
                 }),
+            SearchRefusedException e => (StatusCodes.Status403Forbidden, "Search refused", e.Message,
+                new Dictionary<string, object?>
+                {
+                    ["searchId"] = e.SearchId,
+                    ["refusal"] = e.Code,
+                }),
+            ReviewRefusedException e => (StatusCodes.Status409Conflict, "Refused by the two-person rule", e.Message,
+                new Dictionary<string, object?> { ["code"] = e.Code }),
             NoFaceException e => (StatusCodes.Status422UnprocessableEntity, "No face in the probe", e.Message, null),
             ImageRejectedException { Reason: ImageRejection.TooManyBytes } e => (StatusCodes.Status413PayloadTooLarge, "Photo too large", e.Message, null),
             ImageRejectedException e => (StatusCodes.Status422UnprocessableEntity, "Photo refused", e.Message, null),

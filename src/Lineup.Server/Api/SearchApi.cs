@@ -8,8 +8,7 @@ namespace Lineup.Server.Api;
 /// <summary>1:N search, probe face detection and 1:1 verification: multipart uploads of photos, answered in JSON.</summary>
 public static class SearchApi
 {
-    public const string Disclaimer =
-        "Investigative lead, not an identification. A candidate must be verified by trained reviewers before any action.";
+    public const string Disclaimer = Disclaimers.InvestigativeLead;
 
     public static RouteGroupBuilder MapSearchApi(this IEndpointRouteBuilder routes)
     {
@@ -24,9 +23,10 @@ public static class SearchApi
         group.MapPost("/search", SearchAsync)
             .Accepts<SearchForm>("multipart/form-data")
             .Produces<SearchResponse>()
+            .ProducesProblem(StatusCodes.Status403Forbidden)
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
             .WithName("Search")
-            .WithSummary("1:N search of one probe face against the gallery; every search, refused or not, is recorded");
+            .WithSummary("1:N search of one probe face for a case against the gallery; every search, refused or not, is recorded and audited");
 
         group.MapPost("/verify", VerifyAsync)
             .Accepts<VerifyForm>("multipart/form-data")
@@ -72,6 +72,8 @@ public static class SearchApi
             Filter = filter,
             QualityOverride = Forms.Text(form, "overrideQuality"),
             By = LineupPrincipal.Name(context.User),
+            CaseNumber = Forms.Text(form, "case"),
+            ProbeSource = Forms.Text(form, "source"),
         };
         var result = await Task.Run(() => engine.SearchAsync(request, ct), ct).ConfigureAwait(false);
         var collections = (await engine.Catalog.ListCollectionsAsync(ct).ConfigureAwait(false)).ToDictionary(c => c.Id, c => c.Name);
@@ -79,7 +81,7 @@ public static class SearchApi
             result.SearchId, ProbeDto.From(result.Probe), result.ProbeFaces.Select(ProbeFaceDto.From).ToList(), result.SearchedFace, result.FaceChoice,
             result.QualityFloor, result.QualityOverride, result.Threshold, result.ThresholdFmr, result.GallerySize, result.SearchedFaces,
             result.Filter, result.Outcome, result.Calibration, Disclaimer,
-            result.Candidates.Select(c => Candidate(c, collections)).ToList()));
+            result.Candidates.Select(c => Candidate(c, collections)).ToList(), request.CaseNumber!.Trim()));
     }
 
     private static async Task<IResult> VerifyAsync(HttpContext context, LineupEngine engine, IOptions<ServerOptions> options)
@@ -118,9 +120,12 @@ public static class SearchApi
     /// <param name="CapturedFrom">yyyy-mm-dd or ISO 8601.</param>
     /// <param name="CapturedTo">yyyy-mm-dd (the whole day) or ISO 8601.</param>
     /// <param name="OverrideQuality">Reason for searching a face under the quality floor; recorded.</param>
+    /// <param name="Case">The case number the search is for (required: open, authorised, and the caller assigned to it).</param>
+    /// <param name="Source">What the probe is: cctv_still, field_photo, social_media, identity_document or other (sketches,
+    /// composites, look-alikes, edited and generated images are refused).</param>
     public sealed record SearchForm(
         IFormFile Photo, int? Top, int? Face, string? Collection, string? Jurisdiction, string? Domain, string? CapturedFrom, string? CapturedTo,
-        string? OverrideQuality);
+        string? OverrideQuality, string? Case, string? Source);
 
     /// <param name="Photo">The probe photo.</param>
     public sealed record ProbeForm(IFormFile Photo);

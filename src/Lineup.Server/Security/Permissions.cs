@@ -20,25 +20,53 @@ public static class Permissions
     /// <summary>Users, API keys, collections, ingest.</summary>
     public const string Admin = "admin";
 
+    /// <summary>Read cases: everyone reads the cases they are assigned to; holders of <see cref="CasesManage"/> or
+    /// <see cref="Oversight"/> read every case.</summary>
+    public const string CasesRead = "cases.read";
+
+    /// <summary>Open, assign, reauthorise, hold and close cases.</summary>
+    public const string CasesManage = "cases.manage";
+
+    /// <summary>Confirm or reject candidates of searches in assigned cases (the two-person rule).</summary>
+    public const string Review = "review";
+
+    /// <summary>Export a confirmed lead (never an unconfirmed candidate).</summary>
+    public const string Export = "export";
+
+    /// <summary>Disclosure reports of a case.</summary>
+    public const string Reports = "reports";
+
+    /// <summary>The supervisor view (activity and flags) and the audit log's verification status.</summary>
+    public const string Oversight = "oversight";
+
+    /// <summary>Retention settings, legal-hold-aware sweeps.</summary>
+    public const string Retention = "retention";
+
+    /// <summary>The opt-out registry.</summary>
+    public const string OptOut = "optout";
+
     /// <summary>Any signed-in user (their own identity, signing out).</summary>
     public const string SignedIn = "signed-in";
 
     public const string ClaimType = "lineup:permission";
 
-    public static IReadOnlyList<string> All { get; } = [Search, GalleryRead, SearchesRead, Admin];
+    public static IReadOnlyList<string> All { get; } =
+        [Search, GalleryRead, SearchesRead, Admin, CasesRead, CasesManage, Review, Export, Reports, Oversight, Retention, OptOut];
 
     /// <summary>
-    /// Analysts search and read what they found; reviewers read the gallery to check a candidate; supervisors read the
-    /// gallery and the search record; auditors read only the search record (they inspect use, not people); admins run
-    /// the installation but do not search.
+    /// Analysts search in their cases, read what they found and export confirmed leads; reviewers read the gallery and
+    /// decide candidates in their cases; supervisors run cases, read the gallery, the search record, the activity flags
+    /// and reports, and export; auditors read the search record, the activity, the audit status and reports (they
+    /// inspect use, not people); admins run the installation (users, ingest, retention, opt-outs, cases) but do not
+    /// search or review.
     /// </summary>
     public static IReadOnlySet<string> Of(Role role) => role switch
     {
-        Role.Analyst => new HashSet<string> { Search, GalleryRead },
-        Role.Reviewer => new HashSet<string> { GalleryRead },
-        Role.Supervisor => new HashSet<string> { GalleryRead, SearchesRead },
-        Role.Auditor => new HashSet<string> { SearchesRead },
-        Role.Admin => new HashSet<string> { GalleryRead, Admin },
+        Role.Analyst => new HashSet<string> { Search, GalleryRead, CasesRead, Export },
+        Role.Reviewer => new HashSet<string> { GalleryRead, CasesRead, Review },
+        Role.Supervisor => new HashSet<string> { GalleryRead, SearchesRead, CasesRead, CasesManage, Reports, Oversight, Export },
+        Role.Auditor => new HashSet<string> { SearchesRead, CasesRead, Reports, Oversight },
+        Role.Admin => new HashSet<string> { GalleryRead, Admin, CasesRead, CasesManage, Retention, OptOut },
         _ => new HashSet<string>(),
     };
 
