@@ -142,6 +142,7 @@ public static class LineupServer
             // The build runs the app to describe it; it must not open (or fetch) models and a catalog for that.
             services.AddHostedService(sp => sp.GetRequiredService<IngestJobs>());
             services.AddHostedService<EngineWarmUp>();
+            services.AddHostedService<RetentionJob>();
         }
     }
 
@@ -169,6 +170,11 @@ public static class LineupServer
         app.MapIngestApi();
         app.MapAdminApi();
         app.MapErasureApi();
+        app.MapCasesApi();
+        app.MapReviewApi();
+        app.MapRetentionApi();
+        app.MapOptOutApi();
+        app.MapReportsApi();
         app.MapOpenApi("/openapi/{documentName}.json").AllowAnonymous();
         app.MapScalarApiReference("/scalar", o => o.WithTitle("Lineup API reference")).AllowAnonymous();
         return app;

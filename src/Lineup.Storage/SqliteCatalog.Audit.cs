@@ -14,6 +14,10 @@ namespace Lineup.Storage;
 public sealed partial class SqliteCatalog : IAuditLog
 {
     private const string AuditEventColumns = "seq, at, actor, action, subject, details, leaf_hash";
+
+    /// <summary>What reads of events select: the written columns and <c>pruned_at</c> (column 7), set by retention.</summary>
+    private const string AuditEventReadColumns = AuditEventColumns + ", pruned_at";
+
     private const string CheckpointColumns = "tree_size, root_hash, at, signature, key_id";
 
     /// <summary>Events between two progress reports of <see cref="VerifyAsync"/>.</summary>
@@ -94,7 +98,7 @@ public sealed partial class SqliteCatalog : IAuditLog
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         await using var connection = await OpenReaderAsync(ct).ConfigureAwait(false);
         using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {AuditEventColumns} FROM audit_events WHERE seq >= $from ORDER BY seq LIMIT $count";
+        command.CommandText = $"SELECT {AuditEventReadColumns} FROM audit_events WHERE seq >= $from ORDER BY seq LIMIT $count";
         command.Parameters.AddWithValue("$from", fromSeq);
         command.Parameters.AddWithValue("$count", count);
         var events = new List<AuditEvent>();
@@ -226,10 +230,14 @@ public sealed partial class SqliteCatalog : IAuditLog
 
         long rows = 0;
         long lastSeq = 0;
+
+        // Pruned events (as runs of consecutive sequence numbers) and the furthest any intact sweep receipt says it pruned.
+        var prunedRuns = new List<(long From, long To)>();
+        long sweptThrough = 0;
         using (var command = connection.CreateCommand())
         {
             command.Transaction = snapshot;
-            command.CommandText = $"SELECT {AuditEventColumns} FROM audit_events ORDER BY seq";
+            command.CommandText = $"SELECT {AuditEventReadColumns} FROM audit_events ORDER BY seq";
             using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
             while (rows < total && await reader.ReadAsync(ct).ConfigureAwait(false))
             {
@@ -250,13 +258,30 @@ public sealed partial class SqliteCatalog : IAuditLog
                 var target = leaves.AsSpan((int)rows * MerkleTree.HashSize, MerkleTree.HashSize);
                 try
                 {
-                    var computed = ReadAuditEvent(reader).LeafHash();
-                    if (stored is not { Length: MerkleTree.HashSize } || !CryptographicOperations.FixedTimeEquals(computed, stored))
+                    var read = ReadAuditEvent(reader);
+                    if (read.IsPruned)
                     {
-                        findings.Add(AuditProblemKind.EventAltered, seq, null, $"Event {seq}: its fields do not hash to its stored leaf hash.");
+                        // Retention blanked its content, so its leaf cannot be recomputed: the stored leaf stands in, and the
+                        // stored right edge, every checkpoint root and the consistency proofs still check it. Whether a
+                        // sweep may have pruned it is checked once the receipts are read (they follow the events they prune).
+                        read.LeafHash().CopyTo(target);
+                        AddToRuns(prunedRuns, seq);
                     }
+                    else
+                    {
+                        var computed = read.LeafHash();
+                        var intact = stored is { Length: MerkleTree.HashSize } && CryptographicOperations.FixedTimeEquals(computed, stored);
+                        if (!intact)
+                        {
+                            findings.Add(AuditProblemKind.EventAltered, seq, null, $"Event {seq}: its fields do not hash to its stored leaf hash.");
+                        }
+                        else if (SweptThrough(read) is { } through)
+                        {
+                            sweptThrough = Math.Max(sweptThrough, through);
+                        }
 
-                    computed.CopyTo(target);
+                        computed.CopyTo(target);
+                    }
                 }
                 catch (Exception e) when (e is FormatException or ArgumentException or InvalidCastException or OverflowException)
                 {
@@ -276,6 +301,7 @@ public sealed partial class SqliteCatalog : IAuditLog
         }
 
         progress?.Report(new AuditVerifyProgress(rows, total));
+        CheckPruned(prunedRuns, sweptThrough, findings);
         for (; nextCheckpoint < checkpoints.Count; nextCheckpoint++)
         {
             var beyond = checkpoints[nextCheckpoint];
@@ -322,15 +348,76 @@ public sealed partial class SqliteCatalog : IAuditLog
         }
     }
 
-    /// <summary>Builds an event from a row of <see cref="AuditEventColumns"/>; throws when a field is not what the log writes.</summary>
-    private static AuditEvent ReadAuditEvent(SqliteDataReader r) =>
-        new(
+    /// <summary>
+    /// Builds an event from a row of <see cref="AuditEventReadColumns"/>; throws when a field is not what the log writes.
+    /// A row with <c>pruned_at</c> set is a pruned event: the update that pruned it (the only one the trigger allows) left
+    /// every text empty and the leaf hash as it was.
+    /// </summary>
+    private static AuditEvent ReadAuditEvent(SqliteDataReader r)
+    {
+        if (!r.IsDBNull(7))
+        {
+            for (var i = 2; i <= 5; i++)
+            {
+                if (RequireText(r, i).Length != 0)
+                {
+                    throw new FormatException($"it is marked pruned but keeps its {r.GetName(i)}");
+                }
+            }
+
+            return ReadBlob(r, 6) is { Length: MerkleTree.HashSize } leaf
+                ? AuditEvent.Pruned(r.GetInt64(0), AuditEvent.ParseTime(RequireText(r, 1)), AuditEvent.ParseTime(RequireText(r, 7)), leaf)
+                : throw new FormatException($"it is pruned and its stored leaf hash is not {MerkleTree.HashSize} bytes");
+        }
+
+        return new(
             r.GetInt64(0),
             AuditEvent.ParseTime(RequireText(r, 1)),
             RequireText(r, 2),
             RequireText(r, 3),
             RequireText(r, 4),
             AuditDetails.Parse(RequireText(r, 5)));
+    }
+
+    /// <summary>
+    /// The <c>pruned_through</c> a retention sweep's receipt records (every event up to it was pruned); null for any other
+    /// event, or a receipt whose number does not precede it (a sweep appends its receipt after what it pruned).
+    /// </summary>
+    private static long? SweptThrough(AuditEvent e) =>
+        e.Action == AuditActions.Retention && e.Subject == RetentionSweepSubject
+        && e.Details[RetentionPrunedThroughKey]?.Integer is { } through && through >= 0 && through < e.Seq
+            ? through
+            : null;
+
+    private static void AddToRuns(List<(long From, long To)> runs, long seq)
+    {
+        if (runs.Count > 0 && runs[^1].To == seq - 1)
+        {
+            runs[^1] = (runs[^1].From, seq);
+        }
+        else
+        {
+            runs.Add((seq, seq));
+        }
+    }
+
+    /// <summary>
+    /// Pruning is the one change the log allows, and only a sweep makes it, from the first event up to the
+    /// <c>pruned_through</c> its receipt records. A pruned event beyond the furthest receipt was blanked by someone
+    /// else (with the file, the trigger is no obstacle): its leaf still fits the tree, so only this check finds it.
+    /// </summary>
+    private static void CheckPruned(List<(long From, long To)> prunedRuns, long sweptThrough, VerificationFindings findings)
+    {
+        foreach (var (from, to) in prunedRuns)
+        {
+            for (var seq = Math.Max(from, sweptThrough + 1); seq <= to; seq++)
+            {
+                findings.Add(AuditProblemKind.EventAltered, seq, null, sweptThrough == 0
+                    ? $"Event {seq} is blank (pruned), but no retention sweep has pruned any event: its content was removed outside Lineup."
+                    : $"Event {seq} is blank (pruned), but retention sweeps pruned only events 1 to {sweptThrough}: its content was removed outside Lineup.");
+            }
+        }
+    }
 
     /// <summary>A TEXT column's value; any other storage class (a changed type) is a <see cref="FormatException"/>.</summary>
     private static string RequireText(SqliteDataReader r, int i) =>

@@ -94,6 +94,7 @@ public sealed partial class SqliteCatalog : IErasure
                 using (var tx = _writer.BeginTransaction())
                 {
                     var (images, faces, sightings, subject) = await erase(tx).ConfigureAwait(false);
+                    await BumpGalleryVersionAsync(tx, ct).ConfigureAwait(false);
                     var details = AuditDetails.Empty
                         .With("images", (long)images.Count)
                         .With("faces", (long)faces.Count)
@@ -145,7 +146,7 @@ public sealed partial class SqliteCatalog : IErasure
         }
 
         throw new CatalogException(
-            "The erasure committed, but readers kept the write-ahead log from being emptied; the erased bytes leave the WAL " +
+            "The deletion committed, but readers kept the write-ahead log from being emptied; the deleted bytes leave the WAL " +
             "file at the next checkpoint (when the catalog is closed at the latest).");
     }
 

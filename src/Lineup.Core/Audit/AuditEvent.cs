@@ -13,6 +13,9 @@ public static class AuditActions
     public const string Export = "export";
     public const string Admin = "admin";
     public const string Erasure = "erasure";
+
+    /// <summary>A retention sweep: what expired was deleted and old events pruned (subject "sweep").</summary>
+    public const string Retention = "retention";
 }
 
 /// <summary>
@@ -49,6 +52,11 @@ public sealed class NewAuditEvent
 /// One entry of the audit log: leaf <see cref="Seq"/> − 1 of its RFC 6962 Merkle tree. Its
 /// <see cref="CanonicalBytes"/> are what the leaf hash covers, so a change to any field — the sequence number
 /// included, which makes a reordering visible in the leaf itself — changes the leaf hash.
+/// <para>
+/// An event older than the audit time-to-live is <b>pruned</b> (<see cref="Pruned"/>): it keeps its sequence number, time
+/// and leaf hash, so that the tree, every checkpoint and every proof still verify, and loses who did what to which thing
+/// (<see cref="Actor"/>, <see cref="Action"/> and <see cref="Subject"/> read as empty, <see cref="Details"/> as none).
+/// </para>
 /// </summary>
 public sealed class AuditEvent : IEquatable<AuditEvent>
 {
@@ -57,6 +65,9 @@ public sealed class AuditEvent : IEquatable<AuditEvent>
     public const int MaxActionLength = 32;
 
     private const string TimeFormat = "yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'";
+
+    /// <summary>The leaf hash a pruned event keeps (its content, which the hash covered, is gone); null otherwise.</summary>
+    private readonly byte[]? _prunedLeafHash;
 
     public AuditEvent(long seq, DateTimeOffset at, string actor, string action, string subject, AuditDetails details)
     {
@@ -69,6 +80,39 @@ public sealed class AuditEvent : IEquatable<AuditEvent>
         Subject = RequireText(subject, nameof(subject), MaxSubjectLength);
         Details = details;
     }
+
+    private AuditEvent(long seq, DateTimeOffset at, DateTimeOffset prunedAt, byte[] leafHash)
+    {
+        Seq = seq;
+        At = at.ToUniversalTime();
+        Actor = "";
+        Action = "";
+        Subject = "";
+        Details = AuditDetails.Empty;
+        PrunedAt = prunedAt.ToUniversalTime();
+        _prunedLeafHash = leafHash;
+    }
+
+    /// <summary>
+    /// An event whose content was pruned by retention: only its place in the log, its time and its stored leaf hash are
+    /// left. Its leaf hash cannot be recomputed; the tree and the signed checkpoints still cover it.
+    /// </summary>
+    public static AuditEvent Pruned(long seq, DateTimeOffset at, DateTimeOffset prunedAt, ReadOnlySpan<byte> leafHash)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(seq, 1);
+        if (leafHash.Length != MerkleTree.HashSize)
+        {
+            throw new ArgumentException($"A leaf hash is {MerkleTree.HashSize} bytes, not {leafHash.Length}.", nameof(leafHash));
+        }
+
+        return new AuditEvent(seq, at, prunedAt, leafHash.ToArray());
+    }
+
+    /// <summary>When retention pruned the event's content; null for an event that is whole.</summary>
+    public DateTimeOffset? PrunedAt { get; }
+
+    /// <summary>Whether retention pruned the event's content (<see cref="Pruned"/>).</summary>
+    public bool IsPruned => _prunedLeafHash is not null;
 
     /// <summary>1-based position in the log; the Merkle leaf index is <c>Seq - 1</c>.</summary>
     public long Seq { get; }
@@ -88,9 +132,15 @@ public sealed class AuditEvent : IEquatable<AuditEvent>
     /// The deterministic UTF-8 bytes that are hashed: one JSON object, keys in this fixed order, no whitespace, texts
     /// escaped as in <see cref="AuditDetails"/>, the time as <see cref="FormatTime"/> writes it:
     /// <c>{"seq":1,"at":"2025-01-02T03:04:05.0000000Z","actor":"alice","action":"search","subject":"search:1","details":{…}}</c>.
+    /// A pruned event has none (<see cref="InvalidOperationException"/>): what was hashed is gone.
     /// </summary>
     public byte[] CanonicalBytes()
     {
+        if (IsPruned)
+        {
+            throw new InvalidOperationException($"Audit event {Seq} was pruned by retention: its content, and so its canonical bytes, are gone.");
+        }
+
         var builder = new StringBuilder(160 + Details.ToCanonicalJson().Length);
         builder.Append("{\"seq\":").Append(Seq.ToString(CultureInfo.InvariantCulture));
         builder.Append(",\"at\":");
@@ -105,8 +155,8 @@ public sealed class AuditEvent : IEquatable<AuditEvent>
         return Encoding.UTF8.GetBytes(builder.ToString());
     }
 
-    /// <summary>The Merkle leaf hash: SHA-256(0x00 ‖ <see cref="CanonicalBytes"/>).</summary>
-    public byte[] LeafHash() => MerkleTree.HashLeaf(CanonicalBytes());
+    /// <summary>The Merkle leaf hash: SHA-256(0x00 ‖ <see cref="CanonicalBytes"/>); for a pruned event, the hash it kept.</summary>
+    public byte[] LeafHash() => _prunedLeafHash is { } kept ? (byte[])kept.Clone() : MerkleTree.HashLeaf(CanonicalBytes());
 
     /// <summary>ISO-8601 UTC with 100 ns precision: the one spelling of an event time, in the leaf and in storage.</summary>
     public static string FormatTime(DateTimeOffset time) =>
@@ -123,13 +173,17 @@ public sealed class AuditEvent : IEquatable<AuditEvent>
     public bool Equals(AuditEvent? other) =>
         other is not null
         && Seq == other.Seq && At == other.At && Actor == other.Actor && Action == other.Action && Subject == other.Subject
-        && Details.Equals(other.Details);
+        && Details.Equals(other.Details)
+        && PrunedAt == other.PrunedAt
+        && (_prunedLeafHash is null ? other._prunedLeafHash is null : other._prunedLeafHash is not null && _prunedLeafHash.AsSpan().SequenceEqual(other._prunedLeafHash));
 
     public override bool Equals(object? obj) => Equals(obj as AuditEvent);
 
-    public override int GetHashCode() => HashCode.Combine(Seq, At, Actor, Action, Subject, Details);
+    public override int GetHashCode() => HashCode.Combine(Seq, At, Actor, Action, Subject, Details, PrunedAt);
 
-    public override string ToString() => Encoding.UTF8.GetString(CanonicalBytes());
+    public override string ToString() => IsPruned
+        ? $"{{\"seq\":{Seq.ToString(CultureInfo.InvariantCulture)},\"at\":\"{FormatTime(At)}\",\"pruned_at\":\"{FormatTime(PrunedAt!.Value)}\"}}"
+        : Encoding.UTF8.GetString(CanonicalBytes());
 
     internal static string RequireText(string text, string name, int maxLength)
     {
