@@ -7,7 +7,21 @@ namespace Lineup.Ingest;
 
 /// <summary>The outcome of one item, with a reason for anything not stored.</summary>
 /// <param name="Sequence">The item's position in the source (0-based), the order in which outcomes are committed.</param>
-public sealed record IngestOutcome(long Sequence, string Name, IngestStatus Status, int Faces, string? Reason, long? ImageId, StageTimings Timings);
+public sealed record IngestOutcome(long Sequence, string Name, IngestStatus Status, int Faces, string? Reason, long? ImageId, StageTimings Timings)
+{
+    /// <summary>Faces found in the photo but not stored because they match the opt-out registry: how many, never whose.</summary>
+    public int OptedOut { get; init; }
+}
+
+/// <summary>
+/// Decides, before a face is written, whether it may be stored at all (the opt-out registry: a person who asked not to
+/// be in the gallery). Called by the analysis workers at the same time: implementations must be thread-safe.
+/// </summary>
+public interface IFaceScreen
+{
+    /// <summary>True when the face with this unit-length embedding must not be stored.</summary>
+    bool Refuses(ReadOnlySpan<float> embedding);
+}
 
 public sealed record IngestOptions
 {
@@ -22,6 +36,12 @@ public sealed record IngestOptions
     /// the same vectors (0.95+ measured on re-encodings), two different photos of one person do not.
     /// </summary>
     public float NearDuplicateFaceSimilarity { get; init; } = 0.8f;
+
+    /// <summary>
+    /// Faces it refuses are not stored (no embedding, no thumbnail), nor the preview of their image, which shows them; the
+    /// image is catalogued with its other faces. Null: every face is stored.
+    /// </summary>
+    public IFaceScreen? FaceScreen { get; init; }
 }
 
 /// <summary>Totals of one ingest invocation and per-stage medians, for the command line and benchmarks.</summary>
@@ -41,6 +61,9 @@ public sealed record IngestSummary(
     public double ImagesPerSecond => Elapsed.TotalSeconds <= 0 ? 0 : Items / Elapsed.TotalSeconds;
 
     public double FacesPerSecond => Elapsed.TotalSeconds <= 0 ? 0 : Faces / Elapsed.TotalSeconds;
+
+    /// <summary>Faces not stored because they match the opt-out registry (<see cref="IngestOutcome.OptedOut"/>).</summary>
+    public long OptedOut { get; init; }
 }
 
 /// <summary>
@@ -59,6 +82,9 @@ public sealed class IngestTally
 
     public long Faces { get; private set; }
 
+    /// <summary>Faces not stored because they match the opt-out registry.</summary>
+    public long OptedOut { get; private set; }
+
     /// <summary>Items a resumed run passed over because they were committed before.</summary>
     public long Skipped { get; set; }
 
@@ -69,6 +95,7 @@ public sealed class IngestTally
         ArgumentNullException.ThrowIfNull(outcome);
         Items++;
         Faces += outcome.Faces;
+        OptedOut += outcome.OptedOut;
         _counts[(int)outcome.Status]++;
         if (outcome.Status is IngestStatus.Ingested or IngestStatus.NoFace or IngestStatus.NearDuplicate)
         {
@@ -100,5 +127,8 @@ public sealed class IngestTally
             Statistics.Median(_sample.Select(t => t.DetectMs)),
             Statistics.Median(_sample.Select(t => t.LandmarksMs)),
             Statistics.Median(_sample.Select(t => t.AlignMs)),
-            Statistics.Median(_sample.Select(t => t.EmbedMs))));
+            Statistics.Median(_sample.Select(t => t.EmbedMs))))
+    {
+        OptedOut = OptedOut,
+    };
 }

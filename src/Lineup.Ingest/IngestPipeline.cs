@@ -53,6 +53,15 @@ public sealed class IngestPipeline
         long Sequence, IngestItem Item, IngestStatus Status, string? Reason, NewImage? Image, long? KnownImageId, StageTimings Timings)
     {
         public float Aspect => Image is { Height: > 0 } i ? i.Width / (float)i.Height : 0;
+
+        /// <summary>Faces the <see cref="IngestOptions.FaceScreen"/> refused.</summary>
+        public int OptedOut { get; init; }
+
+        /// <summary>
+        /// Every face found, the refused ones too: whether the photo is a copy of a catalogued one is decided on all of
+        /// them (without its refused faces a different photo of the same person would pass for a copy).
+        /// </summary>
+        public IReadOnlyList<AnalyzedFace>? Found { get; init; }
     }
 
     /// <summary>
@@ -215,6 +224,8 @@ public sealed class IngestPipeline
             return Final(IngestStatus.Failed, $"{item.Name}: analysis failed: {e.GetType().Name}: {e.Message}");
         }
 
+        var faces = Screen(analysis.Faces);
+        var optedOut = analysis.Faces.Count - faces.Count;
         var image = new NewImage(
             collection.Id,
             sha,
@@ -223,13 +234,47 @@ public sealed class IngestPipeline
             analysis.Info.Width,
             analysis.Info.Height,
             item.Provenance,
-            analysis.Faces)
+            faces)
         {
             PerceptualHash = analysis.PerceptualHash,
-            Preview = analysis.Preview,
+
+            // The preview shows every face of the photo, the refused ones too.
+            Preview = optedOut > 0 ? null : analysis.Preview,
         };
-        var status = analysis.Faces.Count > 0 ? IngestStatus.Ingested : IngestStatus.NoFace;
-        return new Result(sequence, item, status, null, image, null, analysis.Timings);
+        var status = faces.Count > 0 ? IngestStatus.Ingested : IngestStatus.NoFace;
+        // The entry carries the count as its reason too, so that a ledger that keeps reasons of stored items can show it.
+        return new Result(sequence, item, status, optedOut > 0 ? OptedOutReason(optedOut) : null, image, null, analysis.Timings)
+        {
+            OptedOut = optedOut,
+            Found = analysis.Faces,
+        };
+    }
+
+    private static string OptedOutReason(int faces) =>
+        faces == 1 ? "1 face not stored: it matches the opt-out registry" : $"{faces} faces not stored: they match the opt-out registry";
+
+    /// <summary>The faces the <see cref="IngestOptions.FaceScreen"/> lets through (the same list when it refuses none).</summary>
+    private IReadOnlyList<AnalyzedFace> Screen(IReadOnlyList<AnalyzedFace> faces)
+    {
+        if (_options.FaceScreen is not { } screen)
+        {
+            return faces;
+        }
+
+        List<AnalyzedFace>? kept = null;
+        for (var i = 0; i < faces.Count; i++)
+        {
+            if (screen.Refuses(faces[i].Embedding))
+            {
+                kept ??= [.. faces.Take(i)];
+            }
+            else
+            {
+                kept?.Add(faces[i]);
+            }
+        }
+
+        return kept ?? faces;
     }
 
     /// <summary>
@@ -306,10 +351,11 @@ public sealed class IngestPipeline
 
         if (_nearDuplicates.TryFind(hash, result.Aspect, out var originalId, out var distance))
         {
-            var similarity = await SameFacesAsync(image.Faces, originalId, ct).ConfigureAwait(false);
+            var found = result.Found ?? image.Faces;
+            var similarity = await SameFacesAsync(found, originalId, ct).ConfigureAwait(false);
             if (similarity is { } s)
             {
-                var reason = image.Faces.Count == 0
+                var reason = found.Count == 0
                     ? $"near-duplicate of image {originalId} (perceptual hash distance {distance})"
                     : $"near-duplicate of image {originalId} (perceptual hash distance {distance}, face similarity {s:0.000})";
                 return new IngestEntry(result.Sequence, result.Item.Name, IngestStatus.NearDuplicate, reason,
@@ -392,7 +438,13 @@ public sealed class IngestPipeline
                 }
             }
 
-            report(new IngestOutcome(entry.Sequence, entry.Name, outcome.Status, outcome.FaceIds.Count, outcome.Reason, outcome.ImageId, result.Timings));
+            // Counted, never named: which person a face matched is not the operator's to know.
+            var optedOut = outcome.Status is IngestStatus.Ingested or IngestStatus.NoFace or IngestStatus.NearDuplicate ? result.OptedOut : 0;
+            var reason = outcome.Reason ?? (optedOut > 0 ? OptedOutReason(optedOut) : null);
+            report(new IngestOutcome(entry.Sequence, entry.Name, outcome.Status, outcome.FaceIds.Count, reason, outcome.ImageId, result.Timings)
+            {
+                OptedOut = optedOut,
+            });
         }
     }
 }

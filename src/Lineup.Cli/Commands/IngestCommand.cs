@@ -230,6 +230,12 @@ public static partial class IngestCommand
         table.AddRow("refused", s.Refused.ToString("N0"), c.Refused.ToString("N0"));
         table.AddRow("failed", s.Failed.ToString("N0"), c.Failed.ToString("N0"));
         table.AddRow("faces", s.Faces.ToString("N0"), c.Faces.ToString("N0"));
+        if (s.OptedOut > 0)
+        {
+            // Counted, never named: which person opted out is not the ingest operator's business.
+            table.AddRow("faces not stored (opt-out registry)", s.OptedOut.ToString("N0"), "");
+        }
+
         table.AddRow("seconds", s.Elapsed.TotalSeconds.ToString("0.0"), "");
         table.AddRow("items/s", s.ImagesPerSecond.ToString("0.0"), "");
         table.AddRow("faces/s", s.FacesPerSecond.ToString("0.0"), "");
