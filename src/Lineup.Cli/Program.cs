@@ -45,6 +45,12 @@ public static class Program
         root.Subcommands.Add(UsersCommands.Build());
         root.Subcommands.Add(AuditCommands.Build());
         root.Subcommands.Add(EraseCommands.Build());
+        root.Subcommands.Add(CasesCommands.Build());
+        root.Subcommands.Add(ReviewCommands.Build());
+        root.Subcommands.Add(RetentionCommands.Build());
+        root.Subcommands.Add(OptOutCommands.Build());
+        root.Subcommands.Add(ReportCommands.Build());
+        root.Subcommands.Add(ReportCommands.BuildOversight());
         return root;
     }
 }
