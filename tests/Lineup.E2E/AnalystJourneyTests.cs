@@ -4,12 +4,13 @@ using Microsoft.Playwright;
 namespace Lineup.E2E;
 
 /// <summary>
-/// The analyst's journey in a real browser: sign in, upload a probe, see its faces and their quality, search, find the
-/// right person first, open the candidate, read its provenance. A screenshot of each step lands in the test output
-/// (<c>screenshots/</c>); a failing step fails the test.
+/// The analyst's journey in a real browser: sign in, pick the case and say what the probe is, upload a probe, see its
+/// faces and their quality, search, find the right person first, open the candidate, read its provenance. A screenshot
+/// of each step lands in the test output (<c>screenshots/</c>); a failing step fails the test.
 /// </summary>
 [Trait("Category", "Data")]
-public sealed class AnalystJourneyTests(ServerFixture server) : IClassFixture<ServerFixture>
+[Collection(nameof(BrowserCollection))]
+public sealed class AnalystJourneyTests(ServerFixture server)
 {
     [SkippableFact]
     public async Task An_analyst_signs_in_searches_a_probe_and_reads_the_first_candidates_provenance()
@@ -101,6 +102,7 @@ public sealed class AnalystJourneyTests(ServerFixture server) : IClassFixture<Se
         var page = await context.NewPageAsync();
         var errors = CollectConsoleErrors(page);
         await SignInAsync(page, "refusal");
+        await ChooseCaseAndSourceAsync(page);
 
         await page.Locator("#probe-file").SetInputFilesAsync(server.UnderTheFloor());
         await Assertions.Expect(page.Locator("[data-testid=probe-face][data-below-floor=true]").First)
@@ -156,8 +158,18 @@ public sealed class AnalystJourneyTests(ServerFixture server) : IClassFixture<Se
         await ShotAsync(page, $"{prefix}-1-signed-in");
     }
 
+    /// <summary>The case the search is for and what the probe is: the search stays disabled until both are given.</summary>
+    internal static async Task ChooseCaseAndSourceAsync(IPage page, string caseNumber = ServerFixture.AnalystCase, string source = "cctv_still")
+    {
+        var select = page.Locator("#search-case");
+        await Assertions.Expect(select.Locator($"option[value='{caseNumber}']")).ToHaveCountAsync(1);
+        await select.SelectOptionAsync(caseNumber);
+        await page.Locator($"[data-testid=probe-source][value='{source}']").CheckAsync();
+    }
+
     private async Task UploadProbeAsync(IPage page, string probe, string prefix)
     {
+        await ChooseCaseAndSourceAsync(page);
         await page.Locator("#probe-file").SetInputFilesAsync(probe);
         var faces = page.Locator("[data-testid=probe-face]");
         await Assertions.Expect(faces.First).ToBeVisibleAsync(new LocatorAssertionsToBeVisibleOptions { Timeout = 30_000 });

@@ -1,3 +1,4 @@
+using Lineup.Core.Oversight;
 using Lineup.Core.Security;
 using Lineup.Hosting;
 using Lineup.Ingest.Sources;
@@ -11,15 +12,30 @@ using Microsoft.Playwright;
 
 namespace Lineup.E2E;
 
+/// <summary>The browser tests share one server (starting one loads the models and ingests the gallery).</summary>
+[CollectionDefinition(nameof(BrowserCollection))]
+public sealed class BrowserCollection : ICollectionFixture<ServerFixture>;
+
 /// <summary>
 /// A real Lineup server on a loopback port (real models, a real SQLite catalog, a USearch index) over a gallery of
-/// shared DEV photos, and Debian's Chromium driven by Playwright. Nothing is mocked.
+/// shared DEV photos, and Debian's Chromium driven by Playwright. Nothing is mocked. Every user below signs in with
+/// <see cref="AnalystPassword"/> and has a current NDA and training (a year from the start); the analyst is assigned to
+/// <see cref="AnalystCase"/>, an open robbery case authorised for a year.
 /// </summary>
 public sealed class ServerFixture : IAsyncLifetime
 {
     public const string Chromium = "/usr/bin/chromium";
     public const string AnalystName = "e2e-analyst";
     public const string AnalystPassword = "correct horse battery staple";
+    public const string AnalystCase = "E2E-CASE-1";
+    public const string SupervisorName = "e2e-supervisor";
+    public const string ReviewerName = "e2e-reviewer";
+    public const string SecondReviewerName = "e2e-reviewer-2";
+    public const string AuditorName = "e2e-auditor";
+    public const string AdminName = "e2e-admin";
+
+    /// <summary>An analyst with a current clearance but no case: the search page tells them and offers no search.</summary>
+    public const string UnassignedAnalystName = "e2e-analyst-unassigned";
 
     /// <summary>Gallery identities: each has at least three photos, one kept out of the gallery as a probe.</summary>
     private const int Identities = 8;
@@ -134,7 +150,25 @@ public sealed class ServerFixture : IAsyncLifetime
         {
             var collection = await engine.Catalog.EnsureCollectionAsync("e2e", "shared test photos", "ZZ");
             await engine.IngestAsync(new FolderSource(gallery, options.Limits.MaxBytes), collection);
-            await new UserDirectory(engine.Users).AddAsync(AnalystName, "E2E Analyst", [Role.Analyst], AnalystPassword);
+            var users = new UserDirectory(engine.Users);
+            await users.AddAsync(AnalystName, "E2E Analyst", [Role.Analyst], AnalystPassword);
+            await users.AddAsync(SupervisorName, "E2E Supervisor", [Role.Supervisor], AnalystPassword);
+            await users.AddAsync(ReviewerName, "E2E Reviewer", [Role.Reviewer], AnalystPassword);
+            await users.AddAsync(SecondReviewerName, "E2E Second Reviewer", [Role.Reviewer], AnalystPassword);
+            await users.AddAsync(AuditorName, "E2E Auditor", [Role.Auditor], AnalystPassword);
+            await users.AddAsync(AdminName, "E2E Admin", [Role.Admin], AnalystPassword);
+            await users.AddAsync(UnassignedAnalystName, "E2E Unassigned Analyst", [Role.Analyst], AnalystPassword);
+
+            // Searching and confirming need a current NDA and training; a search needs an open, authorised case the
+            // analyst is assigned to (the oversight journey opens its own case through the UI).
+            var now = engine.Options.Clock.GetUtcNow();
+            foreach (var name in new[] { AnalystName, SupervisorName, ReviewerName, SecondReviewerName, AuditorName, AdminName, UnassignedAnalystName })
+            {
+                await engine.Cases.SetClearanceAsync(name, now.AddYears(1), now.AddYears(1), "e2e");
+            }
+
+            await engine.Cases.OpenCaseAsync(new NewCase(AnalystCase, "robbery", "E2E analyst journey", "E2E-WARRANT-1", now.AddYears(1)), "e2e");
+            await engine.Cases.AssignAsync(AnalystCase, AnalystName, "e2e");
         }
 
         _app = LineupServer.Build([], new Dictionary<string, string?>
@@ -144,6 +178,8 @@ public sealed class ServerFixture : IAsyncLifetime
             ["Lineup:Workers"] = "2",
             ["Lineup:Server:Urls"] = "http://127.0.0.1:0",
             ["Logging:LogLevel:Default"] = "Warning",
+            // The journeys sign in as several users from one address within a minute.
+            ["Lineup:Server:SignInsPerMinute"] = "200",
         });
         await _app.StartAsync();
         BaseUrl = LineupServer.Addresses(_app)[0].TrimEnd('/');

@@ -88,6 +88,11 @@ function text(value) {
 function toError(status, statusText, problem, retryAfterHeader) {
     const title = text(problem?.title);
     const detail = text(problem?.detail);
+    // A refusal the server explains (a search refused at intake, a decision refused by the two-person rule) keeps its
+    // own title; a plain 403 is about the caller's role.
+    if (status === 403 && title && title !== 'Forbidden' && (problem?.refusal || problem?.code)) {
+        return new ApiError({ status, title, detail, problem });
+    }
     if (status === 403) {
         return new ApiError({
             status,
@@ -217,7 +222,10 @@ export function detectFaces(file, signal) {
     return post('/api/search/faces', { form, signal });
 }
 
-/** fields: { top, face, collection, jurisdiction, domain, capturedFrom, capturedTo, overrideQuality }; empty ones are left out. */
+/**
+ * fields: { case, source, top, face, collection, jurisdiction, domain, capturedFrom, capturedTo, overrideQuality }; empty
+ * ones are left out.
+ */
 export function search(file, fields, signal) {
     const form = new FormData();
     form.append('photo', file, file.name || 'probe');
@@ -234,4 +242,63 @@ export const fetchImage = (imageId, signal) => get(`/api/images/${encodeURICompo
 /** Only server-relative API paths are used as image sources; anything else falls back to the known route. */
 export function apiPath(url, fallback) {
     return typeof url === 'string' && url.startsWith('/api/') && !url.startsWith('//') ? url : fallback;
+}
+
+// --- Oversight: cases, intake rules, review, retention, opt-outs, reports, activity and audit -----------------------
+
+const id = (value) => encodeURIComponent(String(value));
+
+export const fetchCases = (signal) => get('/api/cases', { signal });
+export const fetchCase = (caseId, signal) => get(`/api/cases/${id(caseId)}`, { signal });
+export const fetchCaseSearches = (caseId, signal) => get(`/api/cases/${id(caseId)}/searches`, { signal });
+export const fetchIntake = (signal) => get('/api/intake', { signal });
+
+/** newCase: { number, offence, purpose, authorisationReference, authorisedUntil (ISO 8601) }. */
+export const openCase = (newCase) => post('/api/cases', { json: newCase });
+export const assignCase = (caseId, user) => post(`/api/cases/${id(caseId)}/assign`, { json: { user } });
+export const unassignCase = (caseId, user) => post(`/api/cases/${id(caseId)}/unassign`, { json: { user } });
+export const closeCase = (caseId) => post(`/api/cases/${id(caseId)}/close`);
+export const reauthoriseCase = (caseId, reference, until) => post(`/api/cases/${id(caseId)}/reauthorise`, { json: { reference, until } });
+export const holdCase = (caseId, hold, reason) => post(`/api/cases/${id(caseId)}/hold`, { json: { hold, reason } });
+
+export const fetchReviewQueue = (signal) => get('/api/reviews', { signal });
+export const fetchSearchCandidates = (searchId, signal) => get(`/api/searches/${id(searchId)}/candidates`, { signal });
+/** decision: 'confirm' or 'reject' (a rejection needs a reason). */
+export const decideCandidate = (searchId, rank, decision, reason) =>
+    post(`/api/searches/${id(searchId)}/candidates/${id(rank)}/decision`, { json: { decision, reason: reason || null } });
+export const probeUrl = (searchId) => `/api/searches/${id(searchId)}/probe`;
+
+export const fetchRetention = (signal) => get('/api/retention', { signal });
+export const setRetention = (dataClass, ttlDays) => request(`/api/retention/${id(dataClass)}`, { method: 'PUT', json: { ttlDays } });
+export const sweepRetention = () => post('/api/retention/sweep');
+
+/** The supervisor view; from and to (ISO 8601) may be null for the server's default period (the last 30 days). */
+export function fetchActivity(from, to, signal) {
+    const query = new URLSearchParams();
+    if (from) {
+        query.set('from', from);
+    }
+    if (to) {
+        query.set('to', to);
+    }
+    const text = query.toString();
+    return get(`/api/oversight/activity${text ? `?${text}` : ''}`, { signal });
+}
+
+export const fetchAuditStatus = (signal) => get('/api/audit/status', { signal });
+export const reportUrl = (caseId, format) => `/api/cases/${id(caseId)}/report.${format === 'pdf' ? 'pdf' : 'json'}`;
+
+export const fetchOptOuts = (signal) => get('/api/optouts', { signal });
+
+/** An opt-out request: its reference, an optional note and 1–10 photos of the person (each in the field `photos`). */
+export function recordOptOut(reference, note, files) {
+    const form = new FormData();
+    form.append('reference', reference);
+    if (note) {
+        form.append('note', note);
+    }
+    for (const file of files) {
+        form.append('photos', file, file.name || 'photo');
+    }
+    return post('/api/optouts', { form });
 }

@@ -1,85 +1,92 @@
-// Entry point: session, header and hash routing (#/signin, #/search, #/images/{imageId}?face={faceId}).
+// Entry point: session, header, navigation by permission and the hash routes of router.js.
 
 import { events, fetchMe, signOut } from './api.js';
-import { byId } from './dom.js';
 import { enterCandidate, initCandidate, leaveCandidate } from './candidate.js';
+import { enterCase, enterCases, initCases, resetCases } from './cases.js';
+import { byId, el } from './dom.js';
+import { enterOptOuts, initOptOuts, resetOptOuts } from './optouts.js';
+import { enterOversight, initOversight, resetOversight } from './oversight.js';
+import { enterReports, initReports, resetReports } from './reports.js';
+import { enterRetention, initRetention, resetRetention } from './retention.js';
+import { enterReview, initReview, leaveReview, resetReview } from './review.js';
+import { PAGES, allowed, go, homeHash, page, parseRoute, startRouter } from './router.js';
 import { enterSearch, initSearch, resetSearch } from './search.js';
 import { enterSignin, initSignin } from './signin.js';
-import { state, resetSession } from './state.js';
+import { resetSession, state } from './state.js';
 import { announce, announceError, describeError } from './status.js';
 
-const VIEWS = { signin: 'signin-view', search: 'search-view', image: 'candidate-view' };
+/** What each page does when it is entered (and left). `from`: the name of the page shown before. */
+const HANDLERS = {
+    signin: { enter: () => enterSignin() },
+    search: { enter: (route, from) => enterSearch({ fromCandidate: from === 'image' }) },
+    image: { enter: (route, from) => enterCandidate(route, { fromSearch: from === 'search' }), leave: leaveCandidate },
+    cases: { enter: (route) => enterCases(route) },
+    case: { enter: (route) => enterCase(route) },
+    review: { enter: (route) => enterReview(route), leave: leaveReview },
+    oversight: { enter: (route) => enterOversight(route) },
+    reports: { enter: (route) => enterReports(route) },
+    retention: { enter: (route) => enterRetention(route) },
+    optouts: { enter: (route) => enterOptOuts(route) },
+};
+
+/** The pages about candidates carry the "lead, not an identification" banner. */
+const BANNER = new Set(['search', 'image', 'review', 'case']);
+
 let current = null;
-
-export function parseRoute(hash = location.hash) {
-    const raw = hash.replace(/^#/, '');
-    const [path, query = ''] = raw.split('?');
-    const params = new URLSearchParams(query);
-    if (path === '/signin') {
-        return { name: 'signin' };
-    }
-    if (path === '' || path === '/' || path === '/search') {
-        return { name: 'search' };
-    }
-    const image = /^\/images\/([^/]+)$/.exec(path);
-    if (image) {
-        return { name: 'image', imageId: decodeURIComponent(image[1]), faceId: params.get('face') };
-    }
-    return { name: 'unknown' };
-}
-
-function go(hash, { replace = false } = {}) {
-    if (location.hash === hash) {
-        route();
-    } else if (replace) {
-        location.replace(hash);
-    } else {
-        location.hash = hash;
-    }
-}
+/** The hash to go back to from a gallery image (the results, or the review queue). */
+let returnHash = '#/search';
 
 function showView(name) {
-    for (const [view, id] of Object.entries(VIEWS)) {
-        byId(id).hidden = view !== name;
+    const shown = page(name);
+    for (const entry of PAGES) {
+        const view = byId(entry.view);
+        if (view) {
+            view.hidden = entry.view !== shown?.view;
+        }
     }
-    byId('lead-banner').hidden = !state.me;
-    const navSearch = byId('nav-search');
-    if (name === 'search' || name === 'image') {
-        navSearch.setAttribute('aria-current', 'page');
-    } else {
-        navSearch.removeAttribute('aria-current');
+    byId('lead-banner').hidden = !state.me || !BANNER.has(name);
+    for (const link of byId('main-nav').querySelectorAll('a')) {
+        if (link.id === shown?.nav) {
+            link.setAttribute('aria-current', 'page');
+        } else {
+            link.removeAttribute('aria-current');
+        }
     }
 }
 
 function route() {
     const next = parseRoute();
     if (!state.me && next.name !== 'signin') {
-        state.afterSignIn = location.hash && location.hash !== '#/signin' ? location.hash : '#/search';
+        state.afterSignIn = location.hash && location.hash !== '#/signin' ? location.hash : '';
         go('#/signin', { replace: true });
         return;
     }
-    if (state.me && next.name === 'signin') {
-        go('#/search', { replace: true });
+    if (state.me && (next.name === 'signin' || next.name === 'home' || next.name === 'unknown')) {
+        go(homeHash(), { replace: true });
         return;
     }
-    if (next.name === 'unknown') {
-        go('#/search', { replace: true });
+    if (state.me && !allowed(next.name)) {
+        announceError('Your role does not open that page.', { holdMs: 5000 });
+        go(homeHash(), { replace: true });
         return;
     }
 
     const previous = current;
     current = next;
-    if (previous?.name === 'image' && next.name !== 'image') {
-        leaveCandidate();
+    if (previous && previous.name !== next.name) {
+        HANDLERS[previous.name]?.leave?.();
+    }
+    if (next.name === 'image' && previous?.name !== 'image') {
+        const [hash, label] = previous?.name === 'review'
+            ? ['#/review', 'Back to the review queue']
+            : previous?.name === 'case'
+                ? [`#/cases/${previous.caseId}`, 'Back to the case']
+                : ['#/search', 'Back to results'];
+        returnHash = hash;
+        byId('back-to-results').replaceChildren(el('span', { 'aria-hidden': 'true', text: '←' }), ` ${label}`);
     }
     showView(next.name);
-    if (next.name === 'signin') {
-        enterSignin();
-    } else if (next.name === 'search') {
-        enterSearch({ fromCandidate: previous?.name === 'image' });
-    } else if (next.name === 'image') {
-        enterCandidate(next, { fromSearch: previous?.name === 'search' });
-    }
+    HANDLERS[next.name]?.enter(next, previous?.name ?? null);
 }
 
 function renderUser() {
@@ -95,24 +102,41 @@ function renderUser() {
     byId('current-roles').textContent = roles.length ? roles.join(', ') : '';
     byId('current-roles').hidden = !roles.length;
     byId('current-roles').setAttribute('aria-label', `Roles: ${roles.join(', ')}`);
+    renderNav();
+}
+
+/** One link per page the user's permissions open; none of the others is shown. */
+function renderNav() {
+    for (const link of byId('main-nav').querySelectorAll('a[data-page]')) {
+        link.hidden = !state.me || !allowed(link.dataset.page);
+    }
 }
 
 function signedIn(me) {
     state.me = me;
     renderUser();
-    const target = state.afterSignIn && state.afterSignIn !== '#/signin' ? state.afterSignIn : '#/search';
-    state.afterSignIn = '#/search';
+    const target = state.afterSignIn && state.afterSignIn !== '#/signin' && allowed(parseRoute(state.afterSignIn).name)
+        ? state.afterSignIn
+        : homeHash();
+    state.afterSignIn = '';
     go(target);
 }
 
 function signedOut(message, { error = false } = {}) {
     resetSession();
     resetSearch();
+    resetCases();
+    resetReview();
+    resetOversight();
+    resetReports();
+    resetRetention();
+    resetOptOuts();
+    current = null;
     renderUser();
     if (error) {
         announceError(message);
     } else {
-        announce(message);
+        announce(message, { force: true });
     }
     go('#/signin', { replace: true });
 }
@@ -120,7 +144,13 @@ function signedOut(message, { error = false } = {}) {
 async function start() {
     initSignin(signedIn);
     initSearch();
-    initCandidate({ back: () => go('#/search') });
+    initCandidate({ back: () => go(returnHash) });
+    initCases();
+    initReview();
+    initOversight();
+    initReports();
+    initRetention();
+    initOptOuts();
 
     byId('skip-link').addEventListener('click', () => byId('main').focus());
     byId('signout').addEventListener('click', async () => {
@@ -140,8 +170,7 @@ async function start() {
         if (!state.me) {
             return;
         }
-        state.afterSignIn = location.hash || '#/search';
-        const keep = state.afterSignIn;
+        const keep = location.hash || '';
         signedOut('Your session has ended. Sign in again to continue.', { error: true });
         state.afterSignIn = keep;
     });
@@ -153,7 +182,7 @@ async function start() {
         state.me = null;
     }
     renderUser();
-    window.addEventListener('hashchange', route);
+    startRouter(route);
     route();
 }
 

@@ -105,3 +105,13 @@ const HIDDEN = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\u200b-\u200f\u202a
 export function visibleText(value) {
     return String(value).replace(HIDDEN, (ch) => `[U+${ch.codePointAt(0).toString(16).toUpperCase().padStart(4, '0')}]`);
 }
+
+/** The end of a calendar day (yyyy-mm-dd from a date input) in UTC, as ISO 8601: what "authorised until" means. */
+export function endOfDayUtc(date) {
+    return /^\d{4}-\d{2}-\d{2}$/.test(date ?? '') ? `${date}T23:59:59Z` : null;
+}
+
+/** Today's date in UTC as yyyy-mm-dd (the earliest a date input for an expiry may take). */
+export function todayUtc() {
+    return new Date().toISOString().slice(0, 10);
+}

@@ -1,5 +1,6 @@
-// The answer to a search: outcome, summary (gallery size, threshold, searched face) and the candidate grid; and the
-// refusal of a probe face under the quality floor.
+// The answer to a search: outcome, summary (case, gallery size, threshold, searched face) and the candidate grid; the
+// refusal of a search at intake (case, authorisation, clearance, attestation); and the refusal of a probe face under the
+// quality floor.
 
 import { apiPath } from './api.js';
 import { byId, clear, el, focusAndReveal } from './dom.js';
@@ -22,6 +23,7 @@ export function clearResults() {
     clear(byId('search-summary'));
     hideProblem();
     hideRefusal();
+    hideIntakeRefusal();
     byId('results-empty').hidden = false;
 }
 
@@ -41,6 +43,35 @@ export function hideProblem() {
     const box = byId('search-problem');
     clear(box);
     box.hidden = true;
+}
+
+// --- Refusal at intake (403 "Search refused", with a `refusal` code) -----------------------------------------------
+
+/** problem: the ProblemDetails body ({ title, detail, refusal, searchId }); help: what the user can do, or null. */
+export function showIntakeRefusal(problem, help) {
+    byId('intake-refusal-title').textContent = problem.title || 'Search refused';
+    const detail = byId('intake-refusal-detail');
+    detail.textContent = problem.detail ? visibleText(problem.detail) : '';
+    detail.hidden = !problem.detail;
+    const helpLine = byId('intake-refusal-help');
+    helpLine.textContent = help || '';
+    helpLine.hidden = !help;
+    const record = byId('intake-refusal-record');
+    const recorded = problem.searchId !== undefined && problem.searchId !== null;
+    record.textContent = recorded
+        ? `The refused attempt is recorded as search ${problem.searchId}${problem.refusal ? ` (${problem.refusal})` : ''}.`
+        : '';
+    record.hidden = !recorded;
+    const box = byId('intake-refusal');
+    box.dataset.refusal = problem.refusal ?? '';
+    box.hidden = false;
+    byId('results-empty').hidden = true;
+}
+
+export function hideIntakeRefusal() {
+    const box = byId('intake-refusal');
+    box.hidden = true;
+    delete box.dataset.refusal;
 }
 
 // --- Refusal (422 "Probe quality under the floor") ----------------------------------------------------------------
@@ -104,6 +135,7 @@ function summaryRow(term, ...values) {
 export function renderResults(response) {
     hideProblem();
     hideRefusal();
+    hideIntakeRefusal();
     byId('results-empty').hidden = true;
 
     const candidates = (Array.isArray(response.candidates) ? [...response.candidates] : [])
@@ -135,6 +167,9 @@ export function renderResults(response) {
     byId('outcome-explain').textContent = explain;
 
     const summary = clear(byId('search-summary'));
+    if (typeof response.caseNumber === 'string' && response.caseNumber) {
+        summary.append(...summaryRow('Case', visibleText(response.caseNumber)));
+    }
     summary.append(...summaryRow('Gallery size', `${formatInteger(response.gallerySize)} faces`));
     if (Number.isFinite(response.searchedFaces) && response.searchedFaces !== response.gallerySize) {
         summary.append(...summaryRow('Faces searched', `${formatInteger(response.searchedFaces)} (after filters)`));

@@ -1,13 +1,16 @@
-// The search page: the probe photo (drop zone or file picker), its faces with their quality verdicts, the filters,
-// the search itself and the quality-floor refusal with its "search anyway" path.
+// The search page: the case and the probe's attested source (intake), the probe photo (drop zone or file picker), its
+// faces with their quality verdicts, the filters, the search itself, the intake refusal and the quality-floor refusal
+// with its "search anyway" path.
 
-import { ApiError, detectFaces, fetchCollections, search } from './api.js';
+import { ApiError, detectFaces, fetchCases, fetchCollections, search } from './api.js';
 import { BoxLayer } from './boxes.js';
 import { clearCandidateCache } from './candidate.js';
 import { byId, clear, el, focusAndReveal } from './dom.js';
-import { formatFixed, visibleText } from './format.js';
+import { formatDate, formatFixed, visibleText } from './format.js';
+import { CASE_REFUSALS, loadIntake, offenceLabel, refusalHelp, sourceLabel } from './intake.js';
 import {
-    clearResults, hideProblem, hideRefusal, refusedFace, renderResults, resultsAnnouncement, showProblem, showRefusal,
+    clearResults, hideIntakeRefusal, hideProblem, hideRefusal, refusedFace, renderResults, resultsAnnouncement, showIntakeRefusal,
+    showProblem, showRefusal,
 } from './results.js';
 import { can, state } from './state.js';
 import { announce, announceError, describeError, sentence } from './status.js';
@@ -19,6 +22,8 @@ let busy = { detecting: false, searching: false };
 let retryTimer = null;
 let retryUntil = 0;
 let collectionsLoaded = false;
+/** The cases the user may search for now (null until read) and the accepted probe sources. */
+let intake = { cases: null, sources: null, loading: null };
 
 export function initSearch() {
     const input = byId('probe-file');
@@ -70,6 +75,18 @@ export function initSearch() {
         }
     });
 
+    byId('search-case').addEventListener('change', () => {
+        byId('search-case').removeAttribute('aria-invalid');
+        updateCaseHint();
+        hideIntakeRefusal();
+        updateSearchButton();
+    });
+    byId('search-source-options').addEventListener('change', () => {
+        byId('search-source').removeAttribute('aria-invalid');
+        hideIntakeRefusal();
+        updateSearchButton();
+    });
+
     byId('search-form').addEventListener('submit', (event) => {
         event.preventDefault();
         runSearch();
@@ -119,9 +136,14 @@ export function enterSearch({ fromCandidate = false } = {}) {
     const allowed = can('search');
     byId('search-forbidden').hidden = allowed;
     byId('dropzone').disabled = !allowed;
+    byId('intake-panel').hidden = !allowed;
     updateSearchButton();
     if (!collectionsLoaded && can('gallery.read')) {
         loadCollections();
+    }
+    if (allowed) {
+        // Read every time: a supervisor may have assigned, closed or reauthorised a case since.
+        loadSearchIntake();
     }
     if (fromCandidate) {
         const id = state.lastOpenedFaceId;
@@ -155,6 +177,15 @@ export function resetSearch() {
     byId('dropzone').classList.remove('dropzone--loaded');
     byId('search-form').reset();
     collectionsLoaded = false;
+    intake = { cases: null, sources: null, loading: null };
+    const cases = byId('search-case');
+    while (cases.options.length > 1) {
+        cases.remove(1);
+    }
+    clear(byId('search-source-options'));
+    byId('search-source-refused').textContent = '';
+    updateCaseHint();
+    byId('intake-none').hidden = true;
     const select = byId('filter-collection');
     while (select.options.length > 1) {
         select.remove(1);
@@ -186,6 +217,92 @@ async function loadCollections() {
             announceError(sentence('The collections could not be listed', describeError(error)));
         }
     }
+}
+
+/** Reads the user's searchable cases and the probe sources into the intake panel, keeping what was chosen. */
+async function loadSearchIntake() {
+    if (intake.loading) {
+        return intake.loading;
+    }
+    byId('intake-busy').hidden = intake.cases !== null;
+    intake.loading = (async () => {
+        try {
+            const [cases, rules] = await Promise.all([fetchCases(), loadIntake()]);
+            intake.cases = (Array.isArray(cases) ? cases : []).filter((c) => c.searchable);
+            intake.sources = rules.probeSources;
+            renderCaseChoice();
+            renderSourceChoice();
+        } catch (error) {
+            if (!(error instanceof ApiError) || error.status !== 401) {
+                announceError(sentence('Your cases could not be read', describeError(error)));
+            }
+        } finally {
+            intake.loading = null;
+            byId('intake-busy').hidden = true;
+            updateSearchButton();
+        }
+    })();
+    return intake.loading;
+}
+
+function renderCaseChoice() {
+    const select = byId('search-case');
+    const chosen = select.value;
+    while (select.options.length > 1) {
+        select.remove(1);
+    }
+    const cases = intake.cases ?? [];
+    for (const c of cases) {
+        select.add(new Option(visibleText(`${c.number} — ${offenceLabel(c.offence)}`), c.number));
+    }
+    if (cases.some((c) => c.number === chosen)) {
+        select.value = chosen;
+    } else if (cases.length === 1) {
+        select.value = cases[0].number;
+    } else {
+        select.value = '';
+    }
+    const none = cases.length === 0;
+    byId('intake-none').hidden = !none;
+    byId('intake-fields').hidden = none;
+    updateCaseHint();
+}
+
+/** Under the case choice: what authorises the chosen case, and until when. */
+function updateCaseHint() {
+    const chosen = (intake.cases ?? []).find((c) => c.number === byId('search-case').value);
+    byId('search-case-hint').textContent = chosen
+        ? `Authorised by ${visibleText(chosen.authorisationReference ?? '')} until ${formatDate(chosen.authorisedUntil) ?? ''}. The search is recorded under this case.`
+        : 'Only open cases with a current authorisation are offered.';
+}
+
+function renderSourceChoice() {
+    const box = byId('search-source-options');
+    const chosen = selectedSource();
+    const sources = Array.isArray(intake.sources) ? intake.sources : [];
+    const accepted = sources.filter((s) => s.accepted);
+    const refused = sources.filter((s) => !s.accepted);
+    clear(box);
+    for (const source of accepted) {
+        const inputId = `source-${source.name}`;
+        box.append(el('div', { class: 'choice' },
+            el('input', {
+                type: 'radio', name: 'source', id: inputId, value: source.name, 'data-testid': 'probe-source',
+                'aria-describedby': `${inputId}-hint`, checked: source.name === chosen,
+            }),
+            el('label', { for: inputId },
+                el('span', { class: 'choice__label', text: sourceLabel(source.name) }),
+                el('span', { class: 'choice__hint', id: `${inputId}-hint`, text: visibleText(source.description ?? '') }))));
+    }
+    byId('search-source-refused').textContent = refused.length
+        ? `Not allowed: ${refused.map((s) => sourceLabel(s.name)).join(', ')}. Searches of these are refused: they have led to wrongful arrests.`
+        : '';
+}
+
+/** The attested probe source chosen, or ''. */
+function selectedSource() {
+    const checked = byId('search-source').querySelector('input[name="source"]:checked');
+    return checked ? checked.value : '';
 }
 
 function isImage(file) {
@@ -428,6 +545,8 @@ function updateSearchButton() {
 
     if (!can('search')) {
         note = 'Your role does not allow searching.';
+    } else if (intake.cases !== null && intake.cases.length === 0) {
+        note = 'You are not assigned to an open, authorised case.';
     } else if (busy.searching) {
         label = 'Searching…';
     } else if (!state.probe) {
@@ -442,6 +561,10 @@ function updateSearchButton() {
         const seconds = Math.ceil((retryUntil - Date.now()) / 1000);
         label = `Try again in ${seconds} s`;
         note = 'Too many searches in a short time.';
+    } else if (!byId('search-case').value) {
+        note = 'Choose the case this search is for (step 1).';
+    } else if (!selectedSource()) {
+        note = 'Say what the probe photo is (step 1).';
     } else {
         enabled = true;
         const selected = state.probe.selected;
@@ -480,7 +603,21 @@ function readFilters() {
         jurisdictionInput.focus();
         throw new Error('Jurisdiction must be an ISO 3166 code such as DE, GB or US-IL.');
     }
+    const caseNumber = byId('search-case').value;
+    if (!caseNumber) {
+        byId('search-case').setAttribute('aria-invalid', 'true');
+        byId('search-case').focus();
+        throw new Error('Choose the case this search is for.');
+    }
+    const source = selectedSource();
+    if (!source) {
+        byId('search-source').setAttribute('aria-invalid', 'true');
+        byId('search-source').querySelector('input')?.focus();
+        throw new Error('Say what the probe photo is.');
+    }
     return {
+        case: caseNumber,
+        source,
         top: topValue,
         collection: byId('filter-collection').value,
         jurisdiction,
@@ -515,6 +652,7 @@ async function runSearch({ overrideQuality = null, face = undefined } = {}) {
     updateSearchButton();
     byId('override-submit').disabled = true;
     hideProblem();
+    hideIntakeRefusal();
     byId('search-result').hidden = true;
     byId('results-empty').hidden = true;
     byId('results-busy').hidden = false;
@@ -554,6 +692,11 @@ async function runSearch({ overrideQuality = null, face = undefined } = {}) {
     }
 }
 
+/** A 403 "Search refused" from intake (case, authorisation, clearance or attestation), with its refusal code. */
+function isIntakeRefusal(error) {
+    return error.status === 403 && typeof error.problem?.refusal === 'string';
+}
+
 function isQualityRefusal(error) {
     const problem = error.problem ?? {};
     return error.status === 422 && (/quality/i.test(problem.title ?? '') || (problem.face && problem.floor !== undefined));
@@ -567,6 +710,16 @@ function handleSearchError(error) {
     }
     if (error.status === 401) {
         return; // back to sign-in
+    }
+    if (isIntakeRefusal(error)) {
+        const problem = error.problem;
+        showIntakeRefusal(problem, refusalHelp(problem.refusal));
+        announceError(sentence(problem.title || 'Search refused', problem.detail));
+        focusAndReveal(byId('intake-refusal-title'));
+        if (CASE_REFUSALS.has(problem.refusal)) {
+            loadSearchIntake();
+        }
+        return;
     }
     if (isQualityRefusal(error)) {
         const problem = error.problem;

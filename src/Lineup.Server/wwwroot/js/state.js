@@ -10,8 +10,8 @@ export const state = {
     results: null,
     /** The face id of the candidate last opened, to put the focus back on its card. */
     lastOpenedFaceId: null,
-    /** Where to go after signing in. */
-    afterSignIn: '#/search',
+    /** Where to go after signing in ('' for the user's home page). */
+    afterSignIn: '',
 };
 
 export function can(permission) {

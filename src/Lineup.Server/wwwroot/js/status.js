@@ -3,13 +3,23 @@
 import { byId } from './dom.js';
 
 let clearTimer = null;
+/** Until when a held error stays in place of routine lines (a page's "3 cases." must not bury why the user was sent there). */
+let heldUntil = 0;
 
 function region() {
     return byId('status');
 }
 
-/** A progress or outcome line. `sticky`: keep it until replaced (otherwise it fades after a while). */
-export function announce(message, { sticky = false } = {}) {
+/**
+ * A progress or outcome line. `sticky`: keep it until replaced (otherwise it fades after a while); `force`: show it even
+ * while an error is held.
+ */
+export function announce(message, { sticky = false, force = false } = {}) {
+    // Progress lines (sticky) answer the user's own action and always show; routine ones wait for a held error.
+    if (message && !sticky && !force && Date.now() < heldUntil) {
+        return;
+    }
+    heldUntil = 0;
     const node = region();
     window.clearTimeout(clearTimer);
     node.classList.remove('status-bar--error');
@@ -23,8 +33,9 @@ export function announce(message, { sticky = false } = {}) {
     }
 }
 
-/** An error line; stays until the next message. */
-export function announceError(message) {
+/** An error line; stays until the next message (`holdMs`: routine lines do not replace it for that long). */
+export function announceError(message, { holdMs = 0 } = {}) {
+    heldUntil = holdMs > 0 ? Date.now() + holdMs : 0;
     const node = region();
     window.clearTimeout(clearTimer);
     node.classList.add('status-bar--error');
