@@ -106,16 +106,7 @@ public static class OversightActivity
     };
 
     /// <summary>The stored spelling of an outcome, e.g. <c>no_candidate_above_threshold</c> (as the catalog and the audit log write it).</summary>
-    public static string Code(SearchOutcome outcome) => outcome switch
-    {
-        SearchOutcome.Candidates => "candidates",
-        SearchOutcome.NoCandidateAboveThreshold => "no_candidate_above_threshold",
-        SearchOutcome.RefusedLowQuality => "refused_low_quality",
-        SearchOutcome.NoFace => "no_face",
-        SearchOutcome.RefusedIntake => "refused_intake",
-        SearchOutcome.WithheldOptOut => "withheld_opt_out",
-        _ => throw new ArgumentOutOfRangeException(nameof(outcome), outcome, null),
-    };
+    public static string Code(SearchOutcome outcome) => SearchOutcomes.Code(outcome);
 
     /// <summary>The period asked for: <paramref name="to"/> defaults to now, <paramref name="from"/> to <see cref="DefaultPeriod"/> before it.</summary>
     public static (DateTimeOffset From, DateTimeOffset To) Period(DateTimeOffset? from, DateTimeOffset? to, DateTimeOffset now)

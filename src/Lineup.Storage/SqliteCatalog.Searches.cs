@@ -233,25 +233,8 @@ public sealed partial class SqliteCatalog : ISearchLog
             Timings = r.GetString(21),
         };
 
-    internal static string OutcomeText(SearchOutcome outcome) => outcome switch
-    {
-        SearchOutcome.Candidates => "candidates",
-        SearchOutcome.NoCandidateAboveThreshold => "no_candidate_above_threshold",
-        SearchOutcome.RefusedLowQuality => "refused_low_quality",
-        SearchOutcome.NoFace => "no_face",
-        SearchOutcome.RefusedIntake => "refused_intake",
-        SearchOutcome.WithheldOptOut => "withheld_opt_out",
-        _ => throw new ArgumentOutOfRangeException(nameof(outcome), outcome, null),
-    };
+    internal static string OutcomeText(SearchOutcome outcome) => SearchOutcomes.Code(outcome);
 
-    private static SearchOutcome ParseOutcome(string text) => text switch
-    {
-        "candidates" => SearchOutcome.Candidates,
-        "no_candidate_above_threshold" => SearchOutcome.NoCandidateAboveThreshold,
-        "refused_low_quality" => SearchOutcome.RefusedLowQuality,
-        "no_face" => SearchOutcome.NoFace,
-        "refused_intake" => SearchOutcome.RefusedIntake,
-        "withheld_opt_out" => SearchOutcome.WithheldOptOut,
-        _ => throw new CatalogException($"Unknown search outcome '{text}' in the catalog."),
-    };
+    private static SearchOutcome ParseOutcome(string text) =>
+        SearchOutcomes.Parse(text) ?? throw new CatalogException($"Unknown search outcome '{text}' in the catalog.");
 }

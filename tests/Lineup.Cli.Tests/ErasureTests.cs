@@ -251,11 +251,11 @@ public sealed class ErasureTests(ITestOutputHelper output)
 
             var path = dir.Combine("removed.usearch");
             index.Save(path);
-            Assert.True(Contains(File.ReadAllBytes(path), needle), "control: the saved index holds the f16 bytes of vector 42");
+            Assert.True(ByteScan.Contains(File.ReadAllBytes(path), needle), "control: the saved index holds the f16 bytes of vector 42");
 
             Assert.True(index.Remove(42));
             index.Save(path);
-            Assert.True(Contains(File.ReadAllBytes(path), needle), "USearch now erases removed vectors from its file; the rebuild after an erasure may be unnecessary");
+            Assert.True(ByteScan.Contains(File.ReadAllBytes(path), needle), "USearch now erases removed vectors from its file; the rebuild after an erasure may be unnecessary");
         }
 
         using (var rebuilt = new USearchVectorIndex(options))
@@ -270,7 +270,7 @@ public sealed class ErasureTests(ITestOutputHelper output)
 
             var path = dir.Combine("rebuilt.usearch");
             rebuilt.Save(path);
-            Assert.False(Contains(File.ReadAllBytes(path), needle));
+            Assert.False(ByteScan.Contains(File.ReadAllBytes(path), needle));
         }
     }
 
@@ -331,32 +331,7 @@ public sealed class ErasureTests(ITestOutputHelper output)
         return [.. needles];
     }
 
-    /// <summary>Every file under <paramref name="root"/>, whatever its name: which needles it holds.</summary>
-    private static Dictionary<string, List<string>> Scan(string root, Needle[] needles)
-    {
-        var found = new Dictionary<string, List<string>>(StringComparer.Ordinal);
-        foreach (var file in Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories))
-        {
-            byte[] bytes;
-            using (var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
-            {
-                bytes = new byte[stream.Length];
-                stream.ReadExactly(bytes);
-            }
-
-            foreach (var needle in needles)
-            {
-                if (Contains(bytes, needle.Bytes))
-                {
-                    (found.TryGetValue(needle.Name, out var files) ? files : found[needle.Name] = []).Add(Path.GetRelativePath(root, file));
-                }
-            }
-        }
-
-        return found;
-    }
-
-    private static bool Contains(byte[] haystack, byte[] needle) => haystack.AsSpan().IndexOf(needle) >= 0;
+    private static Dictionary<string, List<string>> Scan(string root, Needle[] needles) => ByteScan.Files(root, needles.Select(n => (n.Name, n.Bytes)));
 
     private static long CountRows(string data, string sql, string a, string b)
     {

@@ -238,30 +238,7 @@ public sealed class RetentionByteScanTests(ITestOutputHelper output)
         Assert.True(hits >= needles.Length * 9 / 10, $"{what}: the scan finds {hits} of {needles.Length} windows");
     }
 
-    /// <summary>Every file under <paramref name="root"/>, whatever its name: which needles it holds.</summary>
-    private static Dictionary<string, List<string>> Scan(string root, Needle[] needles)
-    {
-        var found = new Dictionary<string, List<string>>(StringComparer.Ordinal);
-        foreach (var file in Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories))
-        {
-            byte[] bytes;
-            using (var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
-            {
-                bytes = new byte[stream.Length];
-                stream.ReadExactly(bytes);
-            }
-
-            foreach (var needle in needles)
-            {
-                if (bytes.AsSpan().IndexOf(needle.Bytes) >= 0)
-                {
-                    (found.TryGetValue(needle.Name, out var files) ? files : found[needle.Name] = []).Add(Path.GetRelativePath(root, file));
-                }
-            }
-        }
-
-        return found;
-    }
+    private static Dictionary<string, List<string>> Scan(string root, Needle[] needles) => ByteScan.Files(root, needles.Select(n => (n.Name, n.Bytes)));
 
     private sealed record Needle(string Name, byte[] Bytes);
 }

@@ -15,10 +15,10 @@ public sealed class AnalystJourneyTests(ServerFixture server)
     [SkippableFact]
     public async Task An_analyst_signs_in_searches_a_probe_and_reads_the_first_candidates_provenance()
     {
-        SkipUnlessReady();
+        server.SkipUnlessReady();
         await using var context = await server.Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 900 } });
         var page = await context.NewPageAsync();
-        var errors = CollectConsoleErrors(page);
+        var errors = PageChecks.CollectConsoleErrors(page);
 
         await SignInAsync(page, "desktop");
 
@@ -47,7 +47,7 @@ public sealed class AnalystJourneyTests(ServerFixture server)
         Assert.Contains("e2e", provenance, StringComparison.Ordinal);
         Assert.Contains("shared test photos", provenance, StringComparison.Ordinal);
         await Assertions.Expect(page.Locator("#sightings")).ToBeVisibleAsync();
-        await ShotAsync(page, "desktop-4-candidate");
+        await server.ShotAsync(page, "desktop-4-candidate");
 
         await page.Locator("#back-to-results").ClickAsync();
         await Assertions.Expect(page.Locator("[data-testid=candidate]").First).ToBeVisibleAsync();
@@ -57,7 +57,7 @@ public sealed class AnalystJourneyTests(ServerFixture server)
     [SkippableFact]
     public async Task The_journey_works_by_keyboard_at_phone_width_without_horizontal_scrolling()
     {
-        SkipUnlessReady();
+        server.SkipUnlessReady();
         await using var context = await server.Browser.NewContextAsync(new BrowserNewContextOptions
         {
             ViewportSize = new ViewportSize { Width = 390, Height = 844 },
@@ -65,16 +65,16 @@ public sealed class AnalystJourneyTests(ServerFixture server)
             HasTouch = true,
         });
         var page = await context.NewPageAsync();
-        var errors = CollectConsoleErrors(page);
+        var errors = PageChecks.CollectConsoleErrors(page);
 
         await SignInAsync(page, "phone");
-        await AssertNoHorizontalScrollAsync(page, "after sign-in");
+        await PageChecks.AssertNoHorizontalScrollAsync(page, "after sign-in");
 
         var (probe, identity) = server.Probes[1];
         await UploadProbeAsync(page, probe, "phone");
-        await AssertNoHorizontalScrollAsync(page, "with the probe shown");
+        await PageChecks.AssertNoHorizontalScrollAsync(page, "with the probe shown");
         await SearchAsync(page, "phone");
-        await AssertNoHorizontalScrollAsync(page, "with the candidates shown");
+        await PageChecks.AssertNoHorizontalScrollAsync(page, "with the candidates shown");
 
         // Keyboard only: focus the first candidate's open control, press Enter, then Escape closes the view.
         var open = page.Locator("[data-testid=candidate][data-rank='1'] [data-testid=open-candidate]");
@@ -87,8 +87,8 @@ public sealed class AnalystJourneyTests(ServerFixture server)
         var galleryFile = server.GalleryIdentities.Keys.FirstOrDefault(name => provenance.Contains(name, StringComparison.Ordinal));
         Assert.True(galleryFile is not null, $"The provenance names no gallery file: {provenance}");
         Assert.Equal(identity, server.GalleryIdentities[galleryFile]);
-        await AssertNoHorizontalScrollAsync(page, "with a candidate open");
-        await ShotAsync(page, "phone-4-candidate");
+        await PageChecks.AssertNoHorizontalScrollAsync(page, "with a candidate open");
+        await server.ShotAsync(page, "phone-4-candidate");
         await page.Keyboard.PressAsync("Escape");
         await Assertions.Expect(page.Locator("#candidate-view")).ToBeHiddenAsync();
         Assert.Empty(errors);
@@ -97,10 +97,10 @@ public sealed class AnalystJourneyTests(ServerFixture server)
     [SkippableFact]
     public async Task A_probe_under_the_quality_floor_is_refused_with_reasons_and_searched_only_with_a_recorded_reason()
     {
-        SkipUnlessReady();
+        server.SkipUnlessReady();
         await using var context = await server.Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 900 } });
         var page = await context.NewPageAsync();
-        var errors = CollectConsoleErrors(page);
+        var errors = PageChecks.CollectConsoleErrors(page);
         await SignInAsync(page, "refusal");
         await ChooseCaseAndSourceAsync(page);
 
@@ -112,14 +112,14 @@ public sealed class AnalystJourneyTests(ServerFixture server)
         await Assertions.Expect(refusal).ToBeVisibleAsync(new LocatorAssertionsToBeVisibleOptions { Timeout = 30_000 });
         await Assertions.Expect(refusal).ToContainTextAsync(new Regex("floor", RegexOptions.IgnoreCase));
         await Assertions.Expect(page.Locator("[data-testid=candidate]")).ToHaveCountAsync(0);
-        await ShotAsync(page, "refusal-1-refused");
+        await server.ShotAsync(page, "refusal-1-refused");
 
         const string reason = "E2E: the only photo available; supervisor approved";
         await page.Locator("#search-anyway").ClickAsync();
         await page.Locator("#override-reason").FillAsync(reason);
         await page.Locator("#override-submit").ClickAsync();
         await Assertions.Expect(page.Locator("#search-outcome")).Not.ToBeEmptyAsync(new LocatorAssertionsToBeEmptyOptions { Timeout = 30_000 });
-        await ShotAsync(page, "refusal-2-overridden");
+        await server.ShotAsync(page, "refusal-2-overridden");
 
         // What the server recorded: the refusal, then the search with the analyst's reason.
         var recorded = await server.Engine.SearchLog.ListSearchesAsync(10);
@@ -132,7 +132,7 @@ public sealed class AnalystJourneyTests(ServerFixture server)
     [SkippableFact]
     public async Task A_wrong_password_is_refused_with_a_message_and_no_session()
     {
-        SkipUnlessReady();
+        server.SkipUnlessReady();
         await using var context = await server.Browser.NewContextAsync();
         var page = await context.NewPageAsync();
         await page.GotoAsync(server.BaseUrl + "/");
@@ -143,19 +143,19 @@ public sealed class AnalystJourneyTests(ServerFixture server)
         await Assertions.Expect(page.Locator("#current-user")).ToBeHiddenAsync();
         var me = await context.APIRequest.GetAsync(server.BaseUrl + "/api/auth/me");
         Assert.Equal(401, me.Status);
-        await ShotAsync(page, "signin-refused");
+        await server.ShotAsync(page, "signin-refused");
     }
 
     private async Task SignInAsync(IPage page, string prefix)
     {
         await page.GotoAsync(server.BaseUrl + "/");
         await Assertions.Expect(page.Locator("#signin-form")).ToBeVisibleAsync();
-        await ShotAsync(page, $"{prefix}-0-signin");
+        await server.ShotAsync(page, $"{prefix}-0-signin");
         await page.Locator("#username").FillAsync(ServerFixture.AnalystName);
         await page.Locator("#password").FillAsync(ServerFixture.AnalystPassword);
         await page.Locator("#signin-submit").ClickAsync();
         await Assertions.Expect(page.Locator("#current-user")).ToContainTextAsync(ServerFixture.AnalystName);
-        await ShotAsync(page, $"{prefix}-1-signed-in");
+        await server.ShotAsync(page, $"{prefix}-1-signed-in");
     }
 
     /// <summary>The case the search is for and what the probe is: the search stays disabled until both are given.</summary>
@@ -174,7 +174,7 @@ public sealed class AnalystJourneyTests(ServerFixture server)
         var faces = page.Locator("[data-testid=probe-face]");
         await Assertions.Expect(faces.First).ToBeVisibleAsync(new LocatorAssertionsToBeVisibleOptions { Timeout = 30_000 });
         Assert.True(await faces.CountAsync() >= 1);
-        await ShotAsync(page, $"{prefix}-2-probe");
+        await server.ShotAsync(page, $"{prefix}-2-probe");
     }
 
     private async Task SearchAsync(IPage page, string prefix)
@@ -183,44 +183,6 @@ public sealed class AnalystJourneyTests(ServerFixture server)
         await Assertions.Expect(page.Locator("[data-testid=candidate]").First).ToBeVisibleAsync(new LocatorAssertionsToBeVisibleOptions { Timeout = 30_000 });
         await Assertions.Expect(page.Locator("#lead-banner")).ToBeVisibleAsync();
         await Assertions.Expect(page.Locator("#lead-banner")).ToContainTextAsync(new Regex("not an identification", RegexOptions.IgnoreCase));
-        await ShotAsync(page, $"{prefix}-3-candidates");
-    }
-
-    private static async Task AssertNoHorizontalScrollAsync(IPage page, string when)
-    {
-        var overflow = await page.EvaluateAsync<int>("() => document.documentElement.scrollWidth - window.innerWidth");
-        Assert.True(overflow <= 0, $"The page scrolls horizontally by {overflow} px {when}.");
-    }
-
-    private async Task ShotAsync(IPage page, string name) =>
-        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(server.ScreenshotDirectory, name + ".png"), FullPage = true });
-
-    /// <summary>Console errors and CSP violations fail the journey: the page must run under its own policy.</summary>
-    private static List<string> CollectConsoleErrors(IPage page)
-    {
-        var errors = new List<string>();
-        page.Console += (_, message) =>
-        {
-            // A refused request (e.g. 401 before sign-in) is logged by the browser as an error; it is expected.
-            if (message.Type == "error" && !message.Text.Contains("Failed to load resource", StringComparison.Ordinal))
-            {
-                errors.Add(message.Text);
-            }
-        };
-        page.PageError += (_, error) => errors.Add(error);
-        return errors;
-    }
-
-    private void SkipUnlessReady()
-    {
-        if (server.SkipReason is { } reason)
-        {
-            if (Lineup.TestSupport.TestPaths.IsCi)
-            {
-                throw new InvalidOperationException("CI=true but the browser journey cannot run: " + reason);
-            }
-
-            Skip.If(true, reason);
-        }
+        await server.ShotAsync(page, $"{prefix}-3-candidates");
     }
 }

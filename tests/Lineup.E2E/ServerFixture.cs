@@ -59,6 +59,24 @@ public sealed class ServerFixture : IAsyncLifetime
 
     public string ScreenshotDirectory { get; } = Path.Combine(AppContext.BaseDirectory, "screenshots");
 
+    /// <summary>A full-page screenshot in <see cref="ScreenshotDirectory"/>.</summary>
+    public async Task ShotAsync(IPage page, string name) =>
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotDirectory, name + ".png"), FullPage = true });
+
+    /// <summary>Skips locally, and fails under CI=true, when the browser journeys cannot run here.</summary>
+    public void SkipUnlessReady()
+    {
+        if (SkipReason is { } reason)
+        {
+            if (Lineup.TestSupport.TestPaths.IsCi)
+            {
+                throw new InvalidOperationException("CI=true but the browser journey cannot run: " + reason);
+            }
+
+            Skip.If(true, reason);
+        }
+    }
+
     /// <summary>The running server's engine (to read what the server recorded).</summary>
     public LineupEngine Engine => _app!.Services.GetRequiredService<LineupEngine>();
 
@@ -209,5 +227,31 @@ public sealed class ServerFixture : IAsyncLifetime
         }
 
         _dir.Dispose();
+    }
+}
+
+/// <summary>Checks every journey makes of a page.</summary>
+internal static class PageChecks
+{
+    public static async Task AssertNoHorizontalScrollAsync(IPage page, string when)
+    {
+        var overflow = await page.EvaluateAsync<int>("() => document.documentElement.scrollWidth - window.innerWidth");
+        Assert.True(overflow <= 0, $"The page scrolls horizontally by {overflow} px {when}.");
+    }
+
+    /// <summary>Console errors and CSP violations fail a journey: the pages must run under their own policy.</summary>
+    public static List<string> CollectConsoleErrors(IPage page)
+    {
+        var errors = new List<string>();
+        page.Console += (_, message) =>
+        {
+            // A refused request (e.g. 401 before sign-in) is logged by the browser as an error; it is expected.
+            if (message.Type == "error" && !message.Text.Contains("Failed to load resource", StringComparison.Ordinal))
+            {
+                errors.Add(message.Text);
+            }
+        };
+        page.PageError += (_, error) => errors.Add(error);
+        return errors;
     }
 }

@@ -79,6 +79,26 @@ public enum SearchOutcome
     WithheldOptOut,
 }
 
+/// <summary>The one spelling of outcomes, used by the catalog, the audit log, reports and the supervisor view.</summary>
+public static class SearchOutcomes
+{
+    /// <summary>The stored spelling, e.g. <c>no_candidate_above_threshold</c>.</summary>
+    public static string Code(SearchOutcome outcome) => outcome switch
+    {
+        SearchOutcome.Candidates => "candidates",
+        SearchOutcome.NoCandidateAboveThreshold => "no_candidate_above_threshold",
+        SearchOutcome.RefusedLowQuality => "refused_low_quality",
+        SearchOutcome.NoFace => "no_face",
+        SearchOutcome.RefusedIntake => "refused_intake",
+        SearchOutcome.WithheldOptOut => "withheld_opt_out",
+        _ => throw new ArgumentOutOfRangeException(nameof(outcome), outcome, null),
+    };
+
+    /// <summary>The outcome spelled <paramref name="code"/>, or null.</summary>
+    public static SearchOutcome? Parse(string code) =>
+        Enum.GetValues<SearchOutcome>().Cast<SearchOutcome?>().FirstOrDefault(o => Code(o!.Value) == code);
+}
+
 /// <summary>The catalog's record of searches.</summary>
 public interface ISearchLog
 {

@@ -1,3 +1,4 @@
+using Lineup.Core.Catalog;
 using Lineup.Core.Oversight;
 using Lineup.Core.Security;
 
@@ -72,5 +73,15 @@ public sealed class SearchIntakeTests
         Assert.Equal(codes.Count, codes.Distinct().Count());
         Assert.All(Enum.GetValues<IntakeRefusal>(), r => Assert.Equal(r, SearchIntake.Parse(SearchIntake.Code(r))));
         Assert.Null(SearchIntake.Parse("nonsense"));
+    }
+
+    [Fact]
+    public void Outcome_codes_round_trip_and_are_distinct()
+    {
+        var codes = Enum.GetValues<SearchOutcome>().Select(SearchOutcomes.Code).ToList();
+        Assert.Equal(codes.Count, codes.Distinct().Count());
+        Assert.All(Enum.GetValues<SearchOutcome>(), o => Assert.Equal(o, SearchOutcomes.Parse(SearchOutcomes.Code(o))));
+        Assert.Equal("withheld_opt_out", SearchOutcomes.Code(SearchOutcome.WithheldOptOut));
+        Assert.Null(SearchOutcomes.Parse("Candidates"));
     }
 }
