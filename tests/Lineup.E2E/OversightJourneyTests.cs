@@ -50,6 +50,8 @@ public sealed class OversightJourneyTests(ServerFixture server)
             foreach (var user in new[] { ServerFixture.AnalystName, ServerFixture.ReviewerName, ServerFixture.SecondReviewerName })
             {
                 await page.Locator("#case-assign-user").FillAsync(user);
+                // The list of assignable users says whom the name is: their roles and a current clearance.
+                await Assertions.Expect(page.Locator("[data-testid=case-assign-hint]")).ToContainTextAsync("clearance current");
                 await page.Locator("#case-assign-submit").ClickAsync();
                 await Assertions.Expect(page.Locator($"[data-testid=case-users] [data-user='{user}']")).ToBeVisibleAsync();
             }
@@ -141,6 +143,9 @@ public sealed class OversightJourneyTests(ServerFixture server)
             var first = page.Locator(item);
             await Assertions.Expect(first).ToBeVisibleAsync();
             await AssertImagesLoadedAsync(first);
+            // The face of the probe that was searched is boxed over it, so the reviewer compares the right person.
+            await Assertions.Expect(first.Locator("[data-testid=searched-face]")).ToBeVisibleAsync();
+            await Assertions.Expect(first.Locator("[data-testid=searched-face]")).ToHaveTextAsync("searched face");
             await Assertions.Expect(first).ToContainTextAsync("Similarity");
             await Assertions.Expect(first).ToContainTextAsync(CaseNumber);
             await server.ShotAsync(page, "oversight-5-review-queue");

@@ -16,6 +16,7 @@ public sealed partial class AuthorizationMatrixTests
             number = "M-" + c.NewUserName(), offence = "robbery", purpose = "matrix", authorisationReference = "W-1",
             authorisedUntil = DateTimeOffset.UtcNow.AddDays(30),
         })),
+        ["GET /api/cases/assignable-users"] = new(Permissions.CasesManage, _ => Get("/api/cases/assignable-users")),
         ["POST /api/cases/{id:long}/assign"] = new(Permissions.CasesManage, _ => Http.PostJson("/api/cases/999999/assign", new { user = "m-victim" })),
         ["POST /api/cases/{id:long}/unassign"] = new(Permissions.CasesManage, _ => Http.PostJson("/api/cases/999999/unassign", new { user = "m-victim" })),
         ["POST /api/cases/{id:long}/close"] = new(Permissions.CasesManage, _ => Http.Post("/api/cases/999999/close")),

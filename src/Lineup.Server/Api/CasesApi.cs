@@ -76,6 +76,17 @@ public static class CasesApi
             .WithName("OpenCase")
             .WithSummary("Open a case: number, offence (from the allowlist), purpose, authorisation reference and expiry");
 
+        manage.MapGet("/cases/assignable-users", async (LineupEngine engine, CancellationToken ct) =>
+        {
+            var users = await engine.Users.ListUsersAsync(ct).ConfigureAwait(false);
+            var now = engine.Options.Clock.GetUtcNow();
+            return TypedResults.Ok(users.Where(u => !u.IsDisabled)
+                .OrderBy(u => u.Name, StringComparer.OrdinalIgnoreCase)
+                .Select(u => AssignableUserDto.From(u, now)).ToList());
+        })
+            .WithName("ListAssignableUsers")
+            .WithSummary("Every enabled user a supervisor may assign to a case, with roles and whether their clearance is current");
+
         manage.MapPost("/cases/{id:long}/assign", (long id, AssignmentRequest request, ClaimsPrincipal user, LineupEngine engine, CancellationToken ct) =>
             ChangeAsync(id, engine, ct, number => engine.Cases.AssignAsync(number, request.User ?? "", LineupPrincipal.Name(user), ct)))
             .WithName("AssignCase")

@@ -39,6 +39,9 @@ public sealed record ProbeDto(int Width, int Height, string Format)
 
 public sealed record ProbeFacesResponse(ProbeDto Probe, float QualityFloor, IReadOnlyList<ProbeFaceDto> Faces);
 
+/// <summary>The faces of a search's stored probe; <c>searchedFace</c> is the 1-based number of the face searched (null when none was).</summary>
+public sealed record SearchProbeFacesDto(long SearchId, ProbeDto Probe, IReadOnlyList<ProbeFaceDto> Faces, int? SearchedFace);
+
 public sealed record CandidateDto(
     int Rank,
     long FaceId,
@@ -172,6 +175,18 @@ public sealed record UserDto(
 {
     public static UserDto From(UserAccount u) => new(
         u.Id, u.Name, u.DisplayName, u.Roles.Order().Select(Lineup.Core.Security.Roles.Name).ToList(), u.CreatedAt, u.IsDisabled, u.NdaUntil, u.TrainingUntil);
+}
+
+/// <summary>
+/// A user a supervisor may assign to a case; <c>cleared</c> is whether their confidentiality agreement and training are
+/// current now (an uncleared user may be assigned but can neither search nor confirm until renewed).
+/// </summary>
+public sealed record AssignableUserDto(
+    string Name, string? DisplayName, IReadOnlyList<string> Roles, DateTimeOffset? NdaUntil, DateTimeOffset? TrainingUntil, bool Cleared)
+{
+    public static AssignableUserDto From(UserAccount u, DateTimeOffset now) => new(
+        u.Name, u.DisplayName, u.Roles.Order().Select(Lineup.Core.Security.Roles.Name).ToList(), u.NdaUntil, u.TrainingUntil,
+        Lineup.Core.Oversight.SearchIntake.CheckUser(u, u.Name, now) is null);
 }
 
 public sealed record NewUserRequest(string Name, string? DisplayName, IReadOnlyList<string> Roles, string Password);

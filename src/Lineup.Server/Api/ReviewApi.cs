@@ -46,6 +46,11 @@ public static class ReviewApi
             .WithName("GetSearchProbe")
             .WithSummary("The probe photo of a search as uploaded, until it expires; for users assigned to its case and supervisors; every view is audited");
 
+        read.MapGet("/searches/{id:long}/probe/faces", ProbeFacesAsync)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .WithName("GetSearchProbeFaces")
+            .WithSummary("The faces found in a search's stored probe and which one was searched, so reviewers see whom the candidates are for; audited like the probe");
+
         read.MapGet("/searches/{id:long}/candidates", CandidatesAsync)
             .WithName("ListSearchCandidates")
             .WithSummary("The candidates of a search with their review as the caller may see it (reviewers see only their own decisions)");
@@ -181,24 +186,57 @@ public static class ReviewApi
     private static async Task<Results<FileContentHttpResult, ProblemHttpResult>> ProbeAsync(
         long id, ClaimsPrincipal user, HttpContext context, LineupEngine engine, CancellationToken ct)
     {
+        var (probe, problem) = await VisibleProbeAsync(id, user, engine, ct).ConfigureAwait(false);
+        if (probe is not { } p)
+        {
+            return problem!;
+        }
+
+        await engine.Audit.AppendAsync(new NewAuditEvent(LineupPrincipal.Name(user), AuditActions.View, $"probe:{id}",
+            AuditDetails.Empty.With("case", Truncate(p.Case.Number)).With("bytes", p.Bytes.Length)), ct).ConfigureAwait(false);
+        // A face photo of an investigation: no cache (browser, proxy) keeps a copy past the retention the catalog enforces.
+        context.Response.Headers.CacheControl = "no-store";
+        return TypedResults.File(p.Bytes, ProbeContentType(p.Bytes));
+    }
+
+    private static async Task<Results<Ok<SearchProbeFacesDto>, ProblemHttpResult>> ProbeFacesAsync(
+        long id, ClaimsPrincipal user, HttpContext context, LineupEngine engine, CancellationToken ct)
+    {
+        var (probe, problem) = await VisibleProbeAsync(id, user, engine, ct).ConfigureAwait(false);
+        if (probe is not { } p)
+        {
+            return problem!;
+        }
+
+        // Detection is CPU-bound (hundreds of ms on a large photo): off the request thread, like the search page's describe.
+        var name = string.Create(CultureInfo.InvariantCulture, $"probe of search {id}");
+        var (info, faces, _) = await Task.Run(() => engine.DescribeProbe(p.Bytes, name), ct).ConfigureAwait(false);
+        await engine.Audit.AppendAsync(new NewAuditEvent(LineupPrincipal.Name(user), AuditActions.View, $"probe:{id}",
+            AuditDetails.Empty.With("case", Truncate(p.Case.Number)).With("part", "faces").With("faces", faces.Count)), ct).ConfigureAwait(false);
+        // Face boxes locate a person in an investigation's photo: no cache keeps them past the probe's retention either.
+        context.Response.Headers.CacheControl = "no-store";
+        return TypedResults.Ok(new SearchProbeFacesDto(
+            p.Search.Id, ProbeDto.From(info), faces.Select(ProbeFaceDto.From).ToList(), p.Search.Face));
+    }
+
+    /// <summary>
+    /// The stored probe of a search the caller may see (<see cref="MaySeeProbe"/>), or the 404 to answer: a search that
+    /// does not exist, is not visible, or whose probe expired reads the same to callers outside the case.
+    /// </summary>
+    private static async Task<(VisibleProbe? Probe, ProblemHttpResult? Problem)> VisibleProbeAsync(
+        long id, ClaimsPrincipal user, LineupEngine engine, CancellationToken ct)
+    {
         var name = LineupPrincipal.Name(user);
         var (search, found) = await SearchAndCaseAsync(id, engine, ct).ConfigureAwait(false);
         if (search is null || found is null || !MaySeeProbe(name, p => LineupPrincipal.Has(user, p), found))
         {
-            return Problems.NotFound($"There is no search {id} you may see.");
+            return (null, Problems.NotFound($"There is no search {id} you may see."));
         }
 
         var bytes = await engine.SearchLog.GetProbeAsync(id, ct).ConfigureAwait(false);
-        if (bytes is null)
-        {
-            return Problems.NotFound($"The probe photo of search {id} is no longer kept (it expired or was never stored).");
-        }
-
-        await engine.Audit.AppendAsync(new NewAuditEvent(name, AuditActions.View, $"probe:{id}",
-            AuditDetails.Empty.With("case", Truncate(found.Number)).With("bytes", bytes.Length)), ct).ConfigureAwait(false);
-        // A face photo of an investigation: no cache (browser, proxy) keeps a copy past the retention the catalog enforces.
-        context.Response.Headers.CacheControl = "no-store";
-        return TypedResults.File(bytes, ProbeContentType(bytes));
+        return bytes is null
+            ? (null, Problems.NotFound($"The probe photo of search {id} is no longer kept (it expired or was never stored)."))
+            : (new VisibleProbe(search, found, bytes), null);
     }
 
     private static async Task<Results<Ok<SearchCandidatesDto>, ProblemHttpResult>> CandidatesAsync(
@@ -267,6 +305,8 @@ public static class ReviewApi
         var search = await engine.SearchLog.GetSearchAsync(id, ct).ConfigureAwait(false);
         return search?.CaseId is { } caseId ? (search, await engine.Cases.GetCaseAsync(caseId, ct).ConfigureAwait(false)) : (search, null);
     }
+
+    private readonly record struct VisibleProbe(SearchRecord Search, CaseRecord Case, byte[] Bytes);
 
     private static ProblemHttpResult Refused(string title, ReviewRefusedException e, LeadStatus? status)
     {

@@ -252,6 +252,8 @@ export const fetchCases = (signal) => get('/api/cases', { signal });
 export const fetchCase = (caseId, signal) => get(`/api/cases/${id(caseId)}`, { signal });
 export const fetchCaseSearches = (caseId, signal) => get(`/api/cases/${id(caseId)}/searches`, { signal });
 export const fetchIntake = (signal) => get('/api/intake', { signal });
+/** Enabled users a case manager may assign, with roles and whether their clearance is current. */
+export const fetchAssignableUsers = (signal) => get('/api/cases/assignable-users', { signal });
 
 /** newCase: { number, offence, purpose, authorisationReference, authorisedUntil (ISO 8601) }. */
 export const openCase = (newCase) => post('/api/cases', { json: newCase });
@@ -267,6 +269,8 @@ export const fetchSearchCandidates = (searchId, signal) => get(`/api/searches/${
 export const decideCandidate = (searchId, rank, decision, reason) =>
     post(`/api/searches/${id(searchId)}/candidates/${id(rank)}/decision`, { json: { decision, reason: reason || null } });
 export const probeUrl = (searchId) => `/api/searches/${id(searchId)}/probe`;
+/** The faces of a search's stored probe and which one was searched ({ probe, faces, searchedFace }). */
+export const fetchProbeFaces = (searchId, signal) => get(`/api/searches/${id(searchId)}/probe/faces`, { signal });
 
 export const fetchRetention = (signal) => get('/api/retention', { signal });
 export const setRetention = (dataClass, ttlDays) => request(`/api/retention/${id(dataClass)}`, { method: 'PUT', json: { ttlDays } });

@@ -3,8 +3,8 @@
 // case managers, assign / unassign / reauthorise / legal hold / close.
 
 import {
-    ApiError, assignCase, closeCase, fetchCase, fetchCaseSearches, fetchCases, fetchSearchCandidates, holdCase, openCase, reauthoriseCase,
-    unassignCase,
+    ApiError, assignCase, closeCase, fetchAssignableUsers, fetchCase, fetchCaseSearches, fetchCases, fetchSearchCandidates, holdCase, openCase,
+    reauthoriseCase, unassignCase,
 } from './api.js';
 import { byId, clear, el, focusAndReveal } from './dom.js';
 import { endOfDayUtc, formatDate, formatInteger, todayUtc, visibleText } from './format.js';
@@ -19,6 +19,9 @@ let listSequence = 0;
 let caseSequence = 0;
 /** The case shown on the case page (a CaseDto), or null. */
 let shown = null;
+/** The users a case manager may assign (AssignableUserDto[]), read once per visit of the case page; null until read. */
+let assignable = null;
+const ASSIGN_HINT = 'Pick from the list: it shows each user\'s roles and whether their clearance is current.';
 
 export function initCases() {
     byId('case-new-form').addEventListener('submit', (event) => {
@@ -37,6 +40,7 @@ export function initCases() {
         event.preventDefault();
         submitHold();
     });
+    byId('case-assign-user').addEventListener('input', describeAssignee);
     byId('case-close').addEventListener('click', () => showCloseConfirm(true));
     byId('case-close-cancel').addEventListener('click', () => showCloseConfirm(false));
     byId('case-close-confirm').addEventListener('click', submitClose);
@@ -49,6 +53,8 @@ export function resetCases() {
     listSequence += 1;
     caseSequence += 1;
     shown = null;
+    assignable = null;
+    clear(byId('case-assign-options'));
     byId('case-new-form').reset();
     byId('case-new-error').hidden = true;
     clear(byId('cases-table').tBodies[0]);
@@ -181,6 +187,8 @@ async function submitNewCase() {
 export async function enterCase({ caseId }) {
     const mine = ++caseSequence;
     const same = shown && String(shown.id) === String(caseId);
+    // Clearances and roles change between visits: read the assignable users again.
+    assignable = null;
     document.title = `Case — Lineup`;
     if (!same) {
         shown = null;
@@ -246,6 +254,9 @@ function renderCase(c) {
     }
     byId('case-assign-form').hidden = !(manage && open);
     byId('case-assign-error').hidden = true;
+    if (manage && open) {
+        fillAssignees(c);
+    }
     byId('case-manage-panel').hidden = !(manage && open);
     byId('case-reauthorise-until').min = todayUtc();
     byId('case-hold-label').textContent = c.legalHold ? 'Reason for lifting the legal hold' : 'Reason for the legal hold';
@@ -327,10 +338,64 @@ async function submitAssign() {
     try {
         await change(byId('case-assign-submit'), 'Assigning…', (id) => assignCase(id, user), (c) => `${user} assigned to case ${c.number}.`);
         input.value = '';
+        describeAssignee();
         input.focus();
     } catch (failure) {
         setFormError(error, errorText(failure), input);
     }
+}
+
+/** Offers the enabled users not yet assigned to the case, each with roles and clearance (read once per visit). */
+async function fillAssignees(c) {
+    const mine = caseSequence;
+    if (!assignable) {
+        try {
+            const users = await fetchAssignableUsers();
+            if (mine !== caseSequence) {
+                return;
+            }
+            assignable = Array.isArray(users) ? users : [];
+        } catch {
+            // The form still takes a typed user name; the server checks it.
+            return;
+        }
+    }
+    // The case as shown now: an assignment made while the list was read has changed it.
+    const current = shown;
+    if (!current || current.id !== c.id) {
+        return;
+    }
+    const assigned = new Set((Array.isArray(current.assignedUsers) ? current.assignedUsers : []).map((u) => String(u).toLowerCase()));
+    byId('case-assign-options').replaceChildren(...assignable
+        .filter((u) => !assigned.has(String(u.name).toLowerCase()))
+        .map((u) => el('option', { value: u.name, label: assigneeText(u) })));
+    describeAssignee();
+}
+
+function assigneeText(u) {
+    const roles = Array.isArray(u.roles) && u.roles.length ? u.roles.join(', ') : 'no roles';
+    const name = u.displayName ? `${visibleText(u.displayName)} — ` : '';
+    return `${name}${roles} · ${clearanceText(u)}`;
+}
+
+function clearanceText(u) {
+    if (u.cleared) {
+        return `clearance current until ${formatDate(earliest(u.ndaUntil, u.trainingUntil))}`;
+    }
+    return !u.ndaUntil || !u.trainingUntil ? 'clearance not on record' : 'clearance expired';
+}
+
+function earliest(a, b) {
+    return new Date(a) <= new Date(b) ? a : b;
+}
+
+/** Says under the field whom the typed name is: roles and clearance, so an uncleared user is not assigned by mistake. */
+function describeAssignee() {
+    const hint = byId('case-assign-hint');
+    const typed = byId('case-assign-user').value.trim().toLowerCase();
+    const match = typed && assignable ? assignable.find((u) => String(u.name).toLowerCase() === typed) : null;
+    hint.textContent = match ? `${visibleText(match.name)}: ${assigneeText(match)}` : ASSIGN_HINT;
+    hint.dataset.cleared = match ? String(Boolean(match.cleared)) : '';
 }
 
 async function submitUnassign(user, button) {

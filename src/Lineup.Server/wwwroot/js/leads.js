@@ -2,7 +2,8 @@
 // /api/searches/{id}/candidates): the probe beside each candidate, its scores, its status and the decisions shown.
 // A reviewer is never shown another reviewer's decision or the status; the server leaves them out, this only renders.
 
-import { apiPath, probeUrl } from './api.js';
+import { ApiError, apiPath, fetchProbeFaces, probeUrl } from './api.js';
+import { BoxLayer } from './boxes.js';
 import { el } from './dom.js';
 import { formatDateTime, formatFixed, formatOneIn, formatRaw, visibleText } from './format.js';
 import { sourceLabel } from './intake.js';
@@ -29,20 +30,58 @@ export function decisionText(decision) {
     return decision === 'confirm' ? 'Confirmed' : decision === 'reject' ? 'Rejected' : String(decision ?? '');
 }
 
-/** The probe photo of a search (as uploaded); a probe no longer kept, or not the caller's to see, says so instead. */
+/**
+ * The probe photo of a search (as uploaded) with the searched face boxed: a probe may hold several faces, and the
+ * reviewer must compare the candidates with the one that was searched. A probe no longer kept, or not the caller's to
+ * see, says so instead.
+ */
 export function probeFigure(searchId, url, caption) {
     const src = apiPath(url, probeUrl(searchId));
     const missing = el('p', { class: 'notice', hidden: true, text: 'The probe photo is not available: it has expired under retention, or it is not yours to see.' });
+    const note = el('span', { class: 'probe-figure__note' });
+    const boxes = el('div', { class: 'stage__boxes' });
     const img = el('img', {
-        class: 'pair__img', src, alt: `Probe photo of search ${searchId}`, decoding: 'async',
+        class: 'stage__img pair__probe', src, alt: `Probe photo of search ${searchId}`, decoding: 'async',
         on: {
             error: () => {
-                img.hidden = true;
+                frame.hidden = true;
                 missing.hidden = false;
             },
         },
     });
-    return el('figure', { class: 'pair__side' }, img, missing, el('figcaption', { class: 'muted small', text: caption }));
+    const frame = el('div', { class: 'pair__stage' }, el('div', { class: 'stage__frame' }, img, boxes));
+    markSearchedFace(searchId, img, boxes, note);
+    return el('figure', { class: 'pair__side probe-figure' }, frame, missing,
+        el('figcaption', { class: 'muted small' }, caption, note));
+}
+
+async function markSearchedFace(searchId, img, boxes, note) {
+    let described;
+    try {
+        described = await fetchProbeFaces(searchId);
+    } catch (failure) {
+        // An expired or hidden probe already says so through the image (and a 401 signs the user out); anything else
+        // is said beside it: without the box the reviewer cannot tell which face was searched.
+        if (!(failure instanceof ApiError) || failure.status >= 500) {
+            note.textContent = ' · which face was searched could not be read';
+        }
+        return;
+    }
+    const faces = Array.isArray(described?.faces) ? described.faces : [];
+    const searched = faces.find((face) => face.number === described?.searchedFace);
+    if (!searched || !described.probe?.width || !described.probe?.height) {
+        note.textContent = faces.length > 1 ? ` · ${faces.length} faces; which was searched is not recorded` : '';
+        return;
+    }
+    new BoxLayer(img, boxes).set(described.probe.width, described.probe.height, [{
+        box: searched.box ?? { x1: 0, y1: 0, x2: 0, y2: 0 },
+        node: el('span', {
+            class: 'face-box face-box--selected face-box--static', 'data-testid': 'searched-face', dataset: { number: searched.number },
+        }, el('span', { class: 'face-box__label', text: 'searched face' })),
+    }]);
+    note.textContent = faces.length > 1
+        ? ` · face ${searched.number} of ${faces.length} was searched (boxed)`
+        : ' · the searched face is boxed';
 }
 
 export function scoreLine(similarity, fmr) {
