@@ -36,6 +36,12 @@ public sealed class CasesCommandTests : IDisposable
         Assert.Contains("not on the list", badOffence.Stderr, StringComparison.Ordinal);
         var past = await CliProcess.RunAsync([.. Common, "cases", "open", "C-1", "--offence", "robbery", "--purpose", "p", "--authorisation", "W-1", "--authorised-until", "2020-01-01"]);
         Assert.Equal(ExitCodes.BadInput, past.ExitCode);
+        var garbage = await CliProcess.RunAsync([.. Common, "cases", "open", "C-1", "--offence", "robbery", "--purpose", "p", "--authorisation", "W-1", "--authorised-until", "next spring"]);
+        Assert.Equal(ExitCodes.BadInput, garbage.ExitCode);
+        Assert.Contains("--authorised-until", garbage.Stderr, StringComparison.Ordinal);
+        var badClearance = await CliProcess.RunAsync([.. Common, "users", "clearance", "carol", "--training-until", "soon"]);
+        Assert.Equal(ExitCodes.BadInput, badClearance.ExitCode);
+        Assert.Contains("--training-until", badClearance.Stderr, StringComparison.Ordinal);
 
         await OkAsync("cases", "open", "C-1", "--offence", "Robbery", "--purpose", "Armed robbery at a petrol station", "--authorisation", "W-1", "--authorised-until", until, "--assign", "carol");
         var duplicate = await CliProcess.RunAsync([.. Common, "cases", "open", "c-1", "--offence", "robbery", "--purpose", "p", "--authorisation", "W-1", "--authorised-until", until]);

@@ -49,4 +49,32 @@ public sealed class OversightAuditTests : IDisposable
         await Assert.ThrowsAsync<CatalogException>(() => catalog.OpenCaseAsync(new NewCase("k-1", "robbery", "p", "W", DateTimeOffset.UtcNow.AddDays(3)), "sup"));
         Assert.Equal(size, (await catalog.TreeHeadAsync()).TreeSize);
     }
+
+    [Fact]
+    public async Task Bad_case_input_is_refused_naming_the_field_and_writes_nothing()
+    {
+        await using var catalog = await OpenAsync();
+        var until = DateTimeOffset.UtcNow.AddDays(3);
+        var bad = new (NewCase Case, string Field)[]
+        {
+            (new NewCase("K-\n1", "robbery", "p", "W", until), "case number"),
+            (new NewCase(new string('9', SqliteCatalog.MaxCaseNumberLength + 1), "robbery", "p", "W", until), "case number"),
+            (new NewCase("  ", "robbery", "p", "W", until), "case number"),
+            (new NewCase("K-2", "robbery", "", "W", until), "purpose"),
+            (new NewCase("K-2", "robbery", "p", "W\u0007", until), "authorisation reference"),
+        };
+        foreach (var (newCase, field) in bad)
+        {
+            var e = await Assert.ThrowsAsync<ArgumentException>(() => catalog.OpenCaseAsync(newCase, "sup"));
+            Assert.Contains(field, e.Message, StringComparison.Ordinal);
+        }
+
+        await catalog.OpenCaseAsync(new NewCase("K-2", "robbery", "p", "W", until), "sup");
+        await Assert.ThrowsAsync<ArgumentException>(() => catalog.SetLegalHoldAsync("K-2", true, "", "sup"));
+        await Assert.ThrowsAsync<ArgumentException>(() => catalog.ReauthoriseAsync("K-2", "W\r", until, "sup"));
+        await Assert.ThrowsAsync<CatalogException>(() => catalog.CloseCaseAsync("K-404", "sup"));
+        Assert.Empty(await catalog.ListCasesAsync("nobody"));
+        Assert.Equal(["case.open"], (await catalog.ReadEventsAsync(1, 100)).Select(e => e.Details["change"]?.Text));
+        Assert.False((await catalog.FindCaseAsync("K-2"))!.LegalHold);
+    }
 }
