@@ -126,9 +126,44 @@ public static class SearchIntake
             return (IntakeRefusal.NotAnAnalyst, $"User '{user.Name}' does not have the analyst role.");
         }
 
+        if (CheckCase(user, caseNumber, found, policy, now) is { } caseRefusal)
+        {
+            return caseRefusal;
+        }
+
+        if (string.IsNullOrWhiteSpace(source))
+        {
+            return (IntakeRefusal.NoAttestation,
+                $"Attest what the probe is: one of {string.Join(", ", ProbeSources.Accepted)}.");
+        }
+
+        var known = ProbeSources.Normalize(source);
+        if (known is null)
+        {
+            return (IntakeRefusal.UnknownSource, $"'{source}' is not a probe source; use one of {string.Join(", ", ProbeSources.Accepted)}.");
+        }
+
+        if (ProbeSources.Refused.Contains(known))
+        {
+            return (IntakeRefusal.RefusedSource,
+                $"The probe is {ProbeSources.Describe(known)}: face search is not used on sketches, composites, look-alikes, or edited or generated images.");
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Whether <paramref name="user"/> may work in the case now: named, known, open, for an allowed offence, authorised
+    /// and unexpired, and the user assigned to it. The case half of <see cref="Check"/>, shared by every query that needs
+    /// a case (searches, network analysis).
+    /// </summary>
+    public static (IntakeRefusal Refusal, string Message)? CheckCase(UserAccount user, string? caseNumber, CaseRecord? found, OversightPolicy policy, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(user);
+        ArgumentNullException.ThrowIfNull(policy);
         if (string.IsNullOrWhiteSpace(caseNumber))
         {
-            return (IntakeRefusal.NoCase, "Every search belongs to a case: name the case number.");
+            return (IntakeRefusal.NoCase, "Every search and network query belongs to a case: name the case number.");
         }
 
         if (found is null)
@@ -156,24 +191,6 @@ public static class SearchIntake
         if (!found.IsAssigned(user.Name))
         {
             return (IntakeRefusal.NotAssigned, $"User '{user.Name}' is not assigned to case {found.Number}.");
-        }
-
-        if (string.IsNullOrWhiteSpace(source))
-        {
-            return (IntakeRefusal.NoAttestation,
-                $"Attest what the probe is: one of {string.Join(", ", ProbeSources.Accepted)}.");
-        }
-
-        var known = ProbeSources.Normalize(source);
-        if (known is null)
-        {
-            return (IntakeRefusal.UnknownSource, $"'{source}' is not a probe source; use one of {string.Join(", ", ProbeSources.Accepted)}.");
-        }
-
-        if (ProbeSources.Refused.Contains(known))
-        {
-            return (IntakeRefusal.RefusedSource,
-                $"The probe is {ProbeSources.Describe(known)}: face search is not used on sketches, composites, look-alikes, or edited or generated images.");
         }
 
         return null;
