@@ -36,6 +36,9 @@ public sealed class LineupOptions
     /// <summary>Cases, intake and the supervisor view's rules.</summary>
     public OversightSettings Oversight { get; set; } = new();
 
+    /// <summary>Identity clustering and the co-appearance graph (<c>Lineup:Network</c>).</summary>
+    public NetworkSettings Network { get; set; } = new();
+
     /// <summary>
     /// The clock every time-dependent rule reads (authorisation and clearance expiry, retention, audit times). Not bound
     /// from configuration: tests replace it with a fake clock to step past an expiry.
@@ -68,6 +71,7 @@ public sealed class LineupOptions
         Validator.ValidateObject(Decode, new ValidationContext(Decode), validateAllProperties: true);
         Validator.ValidateObject(Search, new ValidationContext(Search), validateAllProperties: true);
         Validator.ValidateObject(Oversight, new ValidationContext(Oversight), validateAllProperties: true);
+        Validator.ValidateObject(Network, new ValidationContext(Network), validateAllProperties: true);
         Pictures.Validate();
         if (Index.Quantization is not ("f32" or "f16" or "i8"))
         {
@@ -119,6 +123,42 @@ public sealed class SearchSettings
     /// <summary>Cosine at or above which a candidate is reported as above the threshold; null: the model pack's.</summary>
     [Range(-1.0, 1.0)]
     public float? Threshold { get; set; }
+}
+
+/// <summary>Identity clustering (<see cref="Core.Network.ClusteringParameters"/>, defaults measured) and network queries.</summary>
+public sealed class NetworkSettings
+{
+    [Range(1, 1_000)]
+    public int Neighbours { get; set; } = Core.Network.ClusteringParameters.Default.Neighbours;
+
+    [Range(-1.0, 1.0)]
+    public float EdgeThreshold { get; set; } = Core.Network.ClusteringParameters.Default.EdgeThreshold;
+
+    [Range(-1.0, 1.0)]
+    public float MergeThreshold { get; set; } = Core.Network.ClusteringParameters.Default.MergeThreshold;
+
+    [Range(-1.0, 1.0)]
+    public float SingleEdgeThreshold { get; set; } = Core.Network.ClusteringParameters.Default.SingleEdgeThreshold;
+
+    [Range(0.0, 1.0)]
+    public double Support { get; set; } = Core.Network.ClusteringParameters.Default.Support;
+
+    [Range(0.0, 100.0)]
+    public float QualityFloor { get; set; } = Core.Network.ClusteringParameters.Default.QualityFloor;
+
+    /// <summary>Evidence items returned per kind (photos, pages) of an edge; counts are always complete.</summary>
+    [Range(1, 1_000)]
+    public int EvidenceLimit { get; set; } = 24;
+
+    public Core.Network.ClusteringParameters Parameters => new()
+    {
+        Neighbours = Neighbours,
+        EdgeThreshold = EdgeThreshold,
+        MergeThreshold = MergeThreshold,
+        SingleEdgeThreshold = SingleEdgeThreshold,
+        Support = Support,
+        QualityFloor = QualityFloor,
+    };
 }
 
 public sealed class OversightSettings
