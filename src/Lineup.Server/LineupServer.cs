@@ -143,6 +143,7 @@ public static class LineupServer
             services.AddHostedService(sp => sp.GetRequiredService<IngestJobs>());
             services.AddHostedService<EngineWarmUp>();
             services.AddHostedService<RetentionJob>();
+            services.AddHostedService<ClusteringJob>();
         }
     }
 
@@ -175,6 +176,7 @@ public static class LineupServer
         app.MapRetentionApi();
         app.MapOptOutApi();
         app.MapReportsApi();
+        app.MapNetworkApi();
         app.MapOpenApi("/openapi/{documentName}.json").AllowAnonymous();
         app.MapScalarApiReference("/scalar", o => o.WithTitle("Lineup API reference")).AllowAnonymous();
         return app;

@@ -38,6 +38,14 @@ public sealed class ServerOptions
     public bool ServeOriginals { get; set; }
 
     /// <summary>
+    /// Minutes between the background clustering job's checks for faces not yet clustered into identities (it also checks
+    /// at start and shortly after each ingest job); 0 turns the job off, for installations that cluster with
+    /// <c>lineup network cluster</c> or <c>POST /api/network/cluster</c>. At most 45 days (<see cref="PeriodicTimer"/>'s limit).
+    /// </summary>
+    [Range(0, 60 * 24 * 45)]
+    public int ClusteringMinutes { get; set; } = 10;
+
+    /// <summary>
     /// Folders under which an admin may name a server-side path to ingest (<c>POST /api/ingest/paths</c>), besides
     /// <c>&lt;data&gt;/incoming</c>. A path outside all of them is refused, so the API cannot be used to read arbitrary files.
     /// </summary>

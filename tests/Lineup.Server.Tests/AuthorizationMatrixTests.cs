@@ -65,7 +65,7 @@ public sealed partial class AuthorizationMatrixTests(MatrixServer server, ITestO
     private static Dictionary<string, Row> Table()
     {
         var table = new Dictionary<string, Row>(s_coreRows, StringComparer.Ordinal);
-        foreach (var (key, row) in CaseRows().Concat(ReviewRows()).Concat(RetentionRows()).Concat(OptOutRows()).Concat(ReportRows()))
+        foreach (var (key, row) in CaseRows().Concat(ReviewRows()).Concat(RetentionRows()).Concat(OptOutRows()).Concat(ReportRows()).Concat(NetworkRows()))
         {
             table.Add(key, row);
         }
@@ -115,12 +115,12 @@ public sealed partial class AuthorizationMatrixTests(MatrixServer server, ITestO
     /// <summary>The role → permission map of the API contract (docs: "Roles: analyst (search, gallery.read), …").</summary>
     private static readonly Dictionary<Role, string[]> s_contractRoles = new()
     {
-        [Role.Analyst] = [Permissions.Search, Permissions.GalleryRead, Permissions.CasesRead, Permissions.Export],
+        [Role.Analyst] = [Permissions.Search, Permissions.GalleryRead, Permissions.CasesRead, Permissions.Export, Permissions.Network],
         [Role.Reviewer] = [Permissions.GalleryRead, Permissions.CasesRead, Permissions.Review],
         [Role.Supervisor] =
         [
             Permissions.GalleryRead, Permissions.SearchesRead, Permissions.CasesRead, Permissions.CasesManage, Permissions.Reports,
-            Permissions.Oversight, Permissions.Export,
+            Permissions.Oversight, Permissions.Export, Permissions.Network,
         ],
         [Role.Auditor] = [Permissions.SearchesRead, Permissions.CasesRead, Permissions.Reports, Permissions.Oversight],
         [Role.Admin] = [Permissions.GalleryRead, Permissions.Admin, Permissions.CasesRead, Permissions.CasesManage, Permissions.Retention, Permissions.OptOut],
@@ -138,7 +138,7 @@ public sealed partial class AuthorizationMatrixTests(MatrixServer server, ITestO
             new[]
             {
                 Permissions.CasesManage, Permissions.CasesRead, Permissions.Export, Permissions.GalleryRead, Permissions.Oversight, Permissions.Reports,
-                Permissions.Search, Permissions.SearchesRead,
+                Permissions.Search, Permissions.SearchesRead, Permissions.Network,
             }.Order(StringComparer.Ordinal),
             Permissions.Of([Role.Analyst, Role.Supervisor]).Order(StringComparer.Ordinal));
     }

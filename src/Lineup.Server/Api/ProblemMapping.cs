@@ -1,5 +1,6 @@
 using Lineup.Core.Catalog;
 using Lineup.Core.Imaging;
+using Lineup.Core.Network;
 using Lineup.Core.Oversight;
 using Lineup.Hosting;
 using Lineup.Server.Jobs;
@@ -38,6 +39,9 @@ public sealed partial class ProblemMapping(ILogger<ProblemMapping> logger) : IEx
             ImageRejectedException { Reason: ImageRejection.TooManyBytes } e => (StatusCodes.Status413PayloadTooLarge, "Photo too large", e.Message, null),
             ImageRejectedException e => (StatusCodes.Status422UnprocessableEntity, "Photo refused", e.Message, null),
             BadHttpRequestException e => (e.StatusCode, "The request is not valid", e.Message, null),
+            NetworkRefusedException e => (StatusCodes.Status403Forbidden, "Network query refused", e.Message,
+                new Dictionary<string, object?> { ["refusal"] = e.Code }),
+            NetworkNotFoundException e => (StatusCodes.Status404NotFound, "Not found", e.Message, null),
             CatalogException e => (StatusCodes.Status409Conflict, "Conflict", e.Message, null),
             FormatException or ArgumentException => (StatusCodes.Status400BadRequest, "The request is not valid", exception.Message, null),
             OperationCanceledException when context.RequestAborted.IsCancellationRequested => (499, "Client closed the request", null, null),

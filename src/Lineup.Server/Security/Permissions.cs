@@ -45,26 +45,29 @@ public static class Permissions
     /// <summary>The opt-out registry.</summary>
     public const string OptOut = "optout";
 
+    /// <summary>Network analysis in an open case: identities, associates, paths, communities, corrections, exports.</summary>
+    public const string Network = "network";
+
     /// <summary>Any signed-in user (their own identity, signing out).</summary>
     public const string SignedIn = "signed-in";
 
     public const string ClaimType = "lineup:permission";
 
     public static IReadOnlyList<string> All { get; } =
-        [Search, GalleryRead, SearchesRead, Admin, CasesRead, CasesManage, Review, Export, Reports, Oversight, Retention, OptOut];
+        [Search, GalleryRead, SearchesRead, Admin, CasesRead, CasesManage, Review, Export, Reports, Oversight, Retention, OptOut, Network];
 
     /// <summary>
-    /// Analysts search in their cases, read what they found and export confirmed leads; reviewers read the gallery and
+    /// Analysts search in their cases, read what they found, query the network in them and export confirmed leads; reviewers read the gallery and
     /// decide candidates in their cases; supervisors run cases, read the gallery, the search record, the activity flags
-    /// and reports, and export; auditors read the search record, the activity, the audit status and reports (they
+    /// and reports, query the network and export; auditors read the search record, the activity, the audit status and reports (they
     /// inspect use, not people); admins run the installation (users, ingest, retention, opt-outs, cases) but do not
     /// search or review.
     /// </summary>
     public static IReadOnlySet<string> Of(Role role) => role switch
     {
-        Role.Analyst => new HashSet<string> { Search, GalleryRead, CasesRead, Export },
+        Role.Analyst => new HashSet<string> { Search, GalleryRead, CasesRead, Export, Network },
         Role.Reviewer => new HashSet<string> { GalleryRead, CasesRead, Review },
-        Role.Supervisor => new HashSet<string> { GalleryRead, SearchesRead, CasesRead, CasesManage, Reports, Oversight, Export },
+        Role.Supervisor => new HashSet<string> { GalleryRead, SearchesRead, CasesRead, CasesManage, Reports, Oversight, Export, Network },
         Role.Auditor => new HashSet<string> { SearchesRead, CasesRead, Reports, Oversight },
         Role.Admin => new HashSet<string> { GalleryRead, Admin, CasesRead, CasesManage, Retention, OptOut },
         _ => new HashSet<string>(),
