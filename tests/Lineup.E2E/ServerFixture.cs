@@ -228,6 +228,98 @@ public sealed class ServerFixture : IAsyncLifetime
 
         _dir.Dispose();
     }
+
+    // ---- The network journey's gallery: a group photo of two people who also have single photos ----------------------
+
+    /// <summary>The collection the network journey's photos are ingested into.</summary>
+    public const string NetworkCollection = "e2e-network";
+
+    /// <summary>The page the group photo was published on (a manifest field; nothing is fetched).</summary>
+    public const string NetworkGroupPage = "https://news.example.org/2009/01/inauguration";
+
+    /// <summary>A page with a single photo of each of the two: a page-only link besides the shared photo.</summary>
+    public const string NetworkSharedPage = "https://news.example.org/2009/01/swearing-in";
+
+    private const string NetworkGroupPhoto = "face_recognition/groups/obama_and_biden.jpg";
+
+    private static readonly string[] s_networkObama =
+        ["face_recognition/images/Barack_Obama/obama.jpg", "face_recognition/images/Barack_Obama/knn_test_obama1.jpg", "faceaisharp/images/Barack_Obama/Barack_Obama_03.jpg"];
+
+    private static readonly string[] s_networkBiden =
+        ["face_recognition/images/Joseph_Biden/biden.jpg", "face_recognition/images/Joseph_Biden/knn_train_biden_biden2.jpg", "lfw_deepfunneled/images/Joseph_Biden/Joseph_Biden_0001.jpg"];
+
+    /// <summary>Kept out of the gallery: the network journey searches with it.</summary>
+    private const string NetworkObamaProbe = "face_recognition/images/Barack_Obama/obama2.jpg";
+
+    private readonly Lock _networkLock = new();
+    private Task<NetworkGallery>? _networkGallery;
+
+    /// <summary>
+    /// Ingests, once, <c>obama_and_biden.jpg</c> with single photos of both people into <see cref="NetworkCollection"/>
+    /// (through a manifest that gives each photo a page and a capture date; the first single photo of each is on
+    /// <see cref="NetworkSharedPage"/>), then clusters the whole gallery. The photos are copied to the fixture's scratch
+    /// folder, never into the repository.
+    /// </summary>
+    public Task<NetworkGallery> NetworkGalleryAsync()
+    {
+        lock (_networkLock)
+        {
+            return _networkGallery ??= IngestNetworkGalleryAsync();
+        }
+    }
+
+    private async Task<NetworkGallery> IngestNetworkGalleryAsync()
+    {
+        var faces = TestPaths.FacesDirectory;
+        var listed = CsvReader.ReadFile(Path.Combine(faces, "manifest.csv")).Select(r => r["path"]).ToHashSet(StringComparer.Ordinal);
+        var folder = _dir.Combine("network");
+        Directory.CreateDirectory(folder);
+        var lines = new List<string> { "path,page_url,captured_at" };
+        string[] photos = [NetworkGroupPhoto, .. s_networkObama, .. s_networkBiden];
+        for (var i = 0; i < photos.Length; i++)
+        {
+            var photo = photos[i];
+            Assert.True(listed.Contains(photo), $"{photo} is not in the shared manifest");
+            var name = photo.Replace('/', '_');
+            File.Copy(Path.Combine(faces, photo), Path.Combine(folder, name));
+            var page = photo == NetworkGroupPhoto
+                ? NetworkGroupPage
+                : photo == s_networkObama[0] || photo == s_networkBiden[0]
+                    ? NetworkSharedPage
+                    : $"https://photos.example.net/{Path.GetFileNameWithoutExtension(name)}";
+            lines.Add(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{name},{page},2009-01-{20 + i:00}"));
+        }
+
+        var manifest = Path.Combine(folder, "manifest.csv");
+        await File.WriteAllLinesAsync(manifest, lines);
+        var engine = Engine;
+        var collection = await engine.Catalog.EnsureCollectionAsync(NetworkCollection, "shared test photos (network)", "ZZ");
+        await engine.IngestAsync(new ManifestSource(manifest, engine.Options.SourceLimits), collection);
+        await engine.Network.ClusterAsync(false, "e2e");
+
+        async Task<IReadOnlyList<long>> FacesOfAsync(string photo)
+        {
+            var image = await engine.Catalog.FindImageAsync(System.Security.Cryptography.SHA256.HashData(await File.ReadAllBytesAsync(Path.Combine(faces, photo))))
+                ?? throw new InvalidOperationException($"{photo} was not ingested.");
+            return [.. (await engine.Catalog.GetFacesOfImageAsync(image.Id)).Select(f => f.Id)];
+        }
+
+        var group = await engine.Catalog.FindImageAsync(System.Security.Cryptography.SHA256.HashData(await File.ReadAllBytesAsync(Path.Combine(faces, NetworkGroupPhoto))))
+            ?? throw new InvalidOperationException($"{NetworkGroupPhoto} was not ingested.");
+        var obama = new List<long>();
+        foreach (var photo in s_networkObama)
+        {
+            obama.AddRange(await FacesOfAsync(photo));
+        }
+
+        var biden = new List<long>();
+        foreach (var photo in s_networkBiden)
+        {
+            biden.AddRange(await FacesOfAsync(photo));
+        }
+
+        return new NetworkGallery(group.Id, await FacesOfAsync(NetworkGroupPhoto), obama, biden, Path.Combine(faces, NetworkObamaProbe));
+    }
 }
 
 /// <summary>Checks every journey makes of a page.</summary>
@@ -255,3 +347,12 @@ internal static class PageChecks
         return errors;
     }
 }
+
+/// <summary>The network journey's photos as the gallery holds them (<see cref="ServerFixture.NetworkGalleryAsync"/>).</summary>
+/// <param name="GroupImageId">The image id of <c>obama_and_biden.jpg</c>.</param>
+/// <param name="GroupFaceIds">The faces found in it.</param>
+/// <param name="ObamaFaceIds">The faces of Barack Obama's single photos in the gallery.</param>
+/// <param name="BidenFaceIds">The faces of Joseph Biden's single photos in the gallery.</param>
+/// <param name="ObamaProbe">A photo of Barack Obama that is not in the gallery (absolute path).</param>
+public sealed record NetworkGallery(
+    long GroupImageId, IReadOnlyList<long> GroupFaceIds, IReadOnlyList<long> ObamaFaceIds, IReadOnlyList<long> BidenFaceIds, string ObamaProbe);

@@ -306,3 +306,41 @@ export function recordOptOut(reference, note, files) {
     }
     return post('/api/optouts', { form });
 }
+
+// --- Network analysis: identities, the co-appearance graph and its evidence (each query names its case) -------------
+
+/** A network path with the case (and other parameters) in its query string; empty values are left out. */
+function networkPath(path, caseNumber, params = {}) {
+    const query = new URLSearchParams();
+    if (caseNumber) {
+        query.set('case', caseNumber);
+    }
+    for (const [name, value] of Object.entries(params)) {
+        if (value !== null && value !== undefined && value !== '') {
+            query.set(name, String(value));
+        }
+    }
+    const text = query.toString();
+    return `/api/network${path}${text ? `?${text}` : ''}`;
+}
+
+/** Where the identity partition stands (no case, no person data). */
+export const fetchNetworkStatus = (signal) => get('/api/network/status', { signal });
+/** { identities: IdentityDto[] }, the most faces first. */
+export const fetchIdentities = (caseNumber, { minFaces = 1, limit = 50, offset = 0 } = {}, signal) =>
+    get(networkPath('/identities', caseNumber, { minFaces, limit, offset }), { signal });
+/** { identity, faces, timeline }. */
+export const fetchIdentity = (identityId, caseNumber, signal) => get(networkPath(`/identities/${id(identityId)}`, caseNumber), { signal });
+/** The identity a gallery face was clustered into (404 when it is not clustered yet). */
+export const fetchIdentityOfFace = (faceId, caseNumber, signal) => get(networkPath(`/faces/${id(faceId)}/identity`, caseNumber), { signal });
+/** { identity, hops, associates, graph: { nodes, edges } }; hops 1 or 2. */
+export const fetchAssociates = (identityId, caseNumber, hops, signal) =>
+    get(networkPath(`/identities/${id(identityId)}/associates`, caseNumber, { hops }), { signal });
+/** An edge with its evidence (404 when the two were never seen together). */
+export const fetchEdge = (a, b, caseNumber, signal) => get(networkPath(`/edges/${id(a)}/${id(b)}`, caseNumber), { signal });
+/** Names an identity (a blank name clears it); answers the identity. */
+export const nameIdentity = (identityId, caseNumber, name) =>
+    request(`/api/network/identities/${id(identityId)}/name`, { method: 'PUT', json: { case: caseNumber, name } });
+/** The download address of the graph as GraphML or GEXF: the whole graph, or an identity's neighbourhood. */
+export const networkExportUrl = (caseNumber, format, identityId = null, hops = null) =>
+    networkPath('/export', caseNumber, { format, identity: identityId, hops: identityId === null ? null : hops });

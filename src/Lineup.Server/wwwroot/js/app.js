@@ -4,6 +4,8 @@ import { events, fetchMe, signOut } from './api.js';
 import { enterCandidate, initCandidate, leaveCandidate } from './candidate.js';
 import { enterCase, enterCases, initCases, resetCases } from './cases.js';
 import { byId, el } from './dom.js';
+import { enterIdentity, initIdentity, leaveIdentity, resetIdentity } from './identity.js';
+import { enterNetwork, initNetwork, resetNetwork } from './network.js';
 import { enterOptOuts, initOptOuts, resetOptOuts } from './optouts.js';
 import { enterOversight, initOversight, resetOversight } from './oversight.js';
 import { enterReports, initReports, resetReports } from './reports.js';
@@ -18,7 +20,7 @@ import { announce, announceError, describeError } from './status.js';
 /** What each page does when it is entered (and left). `from`: the name of the page shown before. */
 const HANDLERS = {
     signin: { enter: () => enterSignin() },
-    search: { enter: (route, from) => enterSearch({ fromCandidate: from === 'image' }) },
+    search: { enter: (route, from) => enterSearch({ fromCandidate: from === 'image' || from === 'identity' }) },
     image: { enter: (route, from) => enterCandidate(route, { fromSearch: from === 'search' }), leave: leaveCandidate },
     cases: { enter: (route) => enterCases(route) },
     case: { enter: (route) => enterCase(route) },
@@ -27,10 +29,12 @@ const HANDLERS = {
     reports: { enter: (route) => enterReports(route) },
     retention: { enter: (route) => enterRetention(route) },
     optouts: { enter: (route) => enterOptOuts(route) },
+    network: { enter: (route) => enterNetwork(route) },
+    identity: { enter: (route, from) => enterIdentity(route, from), leave: leaveIdentity },
 };
 
 /** The pages about candidates carry the "lead, not an identification" banner. */
-const BANNER = new Set(['search', 'image', 'review', 'case']);
+const BANNER = new Set(['search', 'image', 'review', 'case', 'identity']);
 
 let current = null;
 /** The hash to go back to from a gallery image (the results, or the review queue). */
@@ -81,7 +85,9 @@ function route() {
             ? ['#/review', 'Back to the review queue']
             : previous?.name === 'case'
                 ? [`#/cases/${previous.caseId}`, 'Back to the case']
-                : ['#/search', 'Back to results'];
+                : previous?.name === 'identity'
+                    ? [`#/identities/${encodeURIComponent(previous.identityId)}?case=${encodeURIComponent(previous.caseNumber ?? '')}`, 'Back to the identity']
+                    : ['#/search', 'Back to results'];
         returnHash = hash;
         byId('back-to-results').replaceChildren(el('span', { 'aria-hidden': 'true', text: '←' }), ` ${label}`);
     }
@@ -131,6 +137,8 @@ function signedOut(message, { error = false } = {}) {
     resetReports();
     resetRetention();
     resetOptOuts();
+    resetNetwork();
+    resetIdentity();
     current = null;
     renderUser();
     if (error) {
@@ -151,6 +159,8 @@ async function start() {
     initReports();
     initRetention();
     initOptOuts();
+    initNetwork();
+    initIdentity();
 
     byId('skip-link').addEventListener('click', () => byId('main').focus());
     byId('signout').addEventListener('click', async () => {

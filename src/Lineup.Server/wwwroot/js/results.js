@@ -2,13 +2,15 @@
 // refusal of a search at intake (case, authorisation, clearance, attestation); and the refusal of a probe face under the
 // quality floor.
 
-import { apiPath } from './api.js';
+import { ApiError, apiPath, fetchIdentityOfFace } from './api.js';
 import { byId, clear, el, focusAndReveal } from './dom.js';
 import {
     formatDate, formatExpected, formatFixed, formatInteger, formatOneIn, formatRaw, plural, visibleText,
 } from './format.js';
-import { sentence } from './status.js';
-import { state } from './state.js';
+import { identityHref } from './network.js';
+import { go } from './router.js';
+import { announceError, describeError, sentence } from './status.js';
+import { can, state } from './state.js';
 
 export const DISCLAIMER = 'Investigative lead, not an identification. A candidate must be verified by trained reviewers before any action.';
 
@@ -201,7 +203,8 @@ export function renderResults(response) {
         ? `Candidates by rank (${candidates.length})`
         : 'No faces came back';
     const grid = clear(byId('candidates'));
-    grid.append(...candidates.map((c) => candidateCard(c, searched)));
+    const caseNumber = typeof response.caseNumber === 'string' ? response.caseNumber : '';
+    grid.append(...candidates.map((c) => candidateCard(c, searched, caseNumber)));
 
     const notes = [];
     if (response.calibration) {
@@ -223,7 +226,46 @@ function fact(term, value, { wide = false, className = null } = {}) {
         el('dd', { class: className }, value));
 }
 
-function candidateCard(c, searched) {
+/**
+ * The candidate's identity in one click: asks which identity the face was clustered into (in the search's case) and
+ * opens its page; a face not clustered yet (404) or a refused question is explained under the button.
+ */
+function identityButton(c, caseNumber) {
+    if (!caseNumber || !can('network')) {
+        return null;
+    }
+    const message = el('p', { class: 'form-error candidate__identity-error', hidden: true, 'data-testid': 'candidate-identity-error' });
+    const button = el('button', {
+        type: 'button',
+        class: 'button button--wide candidate__identity',
+        'data-testid': 'candidate-identity',
+    }, 'Identity', el('span', { class: 'visually-hidden', text: ` of candidate ${c.rank}: faces, timeline and associates` }));
+    button.addEventListener('click', async () => {
+        message.hidden = true;
+        button.disabled = true;
+        button.setAttribute('aria-busy', 'true');
+        try {
+            const identity = await fetchIdentityOfFace(c.faceId, caseNumber);
+            state.lastOpenedFaceId = String(c.faceId);
+            go(identityHref(identity.id, caseNumber));
+        } catch (error) {
+            if (error instanceof ApiError && error.status === 401) {
+                return;
+            }
+            message.textContent = error instanceof ApiError && error.status === 404
+                ? sentence('Not in an identity yet', error.detail ?? 'This face has not been clustered; it joins an identity at the next clustering.')
+                : describeError(error);
+            message.hidden = false;
+            announceError(message.textContent);
+        } finally {
+            button.disabled = false;
+            button.removeAttribute('aria-busy');
+        }
+    });
+    return el('div', { class: 'candidate__identity-box' }, button, message);
+}
+
+function candidateCard(c, searched, caseNumber) {
     const above = Boolean(c.aboveThreshold);
     const href = candidateHref(c);
     const similarity = formatFixed(c.similarity, 3);
@@ -272,12 +314,14 @@ function candidateCard(c, searched) {
             el('span', { class: 'candidate__similarity num', text: similarity }),
             el('span', { class: 'candidate__label', text: 'similarity' }))),
     facts,
-    el('a', {
-        class: 'button button--wide candidate__open',
-        'data-testid': 'open-candidate',
-        href,
-        on: { click: remember },
-    }, 'Open image', el('span', { class: 'visually-hidden', text: ` of candidate ${c.rank}` })));
+    el('div', { class: 'candidate__actions' },
+        el('a', {
+            class: 'button button--wide candidate__open',
+            'data-testid': 'open-candidate',
+            href,
+            on: { click: remember },
+        }, 'Open image', el('span', { class: 'visually-hidden', text: ` of candidate ${c.rank}` })),
+        identityButton(c, caseNumber)));
 }
 
 /** Marks up a one-line text for the status region after a search. */

@@ -14,6 +14,8 @@ export const PAGES = [
     { name: 'reports', view: 'reports-view', permission: 'reports', nav: 'nav-reports' },
     { name: 'retention', view: 'retention-view', permission: 'retention', nav: 'nav-retention' },
     { name: 'optouts', view: 'optouts-view', permission: 'optout', nav: 'nav-optouts' },
+    { name: 'network', view: 'network-view', permission: 'network', nav: 'nav-network' },
+    { name: 'identity', view: 'identity-view', permission: 'network', nav: 'nav-network' },
     { name: 'signin', view: 'signin-view', permission: null, nav: null },
 ];
 
@@ -25,6 +27,7 @@ const SIMPLE = {
     '/reports': 'reports',
     '/retention': 'retention',
     '/optouts': 'optouts',
+    '/network': 'network',
     '/signin': 'signin',
 };
 
@@ -51,6 +54,10 @@ export function parseRoute(hash = location.hash) {
     if (found) {
         return { name: 'case', caseId: found[1] };
     }
+    const identity = /^\/identities\/(\d{1,18})$/.exec(path);
+    if (identity) {
+        return { name: 'identity', identityId: identity[1], caseNumber: params.get('case') ?? '', params };
+    }
     return { name: 'unknown' };
 }
 
@@ -65,7 +72,7 @@ export function homeHash() {
     if (can('search')) {
         return '#/search';
     }
-    const first = ['review', 'cases', 'oversight', 'reports', 'retention', 'optouts'].find(allowed);
+    const first = ['review', 'cases', 'oversight', 'reports', 'retention', 'optouts', 'network'].find(allowed);
     return first ? `#/${first}` : '#/search';
 }
 
