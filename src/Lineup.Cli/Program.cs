@@ -50,6 +50,7 @@ public static class Program
         root.Subcommands.Add(RetentionCommands.Build());
         root.Subcommands.Add(OptOutCommands.Build());
         root.Subcommands.Add(ReportCommands.Build());
+        root.Subcommands.Add(NetworkCommands.Build());
         root.Subcommands.Add(ReportCommands.BuildOversight());
         return root;
     }
