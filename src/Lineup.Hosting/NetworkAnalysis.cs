@@ -311,26 +311,7 @@ public sealed class NetworkAnalysis
         await RequireIdentityAsync(to, ct).ConfigureAwait(false);
 
         // Only the identities within reach can be on the path: grow from both ends, then search that part of the graph.
-        var edges = new Dictionary<(long, long), CoAppearanceEdge>();
-        var frontier = new HashSet<long> { from, to };
-        var seen = new HashSet<long>(frontier);
-        for (var ring = 0; ring < (maxHops + 1) / 2 && frontier.Count > 0; ring++)
-        {
-            var found = await Store.GetCoAppearancesAsync(frontier, EvidenceLimit, ct).ConfigureAwait(false);
-            frontier = [];
-            foreach (var edge in found)
-            {
-                edges[(edge.A, edge.B)] = edge;
-                foreach (var end in new[] { edge.A, edge.B })
-                {
-                    if (seen.Add(end))
-                    {
-                        frontier.Add(end);
-                    }
-                }
-            }
-        }
-
+        var (edges, _, _) = await ExpandAsync([from, to], (maxHops + 1) / 2, ct).ConfigureAwait(false);
         var path = new CoAppearanceGraph(edges.Values).ShortestPath(from, to, maxHops);
         NetworkPath? result = null;
         if (path is not null)
@@ -433,25 +414,7 @@ public sealed class NetworkAnalysis
 
     private async Task<(IReadOnlyList<Associate> Associates, NetworkSubgraph Graph)> NeighbourhoodAsync(long identityId, int hops, CancellationToken ct)
     {
-        var edges = new Dictionary<(long, long), CoAppearanceEdge>();
-        var frontier = new HashSet<long> { identityId };
-        var seen = new HashSet<long>(frontier);
-        for (var hop = 0; hop < hops && frontier.Count > 0; hop++)
-        {
-            var found = await Store.GetCoAppearancesAsync(frontier, EvidenceLimit, ct).ConfigureAwait(false);
-            frontier = [];
-            foreach (var edge in found)
-            {
-                edges[(edge.A, edge.B)] = edge;
-                foreach (var end in new[] { edge.A, edge.B })
-                {
-                    if (seen.Add(end))
-                    {
-                        frontier.Add(end);
-                    }
-                }
-            }
-        }
+        var (edges, seen, frontier) = await ExpandAsync([identityId], hops, ct).ConfigureAwait(false);
 
         // The outermost ring's edges among themselves (two associates seen together) belong to the picture too; their
         // edges outward lead beyond the hop limit and are left out.
@@ -472,6 +435,36 @@ public sealed class NetworkAnalysis
         var kept = graph.Edges.Where(e => within.Contains(e.A) && within.Contains(e.B)).ToList();
         var identities = await Store.GetIdentitiesAsync(within, ct).ConfigureAwait(false);
         return (associates, new NetworkSubgraph([.. identities.OrderBy(i => i.Id)], kept));
+    }
+
+    /// <summary>
+    /// The edges of <paramref name="start"/> and of every identity reached within <paramref name="rings"/> − 1 more hops
+    /// (breadth first, one store query per ring), the identities reached, and the last ring reached.
+    /// </summary>
+    private async Task<(Dictionary<(long, long), CoAppearanceEdge> Edges, HashSet<long> Seen, HashSet<long> LastRing)> ExpandAsync(
+        IEnumerable<long> start, int rings, CancellationToken ct)
+    {
+        var edges = new Dictionary<(long, long), CoAppearanceEdge>();
+        var frontier = start.ToHashSet();
+        var seen = new HashSet<long>(frontier);
+        for (var ring = 0; ring < rings && frontier.Count > 0; ring++)
+        {
+            var found = await Store.GetCoAppearancesAsync(frontier, EvidenceLimit, ct).ConfigureAwait(false);
+            frontier = [];
+            foreach (var edge in found)
+            {
+                edges[(edge.A, edge.B)] = edge;
+                foreach (var end in new[] { edge.A, edge.B })
+                {
+                    if (seen.Add(end))
+                    {
+                        frontier.Add(end);
+                    }
+                }
+            }
+        }
+
+        return (edges, seen, frontier);
     }
 
     private async Task<NetworkSubgraph> WholeGraphAsync(CancellationToken ct)
