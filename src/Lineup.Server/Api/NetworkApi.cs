@@ -152,32 +152,6 @@ public static class NetworkApi
             : string.Create(CultureInfo.InvariantCulture, $"{name} must be between {min} and {max}, not {v}."));
     }
 
-    /// <summary>
-    /// The neighbourhood with every edge among its identities. <see cref="NetworkAnalysis"/> reads the edges of the rings
-    /// inside the hop limit only, so two identities of the outermost ring seen together (two associates in one photo)
-    /// would show unlinked; one more read of the edges touching the neighbourhood adds them. Those edges were already
-    /// visible to the query (both ends are within its reach), so this widens nothing.
-    /// </summary>
-    private static async Task<NetworkSubgraph> WithEdgesAmongAsync(LineupEngine engine, NetworkSubgraph graph, int evidenceLimit, CancellationToken ct)
-    {
-        var within = graph.Identities.Select(i => i.Id).ToHashSet();
-        if (within.Count < 3)
-        {
-            return graph;
-        }
-
-        var edges = graph.Edges.ToDictionary(e => (e.A, e.B));
-        foreach (var edge in await engine.Network.Store.GetCoAppearancesAsync(within, evidenceLimit, ct).ConfigureAwait(false))
-        {
-            if (within.Contains(edge.A) && within.Contains(edge.B))
-            {
-                edges.TryAdd((edge.A, edge.B), edge);
-            }
-        }
-
-        return edges.Count == graph.Edges.Count ? graph : new NetworkSubgraph(graph.Identities, [.. edges.Values.OrderBy(e => e.A).ThenBy(e => e.B)]);
-    }
-
     private static async Task<Ok<NetworkStatusDto>> StatusAsync(LineupEngine engine, CancellationToken ct)
     {
         var state = await engine.Network.Store.GetClusteringStateAsync(ct).ConfigureAwait(false);
@@ -221,8 +195,7 @@ public static class NetworkApi
     {
         RequireId(id, "Identity");
         var limit = Bounded(hops, 1, 1, NetworkGate.MaxHops, "hops");
-        var (associates, found) = await engine.Network.AssociatesAsync(Query(user, caseNumber), id, limit, ct).ConfigureAwait(false);
-        var graph = await WithEdgesAmongAsync(engine, found, 0, ct).ConfigureAwait(false);
+        var (associates, graph) = await engine.Network.AssociatesAsync(Query(user, caseNumber), id, limit, ct).ConfigureAwait(false);
         var identities = graph.Identities.ToDictionary(i => i.Id);
         return TypedResults.Ok(new AssociatesDto(
             IdentityDto.From(identities[id]),
@@ -298,10 +271,6 @@ public static class NetworkApi
 
         var limit = Bounded(hops, NetworkGate.MaxHops, 1, NetworkGate.MaxHops, "hops");
         var graph = await engine.Network.ExportAsync(Query(user, caseNumber), identity, limit, kind, ct).ConfigureAwait(false);
-        if (identity is not null)
-        {
-            graph = await WithEdgesAmongAsync(engine, graph, engine.Options.Network.EvidenceLimit, ct).ConfigureAwait(false);
-        }
 
         using var buffer = new MemoryStream();
         if (kind == "graphml")
