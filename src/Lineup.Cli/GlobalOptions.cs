@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.ComponentModel.DataAnnotations;
 using Lineup.Core.Catalog;
 using Lineup.Core.Imaging;
+using Lineup.Core.Network;
 using Lineup.Core.Oversight;
 using Lineup.Hosting;
 using Lineup.Ingest.Sources;
@@ -112,6 +113,14 @@ public static class GlobalOptions
         catch (ReviewRefusedException e)
         {
             return Fail(ExitCodes.Refused, $"refused ({e.Code}): {e.Message}");
+        }
+        catch (NetworkRefusedException e)
+        {
+            return Fail(ExitCodes.Refused, $"network query refused ({e.Code}): {e.Message} (recorded in the audit log)");
+        }
+        catch (NetworkNotFoundException e)
+        {
+            return Fail(ExitCodes.NotFound, e.Message);
         }
         catch (Exception e) when (e is IngestSourceException or CatalogException)
         {

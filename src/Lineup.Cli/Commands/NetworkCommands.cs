@@ -528,26 +528,14 @@ public static class NetworkCommands
 
     private static bool IsJson(ParseResult parse) => parse.GetValue(s_json);
 
-    /// <summary>Validates, opens the engine, and maps a refusal to exit 9 and an unknown identity or face to exit 3.</summary>
+    /// <summary>Validates and opens the engine (GlobalOptions.RunAsync maps a refusal to exit 9 and an unknown identity or face to exit 3).</summary>
     private static Task<int> RunQueryAsync(ParseResult parse, CancellationToken ct, Action? validate, Func<LineupEngine, NetworkQuery, Task<int>> body) =>
         GlobalOptions.RunAsync(async () =>
         {
             validate?.Invoke();
             var options = GlobalOptions.Resolve(parse);
             await using var engine = await LineupEngine.OpenAsync(options, ErrorProgress(parse), ct);
-            var query = new NetworkQuery(parse.GetValue(s_as)!, parse.GetValue(s_case));
-            try
-            {
-                return await body(engine, query);
-            }
-            catch (NetworkRefusedException e)
-            {
-                return GlobalOptions.Fail(ExitCodes.Refused, $"network query refused ({e.Code}): {e.Message} (recorded in the audit log)");
-            }
-            catch (NetworkNotFoundException e)
-            {
-                return GlobalOptions.Fail(ExitCodes.NotFound, e.Message);
-            }
+            return await body(engine, new NetworkQuery(parse.GetValue(s_as)!, parse.GetValue(s_case)));
         });
 
     private static Option<bool> Json() => new("--json") { Description = "Print the result as JSON" };

@@ -275,15 +275,7 @@ public static class NetworkEvalCommand
                 await NetworkCommands.ClusterAsync(engine, full: false, progress, ct);
             }
 
-            NetworkEvalReport report;
-            try
-            {
-                report = await NetworkEvaluation.EvaluateAsync(engine, path, ct);
-            }
-            catch (NetworkNotFoundException e)
-            {
-                return GlobalOptions.Fail(ExitCodes.NotFound, e.Message);
-            }
+            var report = await NetworkEvaluation.EvaluateAsync(engine, path, ct);
 
             var text = JsonSerializer.Serialize(report, SearchCommands.Json);
             if (parse.GetValue(output) is { Length: > 0 } folder)
