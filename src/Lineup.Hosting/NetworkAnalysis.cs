@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using Lineup.Core.Audit;
 using Lineup.Core.Indexing;
 using Lineup.Core.Network;
@@ -150,20 +151,22 @@ public sealed class NetworkAnalysis
             var neighbourTime = watch.Elapsed;
 
             watch.Restart();
-            var edges = new HashSet<FaceEdge>();
+            // Both directions of a pair carry the same cosine up to the index's rounding: keep one per pair, the higher.
+            var pairs = new Dictionary<(long, long), float>();
             foreach (var (faceId, list) in lists)
             {
                 foreach (var hit in list)
                 {
                     if (linked.Contains(hit.Key))
                     {
-                        edges.Add(FaceEdge.Of(faceId, hit.Key, hit.Similarity));
+                        var edge = FaceEdge.Of(faceId, hit.Key, hit.Similarity);
+                        ref var similarity = ref CollectionsMarshal.GetValueRefOrAddDefault(pairs, (edge.A, edge.B), out var exists);
+                        similarity = exists ? Math.Max(similarity, edge.Similarity) : edge.Similarity;
                     }
                 }
             }
 
-            // Both directions of a pair carry the same cosine up to the index's rounding: keep one per pair.
-            var unique = edges.GroupBy(e => (e.A, e.B)).Select(g => g.MaxBy(e => e.Similarity)).ToList();
+            var unique = pairs.Select(p => new FaceEdge(p.Key.Item1, p.Key.Item2, p.Value)).ToList();
             var assignments = await store.ReadAssignmentsAsync(ct).ConfigureAwait(false);
             var locks = assignments.Where(a => a.Locked).ToDictionary(a => a.FaceId, a => a.IdentityId);
             var ids = faces.Select(f => f.FaceId).ToList();
