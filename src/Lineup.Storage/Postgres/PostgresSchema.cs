@@ -175,6 +175,7 @@ internal static class PostgresSchema
             size      bigint  NOT NULL,
             frontier  bytea   NOT NULL
         );
+        INSERT INTO audit_tree(id, size, frontier) VALUES (1, 0, ''::bytea);
 
         CREATE FUNCTION audit_events_guard() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
@@ -282,6 +283,7 @@ internal static class PostgresSchema
             id       integer PRIMARY KEY CHECK (id = 1),
             version  bigint  NOT NULL
         );
+        INSERT INTO gallery_state(id, version) VALUES (1, 0);
 
         CREATE TABLE retention_settings (
             data_class  text    PRIMARY KEY CHECK (data_class IN ('probe_images', 'candidate_lists', 'audit_events')),
