@@ -440,7 +440,7 @@ public sealed partial class SqliteCatalog
             NullableTime(r, 11),
             NullableString(r, 12));
 
-    private static string Status(IngestRunStatus status) => status.ToString().ToLowerInvariant();
+    internal static string Status(IngestRunStatus status) => status.ToString().ToLowerInvariant();
 
     /// <summary>Statuses are stored in snake case (<c>no_face</c>, <c>near_duplicate</c>).</summary>
     internal static string Status(IngestStatus status) => status switch
@@ -454,7 +454,7 @@ public sealed partial class SqliteCatalog
         _ => throw new ArgumentOutOfRangeException(nameof(status), status, null),
     };
 
-    private static IngestStatus ParseStatus(string text) => text switch
+    internal static IngestStatus ParseStatus(string text) => text switch
     {
         "ingested" => IngestStatus.Ingested,
         "no_face" => IngestStatus.NoFace,

@@ -481,7 +481,7 @@ public sealed partial class SqliteCatalog : ICatalog, IIngestLedger
     }
 
     /// <summary>Checks every item; returns the batch's embedding length (0 when it has no faces).</summary>
-    private static int ValidateBatch(IReadOnlyList<NewImage> images)
+    internal static int ValidateBatch(IReadOnlyList<NewImage> images)
     {
         var dimensions = 0;
         for (var i = 0; i < images.Count; i++)

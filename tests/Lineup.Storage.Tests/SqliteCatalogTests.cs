@@ -1,10 +1,13 @@
 using Lineup.Core.Catalog;
 using Lineup.Core.Faces;
-using Lineup.Core.Numerics;
 using Microsoft.Data.Sqlite;
 
 namespace Lineup.Storage.Tests;
 
+/// <summary>
+/// What only the SQLite catalog has: its file, WAL, and the migrations that bring an older file up to date. The
+/// contract both backends share is <see cref="CatalogContract{TCatalog}"/>.
+/// </summary>
 public sealed class SqliteCatalogTests : IDisposable
 {
     private readonly TempDirectory _dir = new();
@@ -13,6 +16,9 @@ public sealed class SqliteCatalogTests : IDisposable
     public void Dispose() => _dir.Dispose();
 
     private string DbPath => _dir.File("nested/dir/catalog.db");
+
+    /// <summary>A file written by hand before the catalog opens it (the directory exists).</summary>
+    private string OldPath => _dir.File("catalog.db");
 
     private Task<SqliteCatalog> OpenAsync() => SqliteCatalog.OpenAsync(DbPath, TestData.Model);
 
@@ -36,169 +42,6 @@ public sealed class SqliteCatalogTests : IDisposable
         using var command = connection.CreateCommand();
         command.CommandText = "PRAGMA journal_mode";
         Assert.Equal("wal", (string?)await command.ExecuteScalarAsync());
-    }
-
-    [Fact]
-    public async Task Collection_image_face_provenance_and_embedding_round_trip()
-    {
-        var captured = new DateTimeOffset(2023, 5, 6, 7, 8, 9, 123, TimeSpan.FromHours(2)).AddTicks(4567);
-        var fetched = new DateTimeOffset(2024, 1, 2, 3, 4, 5, TimeSpan.Zero);
-        var provenance = new Provenance("https://example.org/img.jpg", "https://example.org/page", captured, fetched, "/data/a/img.jpg");
-
-        long imageId;
-        IReadOnlyList<long> faceIds;
-        NewImage image;
-        await using (var catalog = await OpenAsync())
-        {
-            var collection = await catalog.EnsureCollectionAsync("press", "public-interest", "GB");
-            Assert.Equal("press", collection.Name);
-            Assert.Equal("public-interest", collection.LawfulBasis);
-            Assert.Equal("GB", collection.Jurisdiction);
-
-            image = TestData.Image(collection.Id, _random, faces: 3, provenance);
-            var stored = Assert.Single(await catalog.AddImagesAsync([image]));
-            Assert.False(stored.AlreadyPresent);
-            Assert.Equal(3, stored.FaceIds.Count);
-            Assert.True(stored.FaceIds.SequenceEqual(stored.FaceIds.Order()));
-            imageId = stored.ImageId;
-            faceIds = stored.FaceIds;
-        }
-
-        // Reopen: everything survives dispose.
-        await using var reopened = await OpenAsync();
-        var record = await reopened.GetImageAsync(imageId);
-        Assert.NotNull(record);
-        Assert.Equal(Convert.ToHexStringLower(image.Sha256), record.Sha256Hex);
-        Assert.Equal(image.ByteLength, record.ByteLength);
-        Assert.Equal("jpeg", record.Format);
-        Assert.Equal((640, 480), (record.Width, record.Height));
-        Assert.Equal(provenance, record.Provenance);
-        Assert.Equal(captured.UtcTicks, record.Provenance.CapturedAt!.Value.UtcTicks);
-        Assert.Equal(record, await reopened.FindImageAsync(image.Sha256));
-
-        var faces = await reopened.GetFacesOfImageAsync(imageId);
-        Assert.Equal(faceIds, faces.Select(f => f.Id));
-        for (var i = 0; i < faces.Count; i++)
-        {
-            var expected = image.Faces[i];
-            Assert.Equal(expected.Box, faces[i].Box);
-            Assert.Equal(expected.Landmarks, faces[i].Landmarks);
-            Assert.Equal(expected.DetectorScore, faces[i].DetectorScore);
-            Assert.Equal(TestData.Model, faces[i].ModelId);
-            Assert.Equal(imageId, faces[i].ImageId);
-            Assert.Equal(faces[i], await reopened.GetFaceAsync(faces[i].Id));
-        }
-
-        var embeddings = await reopened.ReadEmbeddingsAsync().ToListAsync();
-        Assert.Equal(faceIds, embeddings.Select(e => e.FaceId));
-        for (var i = 0; i < embeddings.Count; i++)
-        {
-            var original = image.Faces[i].Embedding;
-            Assert.Equal(original.Length, embeddings[i].Vector.Length);
-            for (var d = 0; d < original.Length; d++)
-            {
-                Assert.InRange(embeddings[i].Vector[d] - original[d], -1e-3f, 1e-3f);
-            }
-        }
-
-        var withImages = await reopened.GetFacesWithImagesAsync([faceIds[2], 999_999, faceIds[0]]);
-        Assert.Equal([faceIds[2], faceIds[0]], withImages.Select(p => p.Face.Id));
-        Assert.All(withImages, p => Assert.Equal(record, p.Image));
-
-        var stats = await reopened.GetStatsAsync();
-        Assert.Equal(new CatalogStats(1, 1, 3, faceIds[^1], Migrations.LatestVersion), stats);
-    }
-
-    [Fact]
-    public async Task Duplicate_bytes_are_reported_already_present_and_add_no_rows()
-    {
-        await using var catalog = await OpenAsync();
-        var collection = await catalog.EnsureCollectionAsync("c", "consent", null);
-        var image = TestData.Image(collection.Id, _random);
-        var first = Assert.Single(await catalog.AddImagesAsync([image]));
-
-        // Again, in a later batch and twice inside one batch with a new image.
-        var other = TestData.Image(collection.Id, _random);
-        var second = await catalog.AddImagesAsync([image, other, other]);
-
-        Assert.Equal(first.ImageId, second[0].ImageId);
-        Assert.True(second[0].AlreadyPresent);
-        Assert.Empty(second[0].FaceIds);
-        Assert.False(second[1].AlreadyPresent);
-        Assert.True(second[2].AlreadyPresent);
-        Assert.Equal(second[1].ImageId, second[2].ImageId);
-
-        var stats = await catalog.GetStatsAsync();
-        Assert.Equal(2, stats.Images);
-        Assert.Equal(4, stats.Faces);
-    }
-
-    [Fact]
-    public async Task A_batch_with_one_invalid_item_stores_nothing()
-    {
-        await using var catalog = await OpenAsync();
-        var collection = await catalog.EnsureCollectionAsync("c", "consent", null);
-
-        var good = TestData.Image(collection.Id, _random);
-        var badFace = TestData.Face(_random) with { Embedding = new float[512] };
-        badFace.Embedding[7] = float.NaN;
-        var bad = TestData.Image(collection.Id, _random) with { Faces = [badFace] };
-        var ex = await Assert.ThrowsAsync<CatalogException>(() => catalog.AddImagesAsync([good, bad]));
-        Assert.Contains("non-finite", ex.Message, StringComparison.Ordinal);
-
-        var wrongDims = TestData.Image(collection.Id, _random) with { Faces = [TestData.Face(_random, 128)] };
-        ex = await Assert.ThrowsAsync<CatalogException>(() => catalog.AddImagesAsync([good, wrongDims]));
-        Assert.Contains("dimensions", ex.Message, StringComparison.Ordinal);
-
-        // Passes validation, fails inside the transaction after the good image was inserted.
-        var unknownCollection = TestData.Image(collection.Id + 41, _random);
-        ex = await Assert.ThrowsAsync<CatalogException>(() => catalog.AddImagesAsync([good, unknownCollection]));
-        Assert.Contains("collection", ex.Message, StringComparison.Ordinal);
-
-        var stats = await catalog.GetStatsAsync();
-        Assert.Equal(0, stats.Images);
-        Assert.Equal(0, stats.Faces);
-        Assert.Null(await catalog.FindImageAsync(good.Sha256));
-
-        // The catalog is still usable and the good image goes in on its own.
-        Assert.False(Assert.Single(await catalog.AddImagesAsync([good])).AlreadyPresent);
-    }
-
-    [Fact]
-    public async Task Embedding_dimensions_are_fixed_by_the_first_faces_written()
-    {
-        await using (var catalog = await OpenAsync())
-        {
-            var collection = await catalog.EnsureCollectionAsync("c", "consent", null);
-            await catalog.AddImagesAsync([TestData.Image(collection.Id, _random)]);
-        }
-
-        await using var reopened = await OpenAsync();
-        var id = (await reopened.FindCollectionAsync("c"))!.Id;
-        var wrongDims = TestData.Image(id, _random) with { Faces = [TestData.Face(_random, 256)] };
-        var ex = await Assert.ThrowsAsync<CatalogException>(() => reopened.AddImagesAsync([wrongDims]));
-        Assert.Contains("512", ex.Message, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public async Task EnsureCollection_returns_the_existing_one_and_refuses_a_conflicting_basis()
-    {
-        await using var catalog = await OpenAsync();
-        var first = await catalog.EnsureCollectionAsync("arrests", "law-enforcement", "UK");
-        var again = await catalog.EnsureCollectionAsync("arrests", "law-enforcement", "UK");
-        Assert.Equal(first, again);
-
-        var ex = await Assert.ThrowsAsync<CatalogException>(() => catalog.EnsureCollectionAsync("arrests", "consent", "UK"));
-        Assert.Contains("lawful basis", ex.Message, StringComparison.Ordinal);
-        await Assert.ThrowsAsync<CatalogException>(() => catalog.EnsureCollectionAsync("arrests", "law-enforcement", "FR"));
-
-        await Assert.ThrowsAnyAsync<ArgumentException>(() => catalog.EnsureCollectionAsync("", "consent", null));
-        await Assert.ThrowsAnyAsync<ArgumentException>(() => catalog.EnsureCollectionAsync("x", " ", null));
-
-        Assert.Equal(first, await catalog.FindCollectionAsync("arrests"));
-        Assert.Null(await catalog.FindCollectionAsync("missing"));
-        await catalog.EnsureCollectionAsync("a-first", "consent", null);
-        Assert.Equal(["a-first", "arrests"], (await catalog.ListCollectionsAsync()).Select(c => c.Name));
     }
 
     [Fact]
@@ -236,134 +79,70 @@ public sealed class SqliteCatalogTests : IDisposable
     }
 
     [Fact]
-    public async Task Concurrent_writers_and_readers_all_land()
+    public async Task Migrating_a_version_1_catalog_keeps_its_images_and_gives_each_a_sighting()
     {
-        await using var catalog = await OpenAsync();
-        var collection = await catalog.EnsureCollectionAsync("c", "consent", null);
-        const int Writers = 6, BatchesPerWriter = 8, ImagesPerBatch = 5;
-
-        var writers = Enumerable.Range(0, Writers).Select(w => Task.Run(async () =>
-        {
-            var random = new Random(w);
-            for (var b = 0; b < BatchesPerWriter; b++)
-            {
-                var batch = Enumerable.Range(0, ImagesPerBatch).Select(_ => TestData.Image(collection.Id, random)).ToArray();
-                var stored = await catalog.AddImagesAsync(batch);
-                Assert.All(stored, s => Assert.False(s.AlreadyPresent));
-            }
-        }));
-        var readers = Enumerable.Range(0, 3).Select(_ => Task.Run(async () =>
-        {
-            for (var i = 0; i < 20; i++)
-            {
-                await catalog.GetStatsAsync();
-                await foreach (var e in catalog.ReadEmbeddingsAsync())
-                {
-                    Assert.Equal(512, e.Vector.Length);
-                }
-            }
-        }));
-        await Task.WhenAll(writers.Concat(readers));
-
-        var stats = await catalog.GetStatsAsync();
-        Assert.Equal(Writers * BatchesPerWriter * ImagesPerBatch, stats.Images);
-        Assert.Equal(stats.Images * 2, stats.Faces);
-    }
-
-    [Fact]
-    public async Task ReadEmbeddings_streams_in_id_order_across_pages_and_resumes_after_an_id()
-    {
-        await using var catalog = await OpenAsync();
-        var collection = await catalog.EnsureCollectionAsync("c", "consent", null);
-
-        // More than one keyset page, written in several batches.
-        var total = SqliteCatalog.EmbeddingPageSize + 300;
-        var faceIds = new List<long>();
-        var vectors = new Dictionary<long, float[]>();
-        for (var written = 0; written < total;)
-        {
-            var batch = Enumerable.Range(0, 250).Select(_ => TestData.Image(collection.Id, _random, faces: 2)).ToArray();
-            var stored = await catalog.AddImagesAsync(batch);
-            for (var i = 0; i < batch.Length; i++)
-            {
-                for (var f = 0; f < stored[i].FaceIds.Count; f++)
-                {
-                    faceIds.Add(stored[i].FaceIds[f]);
-                    vectors[stored[i].FaceIds[f]] = batch[i].Faces[f].Embedding;
-                }
-            }
-
-            written += batch.Length * 2;
-        }
-
-        var all = await catalog.ReadEmbeddingsAsync().ToListAsync();
-        Assert.Equal(faceIds, all.Select(e => e.FaceId));
-        Assert.All(all, e => Assert.True(VectorMath.CosineOfUnit(e.Vector, vectors[e.FaceId]) > 0.9999f));
-
-        var resumeAfter = faceIds[1000];
-        var rest = await catalog.ReadEmbeddingsAsync(resumeAfter).Select(e => e.FaceId).ToListAsync();
-        Assert.Equal(faceIds.Skip(1001), rest);
-        Assert.Empty(await catalog.ReadEmbeddingsAsync(faceIds[^1]).ToListAsync());
-    }
-
-    [Fact]
-    public async Task Embeddings_of_another_model_are_not_streamed()
-    {
-        long firstModelFace;
-        await using (var catalog = await OpenAsync())
-        {
-            var collection = await catalog.EnsureCollectionAsync("c", "consent", null);
-            firstModelFace = (await catalog.AddImagesAsync([TestData.Image(collection.Id, _random, faces: 1)]))[0].FaceIds[0];
-        }
-
-        await using var other = await SqliteCatalog.OpenAsync(DbPath, "other-model");
-        Assert.Empty(await other.ReadEmbeddingsAsync().ToListAsync());
-        Assert.Equal("other-model", other.ModelId);
-        Assert.Equal(TestData.Model, (await other.GetFaceAsync(firstModelFace))!.ModelId);
-    }
-
-    [Fact]
-    public async Task Invalid_arguments_are_rejected_before_any_write()
-    {
-        await using var catalog = await OpenAsync();
-        var collection = await catalog.EnsureCollectionAsync("c", "consent", null);
-        var shortSha = TestData.Image(collection.Id, _random) with { Sha256 = new byte[5] };
-        var ex = await Assert.ThrowsAsync<CatalogException>(() => catalog.AddImagesAsync([shortSha]));
-        Assert.Contains("SHA-256", ex.Message, StringComparison.Ordinal);
-        Assert.Empty(await catalog.AddImagesAsync([]));
-        await Assert.ThrowsAnyAsync<ArgumentException>(() => SqliteCatalog.OpenAsync(DbPath, ""));
-    }
-
-    [Fact]
-    public async Task Faces_are_deleted_with_their_image_and_ids_are_not_reused()
-    {
-        await using var catalog = await OpenAsync();
-        var collection = await catalog.EnsureCollectionAsync("c", "consent", null);
-        var stored = (await catalog.AddImagesAsync([TestData.Image(collection.Id, _random, faces: 2)]))[0];
-
-        await using (var connection = new SqliteConnection($"Data Source={DbPath};Pooling=False;Foreign Keys=True"))
+        // A catalog as the first release wrote it: schema step 1 only, with one image.
+        await using (var connection = new SqliteConnection($"Data Source={OldPath};Pooling=False"))
         {
             await connection.OpenAsync();
             using var command = connection.CreateCommand();
-            command.CommandText = $"DELETE FROM images WHERE id = {stored.ImageId}";
+            command.CommandText = $"""
+                CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL);
+                {Migrations.All[0].Sql}
+                INSERT INTO schema_version VALUES (1, 'v1', '2026-01-01T00:00:00.0000000Z');
+                INSERT INTO collections(name, lawful_basis, jurisdiction, created_at) VALUES ('old', 'basis', 'FR', '2026-01-01T00:00:00.0000000Z');
+                INSERT INTO images(collection_id, sha256, byte_length, format, width, height, source_url, page_url, added_at)
+                VALUES (1, zeroblob(32), 10, 'jpeg', 4, 3, 'https://old.example/a.jpg', 'https://old.example/', '2026-01-01T00:00:00.0000000Z');
+                """;
             await command.ExecuteNonQueryAsync();
         }
 
-        Assert.Equal(0, (await catalog.GetStatsAsync()).Faces);
-        var next = (await catalog.AddImagesAsync([TestData.Image(collection.Id, _random, faces: 1)]))[0];
-        Assert.True(next.FaceIds[0] > stored.FaceIds[^1]);
+        await using var catalog = await SqliteCatalog.OpenAsync(OldPath, TestData.Model);
+        Assert.Equal(Migrations.LatestVersion, catalog.SchemaVersion);
+        var sightings = await catalog.GetSightingsAsync(1);
+        var only = Assert.Single(sightings);
+        Assert.Equal(("https://old.example/a.jpg", "https://old.example/"), (only.Provenance.SourceUrl, only.Provenance.PageUrl));
+        Assert.Null((await catalog.GetImageAsync(1))!.NearDuplicateOf);
     }
 
     [Fact]
-    public async Task A_face_box_survives_as_float()
+    public async Task A_version_2_catalog_is_upgraded_and_its_faces_have_unknown_quality()
     {
-        await using var catalog = await OpenAsync();
-        var collection = await catalog.EnsureCollectionAsync("c", "consent", null);
-        var face = TestData.Face(_random) with { Box = new BoxF(1.1f, 2.2f, 3.3f, 4.4f), DetectorScore = 0.987654f };
-        var image = TestData.Image(collection.Id, _random) with { Faces = [face] };
-        var id = (await catalog.AddImagesAsync([image]))[0].FaceIds[0];
-        var read = await catalog.GetFaceAsync(id);
-        Assert.Equal(face.Box, read!.Box);
-        Assert.Equal(face.DetectorScore, read.DetectorScore);
+        // A catalog as schema steps 1 and 2 left it, with one face.
+        await using (var connection = new SqliteConnection($"Data Source={OldPath};Pooling=False"))
+        {
+            await connection.OpenAsync();
+            using var command = connection.CreateCommand();
+            command.CommandText = $"""
+                CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL);
+                {Migrations.All[0].Sql}
+                {Migrations.All[1].Sql}
+                INSERT INTO schema_version VALUES (1, 'v1', '2026-01-01T00:00:00.0000000Z'), (2, 'v2', '2026-01-02T00:00:00.0000000Z');
+                INSERT INTO collections(name, lawful_basis, jurisdiction, created_at) VALUES ('old', 'basis', 'FR', '2026-01-01T00:00:00.0000000Z');
+                INSERT INTO images(collection_id, sha256, byte_length, format, width, height, added_at)
+                VALUES (1, zeroblob(32), 10, 'jpeg', 400, 300, '2026-01-01T00:00:00.0000000Z');
+                INSERT INTO faces(image_id, x1, y1, x2, y2, left_eye_x, left_eye_y, right_eye_x, right_eye_y, nose_x, nose_y,
+                                  mouth_left_x, mouth_left_y, mouth_right_x, mouth_right_y, detector_score, embedding, model_id)
+                VALUES (1, 10, 20, 110, 120, 40, 60, 80, 60, 60, 80, 45, 100, 75, 100, 0.97, zeroblob(1024), '{TestData.Model}');
+                """;
+            await command.ExecuteNonQueryAsync();
+        }
+
+        await using var catalog = await SqliteCatalog.OpenAsync(OldPath, TestData.Model);
+        Assert.Equal(Migrations.LatestVersion, catalog.SchemaVersion);
+        Assert.Equal("face quality", Migrations.All.Single(m => m.Version == 3).Description);
+        var old = await catalog.GetFaceAsync(1);
+        Assert.NotNull(old);
+        Assert.Null(old.Quality);
+        Assert.Equal(new BoxF(10, 20, 110, 120), old.Box);
+        Assert.Equal(0.97f, old.DetectorScore);
+
+        // New faces in the upgraded catalog keep theirs.
+        var face = TestData.Face(_random);
+        face = face with { Quality = new FaceQuality(55, 38, 120, 110, 30, 5, 2, 1, face.DetectorScore, 3) };
+        var image = TestData.Image(1, _random, faces: 0) with { Faces = [face] };
+        var stored = Assert.Single(await catalog.AddImagesAsync([image]));
+        Assert.Equal(face.Quality, (await catalog.GetFaceAsync(stored.FaceIds[0]))!.Quality);
+        Assert.Null((await catalog.GetFacesOfImageAsync(1)).Single().Quality);
     }
 }

@@ -141,7 +141,7 @@ public sealed partial class PostgresCatalog : IAsyncDisposable
     private static async Task<int> ReadEmbeddingDimensionsAsync(NpgsqlConnection connection, string modelId, CancellationToken ct)
     {
         await using var command = new NpgsqlCommand(
-            "SELECT length(embedding) / 4 FROM faces WHERE model_id = @model ORDER BY id LIMIT 1", connection);
+            "SELECT length(embedding) / 2 FROM faces WHERE model_id = @model ORDER BY id LIMIT 1", connection);
         command.Parameters.AddWithValue("model", modelId);
         var value = await command.ExecuteScalarAsync(ct).ConfigureAwait(false);
         return value is null or DBNull ? 0 : Convert.ToInt32(value, System.Globalization.CultureInfo.InvariantCulture);

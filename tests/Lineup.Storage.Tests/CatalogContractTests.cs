@@ -1,0 +1,362 @@
+using Lineup.Core.Catalog;
+using Lineup.Core.Faces;
+using Lineup.Core.Numerics;
+using Lineup.Storage.Postgres;
+
+namespace Lineup.Storage.Tests;
+
+/// <summary>
+/// The <see cref="ICatalog"/> contract: collections, images, faces with their embeddings, statistics. Runs against
+/// SQLite and PostgreSQL; what only SQLite has (its file, WAL, migrations) is in <see cref="SqliteCatalogTests"/>.
+/// </summary>
+public abstract class CatalogContract<TCatalog>(ICatalogBackend<TCatalog> backend) : IAsyncLifetime
+    where TCatalog : class, ICatalog
+{
+    private readonly Random _random = new(1234);
+
+    protected ICatalogBackend<TCatalog> Backend { get; } = backend;
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync() => await Backend.DisposeAsync();
+
+    private Task<TCatalog> OpenAsync() => Backend.OpenAsync();
+
+    [SkippableFact]
+    public async Task A_new_catalog_is_empty_and_reports_the_latest_schema_version()
+    {
+        await using var catalog = await OpenAsync();
+        Assert.Equal(new CatalogStats(0, 0, 0, 0, Migrations.LatestVersion), await catalog.GetStatsAsync());
+        Assert.Empty(await catalog.ListCollectionsAsync());
+        Assert.Empty(await catalog.ReadEmbeddingsAsync().ToListAsync());
+    }
+
+    [SkippableFact]
+    public async Task Collection_image_face_provenance_and_embedding_round_trip()
+    {
+        var captured = new DateTimeOffset(2023, 5, 6, 7, 8, 9, 123, TimeSpan.FromHours(2)).AddTicks(4567);
+        var fetched = new DateTimeOffset(2024, 1, 2, 3, 4, 5, TimeSpan.Zero);
+        var provenance = new Provenance("https://example.org/img.jpg", "https://example.org/page", captured, fetched, "/data/a/img.jpg");
+
+        long imageId;
+        IReadOnlyList<long> faceIds;
+        NewImage image;
+        await using (var catalog = await OpenAsync())
+        {
+            var collection = await catalog.EnsureCollectionAsync("press", "public-interest", "GB");
+            Assert.Equal("press", collection.Name);
+            Assert.Equal("public-interest", collection.LawfulBasis);
+            Assert.Equal("GB", collection.Jurisdiction);
+
+            image = TestData.Image(collection.Id, _random, faces: 3, provenance);
+            var stored = Assert.Single(await catalog.AddImagesAsync([image]));
+            Assert.False(stored.AlreadyPresent);
+            Assert.Equal(3, stored.FaceIds.Count);
+            Assert.True(stored.FaceIds.SequenceEqual(stored.FaceIds.Order()));
+            imageId = stored.ImageId;
+            faceIds = stored.FaceIds;
+        }
+
+        // Reopen: everything survives dispose.
+        await using var reopened = await OpenAsync();
+        var record = await reopened.GetImageAsync(imageId);
+        Assert.NotNull(record);
+        Assert.Equal(Convert.ToHexStringLower(image.Sha256), record.Sha256Hex);
+        Assert.Equal(image.ByteLength, record.ByteLength);
+        Assert.Equal("jpeg", record.Format);
+        Assert.Equal((640, 480), (record.Width, record.Height));
+        Assert.Equal(provenance, record.Provenance);
+        Assert.Equal(captured.UtcTicks, record.Provenance.CapturedAt!.Value.UtcTicks);
+        Assert.Equal(record, await reopened.FindImageAsync(image.Sha256));
+
+        var faces = await reopened.GetFacesOfImageAsync(imageId);
+        Assert.Equal(faceIds, faces.Select(f => f.Id));
+        for (var i = 0; i < faces.Count; i++)
+        {
+            var expected = image.Faces[i];
+            Assert.Equal(expected.Box, faces[i].Box);
+            Assert.Equal(expected.Landmarks, faces[i].Landmarks);
+            Assert.Equal(expected.DetectorScore, faces[i].DetectorScore);
+            Assert.Equal(TestData.Model, faces[i].ModelId);
+            Assert.Equal(imageId, faces[i].ImageId);
+            Assert.Equal(faces[i], await reopened.GetFaceAsync(faces[i].Id));
+        }
+
+        var embeddings = await reopened.ReadEmbeddingsAsync().ToListAsync();
+        Assert.Equal(faceIds, embeddings.Select(e => e.FaceId));
+        for (var i = 0; i < embeddings.Count; i++)
+        {
+            var original = image.Faces[i].Embedding;
+            Assert.Equal(original.Length, embeddings[i].Vector.Length);
+            for (var d = 0; d < original.Length; d++)
+            {
+                Assert.InRange(embeddings[i].Vector[d] - original[d], -1e-3f, 1e-3f);
+            }
+        }
+
+        var withImages = await reopened.GetFacesWithImagesAsync([faceIds[2], 999_999, faceIds[0]]);
+        Assert.Equal([faceIds[2], faceIds[0]], withImages.Select(p => p.Face.Id));
+        Assert.All(withImages, p => Assert.Equal(record, p.Image));
+
+        var stats = await reopened.GetStatsAsync();
+        Assert.Equal(new CatalogStats(1, 1, 3, faceIds[^1], Migrations.LatestVersion), stats);
+    }
+
+    [SkippableFact]
+    public async Task Embeddings_are_stored_as_little_endian_half_floats_as_in_sqlite()
+    {
+        await using var catalog = await OpenAsync();
+        var collection = await catalog.EnsureCollectionAsync("c", "consent", null);
+        var image = TestData.Image(collection.Id, _random, faces: 1);
+        var stored = Assert.Single(await catalog.AddImagesAsync([image]));
+
+        // The stored blob is exactly what VectorMath.ToHalfBlob makes: rows read the same on both backends.
+        Assert.Equal(1024, await BackendSql.ScalarAsync(Backend, "SELECT length(embedding) FROM faces WHERE id = @id", stored.FaceIds[0]));
+        var embedding = Assert.Single(await catalog.GetEmbeddingsOfImageAsync(stored.ImageId));
+        Assert.Equal(stored.FaceIds[0], embedding.FaceId);
+        Assert.Equal(VectorMath.FromHalfBlob(VectorMath.ToHalfBlob(image.Faces[0].Embedding)), embedding.Vector);
+    }
+
+    [SkippableFact]
+    public async Task Every_write_of_images_bumps_the_gallery_version()
+    {
+        await using var catalog = await OpenAsync();
+        var collection = await catalog.EnsureCollectionAsync("c", "consent", null);
+        var before = await GalleryVersionAsync();
+        var image = TestData.Image(collection.Id, _random);
+        await catalog.AddImagesAsync([image]);
+        Assert.Equal(before + 1, await GalleryVersionAsync());
+
+        // A batch that fails changes nothing, the version included.
+        await Assert.ThrowsAsync<CatalogException>(() => catalog.AddImagesAsync([TestData.Image(collection.Id + 41, _random)]));
+        Assert.Equal(before + 1, await GalleryVersionAsync());
+
+        Task<long> GalleryVersionAsync() => BackendSql.ScalarAsync(Backend, "SELECT version FROM gallery_state WHERE id = 1");
+    }
+
+    [SkippableFact]
+    public async Task Duplicate_bytes_are_reported_already_present_and_add_no_rows()
+    {
+        await using var catalog = await OpenAsync();
+        var collection = await catalog.EnsureCollectionAsync("c", "consent", null);
+        var image = TestData.Image(collection.Id, _random);
+        var first = Assert.Single(await catalog.AddImagesAsync([image]));
+
+        // Again, in a later batch and twice inside one batch with a new image.
+        var other = TestData.Image(collection.Id, _random);
+        var second = await catalog.AddImagesAsync([image, other, other]);
+
+        Assert.Equal(first.ImageId, second[0].ImageId);
+        Assert.True(second[0].AlreadyPresent);
+        Assert.Empty(second[0].FaceIds);
+        Assert.False(second[1].AlreadyPresent);
+        Assert.True(second[2].AlreadyPresent);
+        Assert.Equal(second[1].ImageId, second[2].ImageId);
+
+        var stats = await catalog.GetStatsAsync();
+        Assert.Equal(2, stats.Images);
+        Assert.Equal(4, stats.Faces);
+    }
+
+    [SkippableFact]
+    public async Task A_batch_with_one_invalid_item_stores_nothing()
+    {
+        await using var catalog = await OpenAsync();
+        var collection = await catalog.EnsureCollectionAsync("c", "consent", null);
+
+        var good = TestData.Image(collection.Id, _random);
+        var badFace = TestData.Face(_random) with { Embedding = new float[512] };
+        badFace.Embedding[7] = float.NaN;
+        var bad = TestData.Image(collection.Id, _random) with { Faces = [badFace] };
+        var ex = await Assert.ThrowsAsync<CatalogException>(() => catalog.AddImagesAsync([good, bad]));
+        Assert.Contains("non-finite", ex.Message, StringComparison.Ordinal);
+
+        var wrongDims = TestData.Image(collection.Id, _random) with { Faces = [TestData.Face(_random, 128)] };
+        ex = await Assert.ThrowsAsync<CatalogException>(() => catalog.AddImagesAsync([good, wrongDims]));
+        Assert.Contains("dimensions", ex.Message, StringComparison.Ordinal);
+
+        // Passes validation, fails inside the transaction after the good image was inserted.
+        var unknownCollection = TestData.Image(collection.Id + 41, _random);
+        ex = await Assert.ThrowsAsync<CatalogException>(() => catalog.AddImagesAsync([good, unknownCollection]));
+        Assert.Contains("collection", ex.Message, StringComparison.Ordinal);
+
+        var stats = await catalog.GetStatsAsync();
+        Assert.Equal(0, stats.Images);
+        Assert.Equal(0, stats.Faces);
+        Assert.Null(await catalog.FindImageAsync(good.Sha256));
+
+        // The catalog is still usable and the good image goes in on its own.
+        Assert.False(Assert.Single(await catalog.AddImagesAsync([good])).AlreadyPresent);
+    }
+
+    [SkippableFact]
+    public async Task Embedding_dimensions_are_fixed_by_the_first_faces_written()
+    {
+        await using (var catalog = await OpenAsync())
+        {
+            var collection = await catalog.EnsureCollectionAsync("c", "consent", null);
+            await catalog.AddImagesAsync([TestData.Image(collection.Id, _random)]);
+        }
+
+        await using var reopened = await OpenAsync();
+        var id = (await reopened.FindCollectionAsync("c"))!.Id;
+        var wrongDims = TestData.Image(id, _random) with { Faces = [TestData.Face(_random, 256)] };
+        var ex = await Assert.ThrowsAsync<CatalogException>(() => reopened.AddImagesAsync([wrongDims]));
+        Assert.Contains("512", ex.Message, StringComparison.Ordinal);
+
+        // The right length still goes in after the refusal.
+        Assert.Equal(2, Assert.Single(await reopened.AddImagesAsync([TestData.Image(id, _random)])).FaceIds.Count);
+    }
+
+    [SkippableFact]
+    public async Task EnsureCollection_returns_the_existing_one_and_refuses_a_conflicting_basis()
+    {
+        await using var catalog = await OpenAsync();
+        var first = await catalog.EnsureCollectionAsync("arrests", "law-enforcement", "UK");
+        var again = await catalog.EnsureCollectionAsync("arrests", "law-enforcement", "UK");
+        Assert.Equal(first, again);
+
+        var ex = await Assert.ThrowsAsync<CatalogException>(() => catalog.EnsureCollectionAsync("arrests", "consent", "UK"));
+        Assert.Contains("lawful basis", ex.Message, StringComparison.Ordinal);
+        await Assert.ThrowsAsync<CatalogException>(() => catalog.EnsureCollectionAsync("arrests", "law-enforcement", "FR"));
+
+        await Assert.ThrowsAnyAsync<ArgumentException>(() => catalog.EnsureCollectionAsync("", "consent", null));
+        await Assert.ThrowsAnyAsync<ArgumentException>(() => catalog.EnsureCollectionAsync("x", " ", null));
+
+        Assert.Equal(first, await catalog.FindCollectionAsync("arrests"));
+        Assert.Null(await catalog.FindCollectionAsync("missing"));
+        await catalog.EnsureCollectionAsync("a-first", "consent", null);
+        Assert.Equal(["a-first", "arrests"], (await catalog.ListCollectionsAsync()).Select(c => c.Name));
+    }
+
+    [SkippableFact]
+    public async Task Concurrent_writers_and_readers_all_land()
+    {
+        await using var catalog = await OpenAsync();
+        var collection = await catalog.EnsureCollectionAsync("c", "consent", null);
+        const int Writers = 6, BatchesPerWriter = 8, ImagesPerBatch = 5;
+
+        var writers = Enumerable.Range(0, Writers).Select(w => Task.Run(async () =>
+        {
+            var random = new Random(w);
+            for (var b = 0; b < BatchesPerWriter; b++)
+            {
+                var batch = Enumerable.Range(0, ImagesPerBatch).Select(_ => TestData.Image(collection.Id, random)).ToArray();
+                var stored = await catalog.AddImagesAsync(batch);
+                Assert.All(stored, s => Assert.False(s.AlreadyPresent));
+            }
+        }));
+        var readers = Enumerable.Range(0, 3).Select(_ => Task.Run(async () =>
+        {
+            for (var i = 0; i < 20; i++)
+            {
+                await catalog.GetStatsAsync();
+                await foreach (var e in catalog.ReadEmbeddingsAsync())
+                {
+                    Assert.Equal(512, e.Vector.Length);
+                }
+            }
+        }));
+        await Task.WhenAll(writers.Concat(readers));
+
+        var stats = await catalog.GetStatsAsync();
+        Assert.Equal(Writers * BatchesPerWriter * ImagesPerBatch, stats.Images);
+        Assert.Equal(stats.Images * 2, stats.Faces);
+    }
+
+    [SkippableFact]
+    public async Task ReadEmbeddings_streams_in_id_order_across_pages_and_resumes_after_an_id()
+    {
+        await using var catalog = await OpenAsync();
+        var collection = await catalog.EnsureCollectionAsync("c", "consent", null);
+
+        // More than one keyset page (the same page size on both backends), written in several batches.
+        Assert.Equal(SqliteCatalog.EmbeddingPageSize, PostgresCatalog.EmbeddingPageSize);
+        var total = SqliteCatalog.EmbeddingPageSize + 300;
+        var faceIds = new List<long>();
+        var vectors = new Dictionary<long, float[]>();
+        for (var written = 0; written < total;)
+        {
+            var batch = Enumerable.Range(0, 250).Select(_ => TestData.Image(collection.Id, _random, faces: 2)).ToArray();
+            var stored = await catalog.AddImagesAsync(batch);
+            for (var i = 0; i < batch.Length; i++)
+            {
+                for (var f = 0; f < stored[i].FaceIds.Count; f++)
+                {
+                    faceIds.Add(stored[i].FaceIds[f]);
+                    vectors[stored[i].FaceIds[f]] = batch[i].Faces[f].Embedding;
+                }
+            }
+
+            written += batch.Length * 2;
+        }
+
+        var all = await catalog.ReadEmbeddingsAsync().ToListAsync();
+        Assert.Equal(faceIds, all.Select(e => e.FaceId));
+        Assert.All(all, e => Assert.True(VectorMath.CosineOfUnit(e.Vector, vectors[e.FaceId]) > 0.9999f));
+
+        var resumeAfter = faceIds[1000];
+        var rest = await catalog.ReadEmbeddingsAsync(resumeAfter).Select(e => e.FaceId).ToListAsync();
+        Assert.Equal(faceIds.Skip(1001), rest);
+        Assert.Empty(await catalog.ReadEmbeddingsAsync(faceIds[^1]).ToListAsync());
+    }
+
+    [SkippableFact]
+    public async Task Embeddings_of_another_model_are_not_streamed()
+    {
+        long firstModelFace;
+        await using (var catalog = await OpenAsync())
+        {
+            var collection = await catalog.EnsureCollectionAsync("c", "consent", null);
+            firstModelFace = (await catalog.AddImagesAsync([TestData.Image(collection.Id, _random, faces: 1)]))[0].FaceIds[0];
+        }
+
+        await using var other = await Backend.OpenAsync(modelId: "other-model");
+        Assert.Empty(await other.ReadEmbeddingsAsync().ToListAsync());
+        Assert.Equal("other-model", other.ModelId);
+        Assert.Equal(TestData.Model, (await other.GetFaceAsync(firstModelFace))!.ModelId);
+    }
+
+    [SkippableFact]
+    public async Task Invalid_arguments_are_rejected_before_any_write()
+    {
+        await using var catalog = await OpenAsync();
+        var collection = await catalog.EnsureCollectionAsync("c", "consent", null);
+        var shortSha = TestData.Image(collection.Id, _random) with { Sha256 = new byte[5] };
+        var ex = await Assert.ThrowsAsync<CatalogException>(() => catalog.AddImagesAsync([shortSha]));
+        Assert.Contains("SHA-256", ex.Message, StringComparison.Ordinal);
+        Assert.Empty(await catalog.AddImagesAsync([]));
+        await Assert.ThrowsAnyAsync<ArgumentException>(() => Backend.OpenAsync(modelId: ""));
+    }
+
+    [SkippableFact]
+    public async Task Faces_are_deleted_with_their_image_and_ids_are_not_reused()
+    {
+        await using var catalog = await OpenAsync();
+        var collection = await catalog.EnsureCollectionAsync("c", "consent", null);
+        var stored = (await catalog.AddImagesAsync([TestData.Image(collection.Id, _random, faces: 2)]))[0];
+
+        Assert.Equal(1, await BackendSql.ExecuteAsync(Backend, "DELETE FROM images WHERE id = @id", stored.ImageId));
+
+        Assert.Equal(0, (await catalog.GetStatsAsync()).Faces);
+        var next = (await catalog.AddImagesAsync([TestData.Image(collection.Id, _random, faces: 1)]))[0];
+        Assert.True(next.FaceIds[0] > stored.FaceIds[^1]);
+    }
+
+    [SkippableFact]
+    public async Task A_face_box_survives_as_float()
+    {
+        await using var catalog = await OpenAsync();
+        var collection = await catalog.EnsureCollectionAsync("c", "consent", null);
+        var face = TestData.Face(_random) with { Box = new BoxF(1.1f, 2.2f, 3.3f, 4.4f), DetectorScore = 0.987654f };
+        var image = TestData.Image(collection.Id, _random) with { Faces = [face] };
+        var id = (await catalog.AddImagesAsync([image]))[0].FaceIds[0];
+        var read = await catalog.GetFaceAsync(id);
+        Assert.Equal(face.Box, read!.Box);
+        Assert.Equal(face.DetectorScore, read.DetectorScore);
+    }
+}
+
+public sealed class SqliteCatalogContractTests() : CatalogContract<SqliteCatalog>(new SqliteBackend());
+
+public sealed class PostgresCatalogContractTests() : CatalogContract<PostgresCatalog>(new PostgresBackend());
