@@ -158,19 +158,26 @@ public sealed partial class PostgresCatalog : IIngestLedger
         return results;
     }
 
+    /// <param name="worker">
+    /// Null for an ordered commit (<see cref="CommitAsync"/>): the entries must continue the run's prefix. A worker's
+    /// name for a claimed commit (<see cref="CommitClaimedAsync"/>): the caller has locked the entries' queue rows, which
+    /// this marks done, and the run completes when none is left.
+    /// </param>
     private async Task<IReadOnlyList<IngestEntryResult>> CommitEntriesAsync(
-        NpgsqlConnection connection, NpgsqlTransaction tx, long runId, IReadOnlyList<IngestEntry> entries, int dimensions, CancellationToken ct)
+        NpgsqlConnection connection, NpgsqlTransaction tx, long runId, IReadOnlyList<IngestEntry> entries, int dimensions, CancellationToken ct,
+        string? worker = null)
     {
-        // The run row stays locked until this commit ends: a concurrent commit to the same run waits, then reads the
-        // sequence this one leaves, so the recorded items stay a prefix of the source.
-        var run = await GetRunAsync(connection, tx, runId, forUpdate: true, ct).ConfigureAwait(false)
+        // Ordered: the run row stays locked until this commit ends, so a concurrent commit to the same run waits, then
+        // reads the sequence this one leaves, and the recorded items stay a prefix of the source. Claimed: the queue rows
+        // are the locks; the run row is only updated at the end.
+        var run = await GetRunAsync(connection, tx, runId, forUpdate: worker is null, ct).ConfigureAwait(false)
             ?? throw new CatalogException($"Ingest run {runId} does not exist.");
         if (run.Status != IngestRunStatus.Running)
         {
             throw new CatalogException($"Ingest run {runId} is {SqliteCatalog.Status(run.Status)}, not running.");
         }
 
-        for (var i = 0; i < entries.Count; i++)
+        for (var i = 0; worker is null && i < entries.Count; i++)
         {
             if (entries[i].Sequence != run.ItemsDone + i)
             {
@@ -248,12 +255,19 @@ public sealed partial class PostgresCatalog : IIngestLedger
         record.Parameters.AddWithValue("reasons", reasons);
         writer.Tail.Add(record);
 
-        var advance = new NpgsqlBatchCommand("UPDATE ingest_runs SET items_done = @done, last_item_name = @last, updated_at = @now WHERE id = @id");
-        advance.Parameters.AddWithValue("id", runId);
-        advance.Parameters.AddWithValue("done", run.ItemsDone + entries.Count);
-        advance.Parameters.AddWithValue("last", entries[^1].Name);
-        advance.Parameters.AddWithValue("now", now);
-        writer.Tail.Add(advance);
+        if (worker is null)
+        {
+            var advance = new NpgsqlBatchCommand("UPDATE ingest_runs SET items_done = @done, last_item_name = @last, updated_at = @now WHERE id = @id");
+            advance.Parameters.AddWithValue("id", runId);
+            advance.Parameters.AddWithValue("done", run.ItemsDone + entries.Count);
+            advance.Parameters.AddWithValue("last", entries[^1].Name);
+            advance.Parameters.AddWithValue("now", now);
+            writer.Tail.Add(advance);
+        }
+        else
+        {
+            AddClaimedTail(writer.Tail, runId, worker, sequences, entries[^1].Name, now);
+        }
 
         await writer.FlushAsync(ct).ConfigureAwait(false);
         return results;

@@ -376,7 +376,6 @@ internal static class PostgresSchema
             run_id        bigint  NOT NULL REFERENCES ingest_runs(id) ON DELETE CASCADE,
             seq           bigint  NOT NULL,
             name          text    NOT NULL,
-            locator       text    NOT NULL,
             state         text    NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'claimed', 'done')),
             worker        text,
             lease_until   timestamptz,
