@@ -77,3 +77,13 @@ public interface IVectorIndex : IDisposable
         }
     }
 }
+
+/// <summary>
+/// An index that keeps each face's collection and jurisdiction beside its vector, so that it can filter on them while
+/// searching (the distributed index's attribute filter). Ingest adds through this when the index offers it.
+/// </summary>
+public interface IFaceAttributeIndex
+{
+    /// <summary>Adds (or replaces) one face with its attributes.</summary>
+    void Add(long key, ReadOnlySpan<float> vector, long collectionId, string? jurisdiction);
+}

@@ -1,0 +1,41 @@
+using Lineup.Core.Indexing;
+using Lineup.Index.Garnet;
+
+namespace Lineup.Index.Tests;
+
+/// <summary>
+/// The index contract against the shared Garnet cluster (<see cref="GarnetTestCluster"/>): every index the contract
+/// creates gets a key prefix of its own, deleted when the test ends.
+/// </summary>
+public sealed class GarnetVectorIndexContract : VectorIndexContract
+{
+    private readonly List<GarnetTestKeys> _keys = [];
+
+    // NOQUANT: distances are exact float32, so the reported similarity matches the exact cosine closely.
+    protected override float SimilarityTolerance => 1e-4f;
+
+    protected override IVectorIndex Create(int dimensions)
+    {
+        var keys = GarnetTestCluster.CreateKeysAsync().GetAwaiter().GetResult();
+        _keys.Add(keys);
+        return GarnetVectorIndex.ConnectAsync(new GarnetIndexOptions
+        {
+            Endpoints = keys.Endpoints,
+            KeyPrefix = keys.Prefix,
+            Dimensions = dimensions,
+        }).GetAwaiter().GetResult();
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            foreach (var keys in _keys)
+            {
+                keys.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            }
+        }
+
+        base.Dispose(disposing);
+    }
+}
