@@ -35,7 +35,25 @@ public static class GlobalOptions
         Recursive = true,
     };
 
-    public static IEnumerable<Option> All => [Data, Models, Quiet];
+    public static readonly Option<string?> Backend = new("--backend")
+    {
+        Description = "embedded (SQLite + USearch in the data directory) or distributed (PostgreSQL + Garnet). Default: Lineup:Backend or embedded",
+        Recursive = true,
+    };
+
+    public static readonly Option<string?> Postgres = new("--postgres")
+    {
+        Description = "PostgreSQL connection string of the distributed catalog. Default: Lineup:Distributed:Postgres",
+        Recursive = true,
+    };
+
+    public static readonly Option<string?> Garnet = new("--garnet")
+    {
+        Description = "Garnet cluster nodes (host:port,...) of the distributed index. Default: Lineup:Distributed:Garnet",
+        Recursive = true,
+    };
+
+    public static IEnumerable<Option> All => [Data, Models, Quiet, Backend, Postgres, Garnet];
 
     /// <summary>appsettings.json (beside the data directory's parent or the binary), then LINEUP__ env, then flags.</summary>
     public static LineupOptions Resolve(ParseResult parse)
@@ -65,6 +83,21 @@ public static class GlobalOptions
             if (parse.GetValue(Models) is { Length: > 0 } models)
             {
                 options.ModelsDirectory = models;
+            }
+
+            if (parse.GetValue(Backend) is { Length: > 0 } backend)
+            {
+                options.Backend = backend;
+            }
+
+            if (parse.GetValue(Postgres) is { Length: > 0 } postgres)
+            {
+                options.Distributed.Postgres = postgres;
+            }
+
+            if (parse.GetValue(Garnet) is { Length: > 0 } garnet)
+            {
+                options.Distributed.Garnet = garnet;
             }
         });
         using var provider = services.BuildServiceProvider();

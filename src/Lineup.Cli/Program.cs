@@ -51,6 +51,8 @@ public static class Program
         root.Subcommands.Add(OptOutCommands.Build());
         root.Subcommands.Add(ReportCommands.Build());
         root.Subcommands.Add(NetworkCommands.Build());
+        root.Subcommands.Add(WorkerCommand.Build());
+        root.Subcommands.Add(ClusterCommands.Build());
         root.Subcommands.Add(ReportCommands.BuildOversight());
         return root;
     }

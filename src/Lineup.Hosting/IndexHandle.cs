@@ -1,7 +1,10 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
 using Lineup.Core.Catalog;
 using Lineup.Core.Indexing;
 using Lineup.Index;
+using Lineup.Index.Garnet;
 
 namespace Lineup.Hosting;
 
@@ -29,6 +32,11 @@ internal sealed class IndexHandle : IDisposable
 
     public static async Task<IndexHandle> OpenAsync(LineupOptions options, ICatalog catalog, int dimensions, IProgress<string>? progress, CancellationToken ct)
     {
+        if (options.IsDistributed)
+        {
+            return await OpenDistributedAsync(options, catalog, dimensions, ct).ConfigureAwait(false);
+        }
+
         if (options.Index.Kind == "exact")
         {
             return await FillExactAsync(options, catalog, dimensions, ct).ConfigureAwait(false);
@@ -46,6 +54,17 @@ internal sealed class IndexHandle : IDisposable
 
     public static async Task<IndexHandle> RebuildAsync(LineupOptions options, ICatalog catalog, int dimensions, IProgress<string>? progress, CancellationToken ct)
     {
+        if (options.IsDistributed)
+        {
+            var handle = await OpenDistributedAsync(options, catalog, dimensions, ct).ConfigureAwait(false);
+            var garnet = (GarnetVectorIndex)handle.Index;
+            var clock = Stopwatch.StartNew();
+            progress?.Report($"index rebuild: repopulating {garnet.Layout.Shards} shards from the catalog…");
+            var added = await RepopulateAsync(catalog, garnet, Enumerable.Range(0, garnet.Layout.Shards).ToArray(), ct).ConfigureAwait(false);
+            return new IndexHandle(garnet, options.IndexDirectory,
+                $"distributed index rebuilt from the catalog: {added:N0} faces over {garnet.Layout.Shards} shards in {clock.Elapsed.TotalSeconds:0.0} s");
+        }
+
         if (options.Index.Kind == "exact")
         {
             return await FillExactAsync(options, catalog, dimensions, ct).ConfigureAwait(false);
@@ -72,6 +91,116 @@ internal sealed class IndexHandle : IDisposable
     }
 
     public void Dispose() => Index.Dispose();
+
+    /// <summary>
+    /// The Garnet cluster index. It is shared by every process of the deployment and derived from the catalog: at start
+    /// its size is compared with the catalog's, and a difference is reported (a crashed writer between its commit and its
+    /// index add, a shard that lost data); <c>lineup index rebuild</c> or <c>lineup cluster repopulate</c> mends it.
+    /// </summary>
+    private static async Task<IndexHandle> OpenDistributedAsync(LineupOptions options, ICatalog catalog, int dimensions, CancellationToken ct)
+    {
+        var garnet = await GarnetVectorIndex.ConnectAsync(GarnetOptions(options, dimensions), ct).ConfigureAwait(false);
+        try
+        {
+            var indexed = await garnet.CountAsync(ct).ConfigureAwait(false);
+            var faces = (await catalog.GetStatsAsync(ct).ConfigureAwait(false)).Faces;
+            var report = indexed == faces
+                ? $"distributed index: {indexed:N0} faces over {garnet.Layout.Shards} shards"
+                : $"distributed index holds {indexed:N0} faces, the catalog {faces:N0}: run `lineup index rebuild` (or `lineup cluster repopulate --shard N`)";
+            return new IndexHandle(garnet, options.IndexDirectory, report);
+        }
+        catch
+        {
+            await garnet.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    internal static GarnetIndexOptions GarnetOptions(LineupOptions options, int dimensions) => new()
+    {
+        Endpoints = options.Distributed.Garnet!,
+        KeyPrefix = options.Distributed.KeyPrefix,
+        Shards = options.Distributed.Shards,
+        Dimensions = dimensions,
+    };
+
+    /// <summary>
+    /// Repopulates <paramref name="shards"/> from the catalog in one pass over its embeddings: each face goes to its
+    /// shard's repopulation (a staging key swapped in when complete, so searches of that shard see the old set until
+    /// then, and the other shards are untouched). Faces carry their collection and jurisdiction as attributes.
+    /// </summary>
+    internal static async Task<long> RepopulateAsync(ICatalog catalog, GarnetVectorIndex garnet, IReadOnlyList<int> shards, CancellationToken ct)
+    {
+        var feeds = shards.ToDictionary(s => s, _ => Channel.CreateBounded<(long, float[], long, string?)>(1024));
+        var repopulating = shards.Select(s => garnet.RepopulateShardAsync(s, feeds[s].Reader.ReadAllAsync(ct), ct)).ToArray();
+        try
+        {
+            await foreach (var face in FacesWithAttributesAsync(catalog, ct).ConfigureAwait(false))
+            {
+                if (feeds.TryGetValue(garnet.ShardOf(face.Key), out var feed))
+                {
+                    await feed.Writer.WriteAsync(face, ct).ConfigureAwait(false);
+                }
+            }
+
+            foreach (var feed in feeds.Values)
+            {
+                feed.Writer.Complete();
+            }
+        }
+        catch (Exception e)
+        {
+            foreach (var feed in feeds.Values)
+            {
+                feed.Writer.TryComplete(e);
+            }
+        }
+
+        return (await Task.WhenAll(repopulating).ConfigureAwait(false)).Sum();
+    }
+
+    /// <summary>Every catalogued face with its image's collection and that collection's jurisdiction, in face id order.</summary>
+    private static async IAsyncEnumerable<(long Key, float[] Vector, long CollectionId, string? Jurisdiction)> FacesWithAttributesAsync(
+        ICatalog catalog, [EnumeratorCancellation] CancellationToken ct)
+    {
+        const int Chunk = 2048;
+        var jurisdictions = (await catalog.ListCollectionsAsync(ct).ConfigureAwait(false)).ToDictionary(c => c.Id, c => c.Jurisdiction);
+        var chunk = new List<StoredEmbedding>(Chunk);
+        await foreach (var stored in catalog.ReadEmbeddingsAsync(0, ct).ConfigureAwait(false))
+        {
+            chunk.Add(stored);
+            if (chunk.Count == Chunk)
+            {
+                foreach (var face in await WithAttributesAsync(chunk).ConfigureAwait(false))
+                {
+                    yield return face;
+                }
+
+                chunk.Clear();
+            }
+        }
+
+        foreach (var face in await WithAttributesAsync(chunk).ConfigureAwait(false))
+        {
+            yield return face;
+        }
+
+        async Task<IEnumerable<(long, float[], long, string?)>> WithAttributesAsync(List<StoredEmbedding> faces)
+        {
+            if (faces.Count == 0)
+            {
+                return [];
+            }
+
+            var images = (await catalog.GetFacesWithImagesAsync([.. faces.Select(f => f.FaceId)], ct).ConfigureAwait(false))
+                .ToDictionary(r => r.Face.Id, r => r.Image.CollectionId);
+            return faces.Where(f => images.ContainsKey(f.FaceId)).Select(f =>
+            {
+                var collection = images[f.FaceId];
+                return (f.FaceId, f.Vector, collection, jurisdictions.GetValueOrDefault(collection));
+            }).ToList();
+        }
+    }
 
     private static async Task<IndexHandle> FillExactAsync(LineupOptions options, ICatalog catalog, int dimensions, CancellationToken ct)
     {

@@ -11,6 +11,7 @@ using Lineup.Core.Security;
 using Lineup.Ingest;
 using Lineup.Ingest.Sources;
 using Lineup.Storage;
+using Lineup.Storage.Postgres;
 using Lineup.Vision;
 using Lineup.Vision.Models;
 
@@ -89,7 +90,7 @@ public sealed partial class LineupEngine : IAsyncDisposable
         try
         {
             Directory.CreateDirectory(options.FullDataDirectory);
-            catalog = await SqliteCatalog.OpenAsync(options.CatalogPath, faces.ModelId, options.Clock, ct).ConfigureAwait(false);
+            catalog = await OpenBackendCatalogAsync(options, faces.ModelId, ct).ConfigureAwait(false);
             var index = await IndexHandle.OpenAsync(options, catalog, faces.Dimensions, progress, ct).ConfigureAwait(false);
             await MarkDeadRunsAsync(options, catalog, ct).ConfigureAwait(false);
             return new LineupEngine(options, faces, catalog, index);
@@ -112,7 +113,9 @@ public sealed partial class LineupEngine : IAsyncDisposable
     /// </summary>
     private static async Task MarkDeadRunsAsync(LineupOptions options, ICatalog catalog, CancellationToken ct)
     {
-        if (catalog is IIngestLedger ledger && IngestLock.TryAcquire(options.FullDataDirectory) is { } free)
+        // A distributed catalog's running runs belong to processes on other machines (and queued runs to workers):
+        // a local lock says nothing about them.
+        if (!options.IsDistributed && catalog is IIngestLedger ledger && IngestLock.TryAcquire(options.FullDataDirectory) is { } free)
         {
             using (free)
             {
@@ -130,8 +133,14 @@ public sealed partial class LineupEngine : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         Directory.CreateDirectory(options.FullDataDirectory);
-        return await SqliteCatalog.OpenAsync(options.CatalogPath, ModelPackManifest.Default.Id, options.Clock, ct).ConfigureAwait(false);
+        return await OpenBackendCatalogAsync(options, ModelPackManifest.Default.Id, ct).ConfigureAwait(false);
     }
+
+    /// <summary>The configured backend's catalog: SQLite in the data directory, or the distributed PostgreSQL catalog.</summary>
+    private static async Task<ICatalog> OpenBackendCatalogAsync(LineupOptions options, string modelId, CancellationToken ct) =>
+        options.IsDistributed
+            ? await PostgresCatalog.OpenAsync(options.Distributed.Postgres!, modelId, options.Clock, ct).ConfigureAwait(false)
+            : await SqliteCatalog.OpenAsync(options.CatalogPath, modelId, options.Clock, ct).ConfigureAwait(false);
 
     /// <summary>Models only (for verify and eval): no catalog or index is opened or created.</summary>
     public static async Task<LineupEngine> OpenForAnalysisAsync(LineupOptions options, IProgress<string>? progress = null, CancellationToken ct = default)
@@ -186,8 +195,13 @@ public sealed partial class LineupEngine : IAsyncDisposable
         {
             using var exclusive = IngestLock.Acquire(Options.FullDataDirectory);
 
-            // Holding the lock, no other process is ingesting: a run still marked running died with its process.
-            await Ledger.MarkRunningAsInterruptedAsync(ct).ConfigureAwait(false);
+            // Holding the lock, no other process is ingesting: a run still marked running died with its process. Not so
+            // with a distributed catalog, whose running runs may belong to other machines or to workers.
+            if (!Options.IsDistributed)
+            {
+                await Ledger.MarkRunningAsInterruptedAsync(ct).ConfigureAwait(false);
+            }
+
             return await work().ConfigureAwait(false);
         }
         finally

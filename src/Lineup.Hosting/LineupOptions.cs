@@ -40,6 +40,18 @@ public sealed class LineupOptions
     public NetworkSettings Network { get; set; } = new();
 
     /// <summary>
+    /// <c>embedded</c> (default: SQLite catalog and USearch index in <see cref="DataDirectory"/>, one machine) or
+    /// <c>distributed</c> (PostgreSQL catalog and Garnet cluster index from <see cref="Distributed"/>, any number of API
+    /// processes and ingest workers). The one switch between the two (<c>Lineup:Backend</c>).
+    /// </summary>
+    public string Backend { get; set; } = "embedded";
+
+    /// <summary>Where the distributed backend's engines are (<c>Lineup:Distributed</c>).</summary>
+    public DistributedSettings Distributed { get; set; } = new();
+
+    public bool IsDistributed => string.Equals(Backend, "distributed", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
     /// The clock every time-dependent rule reads (authorisation and clearance expiry, retention, audit times). Not bound
     /// from configuration: tests replace it with a fake clock to step past an expiry.
     /// </summary>
@@ -73,11 +85,58 @@ public sealed class LineupOptions
         Validator.ValidateObject(Oversight, new ValidationContext(Oversight), validateAllProperties: true);
         Validator.ValidateObject(Network, new ValidationContext(Network), validateAllProperties: true);
         Pictures.Validate();
+        if (!IsDistributed && !string.Equals(Backend, "embedded", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ValidationException($"Lineup:Backend must be embedded or distributed, not '{Backend}'.");
+        }
+
+        if (IsDistributed)
+        {
+            Validator.ValidateObject(Distributed, new ValidationContext(Distributed), validateAllProperties: true);
+            if (string.IsNullOrWhiteSpace(Distributed.Postgres))
+            {
+                throw new ValidationException(
+                    "Lineup:Backend is distributed but Lineup:Distributed:Postgres (the PostgreSQL connection string) is not set.");
+            }
+
+            if (string.IsNullOrWhiteSpace(Distributed.Garnet))
+            {
+                throw new ValidationException(
+                    "Lineup:Backend is distributed but Lineup:Distributed:Garnet (the Garnet cluster's host:port list) is not set.");
+            }
+        }
+
         if (Index.Quantization is not ("f32" or "f16" or "i8"))
         {
             throw new ValidationException($"Lineup:Index:Quantization must be f32, f16 or i8, not '{Index.Quantization}'.");
         }
     }
+}
+
+/// <summary>The distributed backend: a PostgreSQL catalog, a Garnet cluster for the index, ingest workers.</summary>
+public sealed class DistributedSettings
+{
+    /// <summary>Npgsql connection string of the catalog database (the system of record).</summary>
+    public string? Postgres { get; set; }
+
+    /// <summary>Garnet cluster nodes, <c>host:port</c> separated by commas (any subset; the rest is discovered).</summary>
+    public string? Garnet { get; set; }
+
+    /// <summary>Prefix of the vector-set keys; deployments sharing a cluster use different prefixes.</summary>
+    [Required]
+    public string KeyPrefix { get; set; } = "lineup:faces";
+
+    /// <summary>Vector-set keys the faces are spread over (placed on different primaries). Fixed once faces are indexed.</summary>
+    [Range(1, 1024)]
+    public int Shards { get; set; } = 6;
+
+    /// <summary>How long a worker's claim on an item lasts without a heartbeat before others take the item over.</summary>
+    [Range(5, 3600)]
+    public int LeaseSeconds { get; set; } = 60;
+
+    /// <summary>Items a worker claims at a time.</summary>
+    [Range(1, 1024)]
+    public int ClaimBatch { get; set; } = 16;
 }
 
 public sealed class IndexSettings

@@ -24,6 +24,9 @@ namespace Lineup.Ingest;
 /// with a reason naming it.
 /// </para>
 /// </summary>
+/// <summary>Writes a batch of entries; null for an entry that was not this writer's to write (see <see cref="IngestPipeline.RunClaimedAsync"/>).</summary>
+public delegate Task<IReadOnlyList<IngestEntryResult?>> ClaimedCommit(IReadOnlyList<IngestEntry> entries, CancellationToken ct);
+
 public sealed class IngestPipeline
 {
     private readonly IReadOnlyList<IPhotoAnalyzer> _analyzers;
@@ -180,6 +183,68 @@ public sealed class IngestPipeline
         return Math.Min(skip, sequence);
     }
 
+    /// <summary>The ordered ledger commit of <see cref="RunAsync"/>, in the shape of a claimed commit.</summary>
+    private ClaimedCommit Ordered(IngestRun run) => async (entries, ct) =>
+        (await _ledger.CommitAsync(run.Id, entries, ct).ConfigureAwait(false)).ToArray<IngestEntryResult?>();
+
+    /// <summary>
+    /// A distributed worker's share of a run (<c>lineup worker</c>): analyses <paramref name="items"/> — items the worker
+    /// claimed from the catalog's work queue, in any order and with gaps — on all analysers at once, and writes them
+    /// through <paramref name="commit"/> in batches of <see cref="IngestOptions.BatchSize"/>. The commit writes only
+    /// the items the worker still holds and answers null for the others (their lease passed and another worker took
+    /// them over), which are then neither reported nor indexed. Duplicates, near-duplicates, the opt-out screen and the
+    /// index are handled as in <see cref="RunAsync"/>.
+    /// </summary>
+    public async Task<IngestSummary> RunClaimedAsync(
+        IReadOnlyList<(long Sequence, IngestItem Item)> items, Collection collection, ClaimedCommit commit, Action<IngestOutcome>? onOutcome = null,
+        CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(items);
+        ArgumentNullException.ThrowIfNull(collection);
+        ArgumentNullException.ThrowIfNull(commit);
+        var clock = Stopwatch.StartNew();
+        var tally = new IngestTally();
+        var results = new Result[items.Count];
+        var next = -1;
+        await Task.WhenAll(_analyzers.Select(analyzer => Task.Run(async () =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < items.Count)
+            {
+                results[i] = await AnalyseAsync(analyzer, items[i].Sequence, items[i].Item, collection, ct).ConfigureAwait(false);
+            }
+        }, ct))).ConfigureAwait(false);
+
+        var batch = new List<(Result Result, IngestEntry Entry)>(_options.BatchSize);
+        void Report(IngestOutcome outcome)
+        {
+            tally.Add(outcome);
+            onOutcome?.Invoke(outcome);
+        }
+
+        async Task FlushAsync()
+        {
+            if (batch.Count > 0)
+            {
+                await CommitAsync(commit, collection, batch, Report, ct).ConfigureAwait(false);
+                batch.Clear();
+            }
+        }
+
+        foreach (var result in results.OrderBy(r => r.Sequence))
+        {
+            var entry = await ToEntryAsync(result, collection, batch, FlushAsync, ct).ConfigureAwait(false);
+            batch.Add((result, entry));
+            if (batch.Count >= _options.BatchSize)
+            {
+                await FlushAsync().ConfigureAwait(false);
+            }
+        }
+
+        await FlushAsync().ConfigureAwait(false);
+        return tally.Summarize(clock.Elapsed);
+    }
+
     /// <summary>Reads, hashes and analyses one item.</summary>
     private async Task<Result> AnalyseAsync(IPhotoAnalyzer analyzer, long sequence, IngestItem item, Collection collection, CancellationToken ct)
     {
@@ -296,7 +361,7 @@ public sealed class IngestPipeline
                 return;
             }
 
-            await CommitAsync(run, batch, report, ct).ConfigureAwait(false);
+            await CommitAsync(Ordered(run), collection, batch, report, ct).ConfigureAwait(false);
             window.Release(batch.Count);
             batch.Clear();
         }
@@ -396,12 +461,12 @@ public sealed class IngestPipeline
     /// batch as a whole is rejected, each item is retried alone so that one bad row costs only itself; an
     /// item the catalog refuses alone is recorded as failed so the run moves on.
     /// </summary>
-    private async Task CommitAsync(IngestRun run, List<(Result Result, IngestEntry Entry)> batch, Action<IngestOutcome> report, CancellationToken ct)
+    private async Task CommitAsync(ClaimedCommit commit, Collection collection, List<(Result Result, IngestEntry Entry)> batch, Action<IngestOutcome> report, CancellationToken ct)
     {
-        IReadOnlyList<IngestEntryResult> stored;
+        IReadOnlyList<IngestEntryResult?> stored;
         try
         {
-            stored = await _ledger.CommitAsync(run.Id, batch.Select(b => b.Entry).ToList(), ct).ConfigureAwait(false);
+            stored = await commit(batch.Select(b => b.Entry).ToList(), ct).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException and not ObjectDisposedException)
         {
@@ -409,7 +474,7 @@ public sealed class IngestPipeline
             {
                 foreach (var one in batch)
                 {
-                    await CommitAsync(run, [one], report, ct).ConfigureAwait(false);
+                    await CommitAsync(commit, collection, [one], report, ct).ConfigureAwait(false);
                 }
 
                 return;
@@ -417,19 +482,30 @@ public sealed class IngestPipeline
 
             var (result, entry) = batch[0];
             var failed = new IngestEntry(entry.Sequence, entry.Name, IngestStatus.Failed, $"{entry.Name}: catalog write failed: {e.Message}");
-            stored = await _ledger.CommitAsync(run.Id, [failed], ct).ConfigureAwait(false);
+            stored = await commit([failed], ct).ConfigureAwait(false);
             batch[0] = (result, failed);
         }
 
         for (var i = 0; i < batch.Count; i++)
         {
             var (result, entry) = batch[i];
-            var outcome = stored[i];
+            if (stored[i] is not { } outcome)
+            {
+                // Claimed mode: the lease passed and another worker holds the item now; its result is theirs to record.
+                continue;
+            }
             if (entry.Image is { } image && outcome.Status is IngestStatus.Ingested or IngestStatus.NoFace)
             {
                 for (var f = 0; f < outcome.FaceIds.Count; f++)
                 {
-                    _index.Add(outcome.FaceIds[f], image.Faces[f].Embedding);
+                    if (_index is IFaceAttributeIndex attributed)
+                    {
+                        attributed.Add(outcome.FaceIds[f], image.Faces[f].Embedding, collection.Id, collection.Jurisdiction);
+                    }
+                    else
+                    {
+                        _index.Add(outcome.FaceIds[f], image.Faces[f].Embedding);
+                    }
                 }
 
                 if (image.PerceptualHash is { } hash && outcome.ImageId is { } id)

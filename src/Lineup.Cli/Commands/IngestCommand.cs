@@ -27,9 +27,13 @@ public static partial class IngestCommand
         var workers = new Option<int?>("--workers") { Description = "Analysis workers (default: number of cores)" };
         var resume = new Option<long?>("--resume") { Description = "Continue the interrupted or failed run with this id (its source and collection are recorded)" };
         var newRun = new Option<bool>("--new-run") { Description = "Start a new run even if an earlier run of this source was interrupted" };
+        var queue = new Option<bool>("--queue")
+        {
+            Description = "Distributed backend: queue the run's items for `lineup worker` processes instead of analysing them here",
+        };
         var command = new Command("ingest", "Add images to the gallery as a recorded, resumable run: detect, embed, catalog and index every face")
         {
-            source, collection, lawfulBasis, jurisdiction, workers, resume, newRun,
+            source, collection, lawfulBasis, jurisdiction, workers, resume, newRun, queue,
         };
         command.SetAction((parse, ct) => GlobalOptions.RunAsync(async () =>
         {
@@ -75,6 +79,22 @@ public static partial class IngestCommand
             var input = IngestSources.Open(path, options.SourceLimits);
             await using var engine = await LineupEngine.OpenAsync(options, GlobalOptions.Progress(parse), ct);
             var target = await engine.Catalog.EnsureCollectionAsync(name, basis, place, ct);
+            if (parse.GetValue(queue))
+            {
+                var queued = await engine.QueueAsync(input, target, null, ct);
+                if (!quiet)
+                {
+                    AnsiConsole.MarkupLineInterpolated(
+                        $"Queued run [bold]{queued.Id}[/]: {queued.TotalItems ?? 0:N0} items of {input.Description} for workers (`lineup worker`).");
+                }
+                else
+                {
+                    Console.WriteLine(queued.Id);
+                }
+
+                return ExitCodes.Ok;
+            }
+
             return Report(await RunWithProgressAsync(engine, observer => engine.IngestAsync(input, target, observer, !parse.GetValue(newRun), ct), quiet));
         }));
         return command;

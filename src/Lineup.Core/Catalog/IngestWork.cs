@@ -23,7 +23,10 @@ public interface IIngestWorkQueue
     /// <summary>Queues items of a running run (sequence numbers from 0, in source order). Already queued sequence numbers are left as they are.</summary>
     Task EnqueueAsync(long runId, IReadOnlyList<(long Sequence, string Name)> items, CancellationToken ct = default);
 
-    /// <summary>Records a worker (or refreshes it) and renews the leases of the items it holds; returns how many it holds.</summary>
+    /// <summary>
+    /// Records a worker (or refreshes it) and renews the leases of the items it holds, except those its own commit is
+    /// finishing at that moment; returns how many it renewed.
+    /// </summary>
     Task<int> HeartbeatAsync(string worker, string host, TimeSpan lease, CancellationToken ct = default);
 
     /// <summary>

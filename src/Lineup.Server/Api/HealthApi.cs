@@ -13,12 +13,18 @@ public static class HealthApi
             var healthy = true;
             try
             {
+                // Each dependency separately (catalog, every index shard with its replica, the ingest queue), so an
+                // operator sees which one failed. An index still catching up with the catalog is healthy.
                 var engine = services.GetRequiredService<LineupEngine>();
-                checks["models"] = "ok (" + engine.ModelId + ")";
-                var stats = await engine.Catalog.GetStatsAsync(ct).ConfigureAwait(false);
-                checks["catalog"] = $"ok (schema {stats.SchemaVersion}, {stats.Faces} faces)";
-                var indexed = engine.Index.Count;
-                checks["index"] = indexed == stats.Faces ? $"ok ({indexed} faces)" : $"catching up ({indexed} of {stats.Faces} faces)";
+                var report = await engine.GetClusterStatusAsync(topology: false, ct).ConfigureAwait(false);
+                checks["backend"] = report.Backend;
+                foreach (var dependency in report.Dependencies)
+                {
+                    checks[dependency.Name] = dependency.Name == "index" && !dependency.Healthy && report.IndexedFaces is not null
+                        ? "catching up (" + dependency.Detail + ")"
+                        : (dependency.Healthy ? "ok (" : "failing (") + dependency.Detail + ")";
+                    healthy &= dependency.Healthy || (dependency.Name == "index" && report.IndexedFaces is not null);
+                }
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -32,5 +38,5 @@ public static class HealthApi
             .AllowAnonymous()
             .WithTags("Health")
             .WithName("GetHealth")
-            .WithSummary("Whether the models, catalog and index are available");
+            .WithSummary("Whether the models, the catalog, every index shard and the ingest queue are available");
 }

@@ -89,8 +89,12 @@ public sealed partial class PostgresCatalog : IIngestWorkQueue
 
             await using var renew = new NpgsqlCommand(
                 """
-                UPDATE ingest_work SET lease_until = now() + @lease
-                WHERE worker = @worker AND state = 'claimed'
+                UPDATE ingest_work w SET lease_until = now() + @lease
+                FROM (SELECT run_id, seq FROM ingest_work
+                      WHERE worker = @worker AND state = 'claimed'
+                      ORDER BY run_id, seq
+                      FOR UPDATE SKIP LOCKED) held
+                WHERE w.run_id = held.run_id AND w.seq = held.seq
                 """, connection, tx);
             renew.Parameters.AddWithValue("worker", worker);
             renew.Parameters.AddWithValue("lease", lease);
