@@ -28,7 +28,14 @@ public sealed record GarnetBenchmarkResult(
     double P99Ms,
     double InsertsPerSecond,
     double ExactSearchMs,
-    IReadOnlyList<GarnetEfMeasurement> Sweep);
+    IReadOnlyList<GarnetEfMeasurement> Sweep)
+{
+    /// <summary>Growth of the primaries' resident memory while the faces were added, per face (null when not measured).</summary>
+    public double? PrimaryBytesPerFace { get; init; }
+
+    /// <summary>The same over every node, replicas included.</summary>
+    public double? ClusterBytesPerFace { get; init; }
+}
 
 /// <summary>
 /// Builds an index of <c>faces</c> clustered synthetic unit vectors (about 100 per centre, cosine ≈ 0.7 to the centre: a
@@ -88,6 +95,7 @@ public static class GarnetIndexBenchmark
                 .Select(s => s.Node).Distinct().Count();
 
             progress?.Report($"adding {faces:N0} faces to {options.Shards} shards on {primaries} primaries");
+            var memoryBefore = await index.NodeMemoryAsync(cancellationToken).ConfigureAwait(false);
             var clock = Stopwatch.StartNew();
             const int Batch = 5000;
             for (var start = 0; start < faces; start += Batch)
@@ -102,6 +110,13 @@ public static class GarnetIndexBenchmark
             }
 
             var insertsPerSecond = faces / clock.Elapsed.TotalSeconds;
+            var memoryAfter = await index.NodeMemoryAsync(cancellationToken).ConfigureAwait(false);
+            double? Growth(bool primariesOnly)
+            {
+                var before = memoryBefore.Where(n => !primariesOnly || !n.IsReplica).ToDictionary(n => n.Node, n => n.PhysicalBytes);
+                var after = memoryAfter.Where(n => (!primariesOnly || !n.IsReplica) && before.ContainsKey(n.Node)).ToList();
+                return after.Count == 0 ? null : after.Sum(n => n.PhysicalBytes - before[n.Node]) / (double)faces;
+            }
 
             progress?.Report("exact search baseline");
             var truth = new long[queries][];
@@ -139,7 +154,11 @@ public static class GarnetIndexBenchmark
             sweep.Sort((a, b) => a.SearchEf.CompareTo(b.SearchEf));
             return new GarnetBenchmarkResult(
                 faces, queries, d, options.Shards, primaries, options.Quantisation, options.BuildEf, options.Links, options.SearchEf,
-                measured.RecallAt10, measured.P50Ms, measured.P99Ms, insertsPerSecond, exactMs, sweep);
+                measured.RecallAt10, measured.P50Ms, measured.P99Ms, insertsPerSecond, exactMs, sweep)
+            {
+                PrimaryBytesPerFace = Growth(primariesOnly: true),
+                ClusterBytesPerFace = Growth(primariesOnly: false),
+            };
         }
         finally
         {

@@ -562,6 +562,28 @@ public sealed class GarnetVectorIndex : IVectorIndex, IFaceAttributeIndex, IAsyn
             WriteAsync(s, "DEL", [(RedisKey)Layout.KeyOf(s), (RedisKey)Layout.StagingKeyOf(s)], cancellationToken))).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Resident memory of every node the client knows (Garnet's <c>INFO memory</c>, <c>proc_physical_memory_size</c>), with
+    /// whether it is a replica: what the scale model's memory per face is measured from.
+    /// </summary>
+    public async Task<IReadOnlyList<(string Node, bool IsReplica, long PhysicalBytes)>> NodeMemoryAsync(CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        var nodes = new List<(string, bool, long)>();
+        foreach (var server in _connection.GetServers().Where(s => s.IsConnected))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var info = await server.InfoAsync("memory").ConfigureAwait(false);
+            var value = info.SelectMany(g => g).FirstOrDefault(p => p.Key == "proc_physical_memory_size").Value;
+            if (long.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var bytes))
+            {
+                nodes.Add((server.EndPoint.ToString() ?? "?", server.IsReplica, bytes));
+            }
+        }
+
+        return nodes;
+    }
+
     /// <summary>Each shard's key, owning node, replica, count and reachability, from the live cluster map.</summary>
     public async Task<IReadOnlyList<GarnetShardStatus>> ShardStatusAsync(CancellationToken cancellationToken = default)
     {
