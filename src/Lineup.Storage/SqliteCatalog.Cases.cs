@@ -276,7 +276,7 @@ public sealed partial class SqliteCatalog : ICaseStore
             NullableTime(r, 10),
             []);
 
-    private static void RequireCaseText(string? text, string what, int maxLength)
+    internal static void RequireCaseText(string? text, string what, int maxLength)
     {
         if (string.IsNullOrWhiteSpace(text))
         {

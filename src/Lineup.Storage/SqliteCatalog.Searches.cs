@@ -132,7 +132,7 @@ public sealed partial class SqliteCatalog : ISearchLog
         return new NewAuditEvent(search.By, AuditActions.Search, $"search:{id}", details);
     }
 
-    private static string Truncate(string text, int length) => text.Length <= length ? text : text[..length];
+    internal static string Truncate(string text, int length) => text.Length <= length ? text : text[..length];
 
     public async Task<IReadOnlyList<SearchRecord>> ListSearchesAsync(int limit = 100, CancellationToken ct = default) =>
         await QuerySearchesAsync("1 = 1 ORDER BY id DESC LIMIT $p", limit, ct).ConfigureAwait(false);

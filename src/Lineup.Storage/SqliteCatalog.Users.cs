@@ -387,7 +387,7 @@ public sealed partial class SqliteCatalog : IUserStore
             NullableTime(r, o + 6));
 
     /// <summary>The stored form of a role set; refuses an empty set and values outside <see cref="Role"/>.</summary>
-    private static string FormatRoles(IReadOnlyCollection<Role> roles)
+    internal static string FormatRoles(IReadOnlyCollection<Role> roles)
     {
         ArgumentNullException.ThrowIfNull(roles);
         if (roles.Count == 0)
@@ -406,7 +406,7 @@ public sealed partial class SqliteCatalog : IUserStore
         return Roles.Format(roles);
     }
 
-    private static void RequireKeyHash(byte[] keySha256)
+    internal static void RequireKeyHash(byte[] keySha256)
     {
         ArgumentNullException.ThrowIfNull(keySha256);
         if (keySha256.Length != 32)
@@ -416,7 +416,7 @@ public sealed partial class SqliteCatalog : IUserStore
     }
 
     /// <summary>128 random bits: a stamp that cannot be guessed or repeat, so an old cookie never matches a new one.</summary>
-    private static string NewSecurityStamp() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+    internal static string NewSecurityStamp() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
 }
 
 /// <summary>The user store of <see cref="SqliteCatalog"/> whose changes are audited as made by one actor.</summary>

@@ -1,27 +1,29 @@
 using System.Security.Cryptography;
 using Lineup.Core.Catalog;
 using Lineup.Core.Security;
-using Microsoft.Data.Sqlite;
+using Lineup.Storage.Postgres;
 
 namespace Lineup.Storage.Tests;
 
-/// <summary>Users, roles, security stamps and API keys in the real SQLite catalog.</summary>
-public sealed class UserStoreTests : IDisposable
+/// <summary>Users, roles, security stamps and API keys, on every catalog backend.</summary>
+public abstract class UserStoreContract<TCatalog>(ICatalogBackend<TCatalog> backend) : IAsyncLifetime
+    where TCatalog : class, IAsyncDisposable, IUserStore
 {
     private static readonly DateTimeOffset s_start = DateTimeOffset.Parse("2025-03-04T05:06:07.1234567Z");
 
-    private readonly TempDirectory _dir = new("users");
     private readonly ManualClock _clock = new(s_start);
 
-    public void Dispose() => _dir.Dispose();
+    protected ICatalogBackend<TCatalog> Backend { get; } = backend;
 
-    private string DbPath => _dir.File("catalog.db");
+    public Task InitializeAsync() => Task.CompletedTask;
 
-    private Task<SqliteCatalog> OpenAsync() => SqliteCatalog.OpenAsync(DbPath, TestData.Model, _clock);
+    public async Task DisposeAsync() => await Backend.DisposeAsync();
+
+    private Task<TCatalog> OpenAsync() => Backend.OpenAsync(_clock);
 
     private static byte[] KeyHash(int seed) => SHA256.HashData(BitConverter.GetBytes(seed));
 
-    [Fact]
+    [SkippableFact]
     public async Task A_user_is_found_by_name_ignoring_case_and_by_id()
     {
         await using var catalog = await OpenAsync();
@@ -55,7 +57,7 @@ public sealed class UserStoreTests : IDisposable
         Assert.Equal(1, await catalog.CountUsersAsync());
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Users_are_listed_by_name_and_a_user_without_a_password_is_allowed()
     {
         await using var catalog = await OpenAsync();
@@ -74,7 +76,7 @@ public sealed class UserStoreTests : IDisposable
         Assert.Equal(3, users.Select(u => u.SecurityStamp).Distinct().Count());
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task A_name_taken_in_another_case_is_refused_and_nothing_is_written()
     {
         await using var catalog = await OpenAsync();
@@ -92,7 +94,7 @@ public sealed class UserStoreTests : IDisposable
         Assert.Equal(2, await catalog.CountUsersAsync());
     }
 
-    [Theory]
+    [SkippableTheory]
     [InlineData("")]
     [InlineData("two words")]
     [InlineData("slash/name")]
@@ -109,7 +111,7 @@ public sealed class UserStoreTests : IDisposable
         Assert.Equal(0, await catalog.CountUsersAsync());
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Names_of_up_to_64_letters_digits_and_punctuation_are_accepted()
     {
         await using var catalog = await OpenAsync();
@@ -122,7 +124,7 @@ public sealed class UserStoreTests : IDisposable
         Assert.NotNull(await catalog.FindUserAsync(longest.ToUpperInvariant()));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Renewing_the_stamp_changes_it_and_nothing_else()
     {
         await using var catalog = await OpenAsync();
@@ -134,7 +136,7 @@ public sealed class UserStoreTests : IDisposable
         await Assert.ThrowsAsync<CatalogException>(() => catalog.RenewSecurityStampAsync("nobody"));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task A_user_needs_at_least_one_known_role()
     {
         await using var catalog = await OpenAsync();
@@ -147,31 +149,7 @@ public sealed class UserStoreTests : IDisposable
         Assert.True((await catalog.FindUserAsync("erin"))!.Roles.SetEquals([Role.Analyst]));
     }
 
-    [Fact]
-    public void Role_lists_parse_ignoring_case_and_name_the_unknown_role()
-    {
-        Assert.Equal(5, Roles.All.Count);
-        Assert.Equal(["analyst", "reviewer", "supervisor", "auditor", "admin"], Roles.All.Select(Roles.Name));
-
-        var parsed = Roles.ParseList(" Analyst,ADMIN ,, analyst");
-        Assert.True(parsed.SetEquals([Role.Analyst, Role.Admin]));
-        Assert.Equal(2, parsed.Count);
-        Assert.Empty(Roles.ParseList(""));
-        Assert.Equal("analyst,admin", Roles.Format([Role.Admin, Role.Analyst, Role.Admin]));
-        Assert.True(Roles.ParseList(Roles.Format(Roles.All)).SetEquals(Roles.All));
-
-        var e = Assert.Throws<ArgumentException>(() => Roles.ParseList("analyst,overlord"));
-        Assert.Contains("'overlord'", e.Message, StringComparison.Ordinal);
-
-        Assert.True(Roles.TryParse("SuperVisor", out var supervisor));
-        Assert.Equal(Role.Supervisor, supervisor);
-        Assert.False(Roles.TryParse("4", out _));
-        Assert.False(Roles.TryParse("Admin ", out _));
-        Assert.False(Roles.TryParse(null, out _));
-        Assert.Throws<ArgumentOutOfRangeException>(() => Roles.Name((Role)5));
-    }
-
-    [Fact]
+    [SkippableFact]
     public async Task An_unknown_role_in_the_catalog_is_reported_as_a_catalog_error()
     {
         await using (var catalog = await OpenAsync())
@@ -179,13 +157,7 @@ public sealed class UserStoreTests : IDisposable
             await catalog.AddUserAsync("frank", null, [Role.Analyst], "h");
         }
 
-        await using (var raw = new SqliteConnection($"Data Source={DbPath};Pooling=False"))
-        {
-            await raw.OpenAsync();
-            using var update = raw.CreateCommand();
-            update.CommandText = "UPDATE users SET roles = 'analyst,janitor'";
-            Assert.Equal(1, await update.ExecuteNonQueryAsync());
-        }
+        Assert.Equal(1, await BackendSql.ExecuteAsync(Backend, "UPDATE users SET roles = 'analyst,janitor'"));
 
         await using var reopened = await OpenAsync();
         var e = await Assert.ThrowsAsync<CatalogException>(() => reopened.FindUserAsync("frank"));
@@ -193,7 +165,7 @@ public sealed class UserStoreTests : IDisposable
         Assert.Contains("frank", e.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Disabling_sets_the_time_once_and_changes_the_stamp_each_time_enabling_clears_it()
     {
         await using var catalog = await OpenAsync();
@@ -223,7 +195,7 @@ public sealed class UserStoreTests : IDisposable
         Assert.False((await catalog.FindUserAsync("gina"))!.IsDisabled);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Changing_the_password_or_the_roles_changes_the_stamp_and_leaves_other_users_alone()
     {
         await using var catalog = await OpenAsync();
@@ -249,7 +221,7 @@ public sealed class UserStoreTests : IDisposable
         Assert.Equal("new-hash", (await catalog.FindUserAsync("hank"))!.PasswordHash);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Changes_to_an_unknown_user_throw_a_catalog_error_naming_it()
     {
         await using var catalog = await OpenAsync();
@@ -273,7 +245,7 @@ public sealed class UserStoreTests : IDisposable
         Assert.Equal(1, await catalog.CountUsersAsync());
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task An_api_key_is_found_by_its_hash_with_its_user_and_stays_findable_when_revoked()
     {
         await using var catalog = await OpenAsync();
@@ -320,7 +292,7 @@ public sealed class UserStoreTests : IDisposable
         Assert.True(ofDisabled!.Value.User.IsDisabled);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Invalid_api_key_writes_are_refused()
     {
         await using var catalog = await OpenAsync();
@@ -343,7 +315,7 @@ public sealed class UserStoreTests : IDisposable
         Assert.Single(await catalog.ListApiKeysAsync(user.Id));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Touching_a_key_writes_its_last_use_at_most_once_a_minute()
     {
         await using var catalog = await OpenAsync();
@@ -379,7 +351,7 @@ public sealed class UserStoreTests : IDisposable
         Assert.Equal(s_start.AddSeconds(30), await LastUsedAsync(other.Id));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Reopening_the_catalog_keeps_users_and_keys()
     {
         UserAccount olga, pat;
@@ -423,6 +395,44 @@ public sealed class UserStoreTests : IDisposable
         Assert.Equal(used.Id, (await reopened.FindApiKeyAsync(KeyHash(11)))?.Key.Id);
     }
 
+    [SkippableFact]
+    public async Task Two_catalogs_adding_the_same_name_at_once_admit_exactly_one()
+    {
+        // Two catalogs are two connection pools: on PostgreSQL two servers' worth of writers, on SQLite two processes.
+        await using var first = await OpenAsync();
+        await using var second = await OpenAsync();
+        for (var round = 0; round < 10; round++)
+        {
+            var name = $"racer{round}";
+            var attempts = await Task.WhenAll(
+                AttemptAsync(() => first.AddUserAsync(name, null, [Role.Analyst], "h1")),
+                AttemptAsync(() => second.AddUserAsync(name.ToUpperInvariant(), null, [Role.Admin], "h2")));
+
+            Assert.Single(attempts, a => a.User is not null);
+            var refusal = Assert.Single(attempts, a => a.Error is not null).Error;
+            Assert.IsType<CatalogException>(refusal);
+            Assert.Contains("already exists", refusal!.Message, StringComparison.Ordinal);
+            var winner = attempts.Single(a => a.User is not null).User!;
+            var stored = await first.FindUserAsync(name);
+            Assert.Equal(winner.Id, stored?.Id);
+            Assert.Equal(winner.SecurityStamp, stored!.SecurityStamp);
+        }
+
+        Assert.Equal(10, await second.CountUsersAsync());
+    }
+
+    private static async Task<(UserAccount? User, Exception? Error)> AttemptAsync(Func<Task<UserAccount>> add)
+    {
+        try
+        {
+            return (await add(), null);
+        }
+        catch (Exception ex)
+        {
+            return (null, ex);
+        }
+    }
+
     private sealed class ManualClock(DateTimeOffset start) : TimeProvider
     {
         private DateTimeOffset _now = start;
@@ -430,5 +440,37 @@ public sealed class UserStoreTests : IDisposable
         public override DateTimeOffset GetUtcNow() => _now;
 
         public void Advance(TimeSpan by) => _now += by;
+    }
+}
+
+public sealed class SqliteUserStoreTests() : UserStoreContract<SqliteCatalog>(new SqliteBackend());
+
+public sealed class PostgresUserStoreTests() : UserStoreContract<PostgresCatalog>(new PostgresBackend());
+
+/// <summary>Role names as stored and typed (no catalog involved).</summary>
+public sealed class RoleListTests
+{
+    [Fact]
+    public void Role_lists_parse_ignoring_case_and_name_the_unknown_role()
+    {
+        Assert.Equal(5, Roles.All.Count);
+        Assert.Equal(["analyst", "reviewer", "supervisor", "auditor", "admin"], Roles.All.Select(Roles.Name));
+
+        var parsed = Roles.ParseList(" Analyst,ADMIN ,, analyst");
+        Assert.True(parsed.SetEquals([Role.Analyst, Role.Admin]));
+        Assert.Equal(2, parsed.Count);
+        Assert.Empty(Roles.ParseList(""));
+        Assert.Equal("analyst,admin", Roles.Format([Role.Admin, Role.Analyst, Role.Admin]));
+        Assert.True(Roles.ParseList(Roles.Format(Roles.All)).SetEquals(Roles.All));
+
+        var e = Assert.Throws<ArgumentException>(() => Roles.ParseList("analyst,overlord"));
+        Assert.Contains("'overlord'", e.Message, StringComparison.Ordinal);
+
+        Assert.True(Roles.TryParse("SuperVisor", out var supervisor));
+        Assert.Equal(Role.Supervisor, supervisor);
+        Assert.False(Roles.TryParse("4", out _));
+        Assert.False(Roles.TryParse("Admin ", out _));
+        Assert.False(Roles.TryParse(null, out _));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Roles.Name((Role)5));
     }
 }
