@@ -486,6 +486,8 @@ public sealed class IngestPipeline
             batch[0] = (result, failed);
         }
 
+        // A networked index takes the batch's faces in one pipelined call rather than a round trip per face.
+        var attributed = _index is IFaceAttributeIndex ? new List<(long, float[])>() : null;
         for (var i = 0; i < batch.Count; i++)
         {
             var (result, entry) = batch[i];
@@ -498,9 +500,9 @@ public sealed class IngestPipeline
             {
                 for (var f = 0; f < outcome.FaceIds.Count; f++)
                 {
-                    if (_index is IFaceAttributeIndex attributed)
+                    if (attributed is not null)
                     {
-                        attributed.Add(outcome.FaceIds[f], image.Faces[f].Embedding, collection.Id, collection.Jurisdiction);
+                        attributed.Add((outcome.FaceIds[f], image.Faces[f].Embedding));
                     }
                     else
                     {
@@ -521,6 +523,11 @@ public sealed class IngestPipeline
             {
                 OptedOut = optedOut,
             });
+        }
+
+        if (attributed is { Count: > 0 })
+        {
+            ((IFaceAttributeIndex)_index).AddRange(attributed, collection.Id, collection.Jurisdiction);
         }
     }
 }

@@ -177,7 +177,7 @@ public sealed class GarnetProcessCluster : IAsyncDisposable
         // exec: the shell becomes garnet-server, so the pid killed is the server's; output goes to a file, not a pipe
         // nobody drains.
         var command = $"exec '{binary}' --bind {Host} --port {port.ToString(CultureInfo.InvariantCulture)} --cluster " +
-            $"--enable-vector-set-preview --device-type RandomAccess --checkpointdir '{data}/checkpoints' --aof --lua false " +
+            $"--enable-vector-set-preview --device-type RandomAccess --checkpointdir '{data}/checkpoints' --aof --lua false --replica-sync-delay 100 " +
             $"> '{data}/garnet.log' 2>&1";
         var start = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
         start.ArgumentList.Add("-c");

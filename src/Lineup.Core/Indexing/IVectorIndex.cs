@@ -86,4 +86,7 @@ public interface IFaceAttributeIndex
 {
     /// <summary>Adds (or replaces) one face with its attributes.</summary>
     void Add(long key, ReadOnlySpan<float> vector, long collectionId, string? jurisdiction);
+
+    /// <summary>Adds (or replaces) faces of one collection in one pipelined call (a committed ingest batch).</summary>
+    void AddRange(IReadOnlyList<(long Key, float[] Vector)> faces, long collectionId, string? jurisdiction);
 }

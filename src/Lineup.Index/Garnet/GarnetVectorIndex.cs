@@ -190,6 +190,13 @@ public sealed class GarnetVectorIndex : IVectorIndex, IFaceAttributeIndex, IAsyn
     public void Add(long key, ReadOnlySpan<float> vector, long collectionId, string? jurisdiction) =>
         AddAsync(key, vector.ToArray(), collectionId, jurisdiction).GetAwaiter().GetResult();
 
+    /// <summary>Adds or replaces faces of one collection, pipelined (the ingest pipeline's add of a committed batch).</summary>
+    public void AddRange(IReadOnlyList<(long Key, float[] Vector)> faces, long collectionId, string? jurisdiction)
+    {
+        ArgumentNullException.ThrowIfNull(faces);
+        AddRangeAsync(faces.Select(f => (f.Key, f.Vector, collectionId, jurisdiction))).GetAwaiter().GetResult();
+    }
+
     /// <summary>Adds or replaces one face with its collection and jurisdiction (used by filtered searches).</summary>
     public Task AddAsync(long key, ReadOnlyMemory<float> vector, long collectionId, string? jurisdiction, CancellationToken cancellationToken = default) =>
         AddRangeAsync([(key, vector.ToArray(), collectionId, jurisdiction)], cancellationToken);
