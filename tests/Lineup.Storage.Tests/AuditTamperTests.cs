@@ -1,58 +1,14 @@
 using Lineup.Core.Audit;
-using Microsoft.Data.Sqlite;
+using Lineup.Storage.Postgres;
+using Npgsql;
 
 namespace Lineup.Storage.Tests;
 
-/// <summary>
-/// A log of 10,000 events with signed checkpoints at 1,000, 5,000 and 10,000 events, written once; each test tampers
-/// with its own copy of the file.
-/// </summary>
-public sealed class TenThousandEventLog : IAsyncLifetime
+/// <summary>The log every tamper test starts from: 10,000 varied events with signed checkpoints at 1,000, 5,000 and 10,000.</summary>
+public static class TenThousandEventLog
 {
     public const int Events = 10_000;
     public static readonly long[] CheckpointSizes = [1_000, 5_000, 10_000];
-
-    private readonly TempDirectory _dir = new("audit-10k");
-
-    public string DataDirectory => _dir.Combine("data");
-
-    public string PristinePath => _dir.File("pristine.db");
-
-    /// <summary>The checkpoint at 5,000 events as a witness keeps it: a signed note.</summary>
-    public string WitnessNote { get; private set; } = "";
-
-    public AuditPublicKey Key { get; private set; } = null!;
-
-    public async Task InitializeAsync()
-    {
-        using var key = AuditSigningKey.LoadOrCreate(DataDirectory);
-        Key = key.Public;
-        await using var catalog = await SqliteCatalog.OpenAsync(PristinePath, TestData.Model);
-        var batch = new List<NewAuditEvent>();
-        for (var i = 1; i <= Events; i++)
-        {
-            batch.Add(EventFor(i));
-            if (batch.Count == 500)
-            {
-                await catalog.AppendAsync(batch);
-                batch.Clear();
-                if (Array.IndexOf(CheckpointSizes, (long)i) >= 0)
-                {
-                    var checkpoint = await catalog.CheckpointAsync(key);
-                    if (i == 5_000)
-                    {
-                        WitnessNote = checkpoint.ToSignedNote(key);
-                    }
-                }
-            }
-        }
-    }
-
-    public Task DisposeAsync()
-    {
-        _dir.Dispose();
-        return Task.CompletedTask;
-    }
 
     /// <summary>Varied actors, actions, subjects and details, with quotes and non-ASCII text among them.</summary>
     public static NewAuditEvent EventFor(int i)
@@ -74,24 +30,157 @@ public sealed class TenThousandEventLog : IAsyncLifetime
 }
 
 /// <summary>
+/// The <see cref="TenThousandEventLog"/> in one backend, written once; each test tampers with a copy of its own
+/// (<see cref="CopyAsync"/>). A backend that cannot be reached skips every test (as <see cref="PostgresTestServer"/> says).
+/// </summary>
+public abstract class TenThousandEventLogFixture<TCatalog> : IAsyncLifetime
+    where TCatalog : class, IAuditLog, IAsyncDisposable
+{
+    private readonly TempDirectory _dir = new("audit-10k");
+    private string _witnessNote = "";
+    private AuditPublicKey? _key;
+    private SkipException? _skipped;
+
+    protected TenThousandEventLogFixture(ICatalogBackend<TCatalog> pristine) => Pristine = pristine;
+
+    public string DataDirectory => _dir.Combine("data");
+
+    /// <summary>The checkpoint at 5,000 events as a witness keeps it: a signed note.</summary>
+    public string WitnessNote => Built(_witnessNote);
+
+    public AuditPublicKey Key => Built(_key)!;
+
+    protected ICatalogBackend<TCatalog> Pristine { get; }
+
+    public async Task InitializeAsync()
+    {
+        using var key = AuditSigningKey.LoadOrCreate(DataDirectory);
+        _key = key.Public;
+        try
+        {
+            await using var catalog = await Pristine.OpenAsync();
+            var batch = new List<NewAuditEvent>();
+            for (var i = 1; i <= TenThousandEventLog.Events; i++)
+            {
+                batch.Add(TenThousandEventLog.EventFor(i));
+                if (batch.Count == 500)
+                {
+                    await catalog.AppendAsync(batch);
+                    batch.Clear();
+                    if (Array.IndexOf(TenThousandEventLog.CheckpointSizes, (long)i) >= 0)
+                    {
+                        var checkpoint = await catalog.CheckpointAsync(key);
+                        if (i == 5_000)
+                        {
+                            _witnessNote = checkpoint.ToSignedNote(key);
+                        }
+                    }
+                }
+            }
+        }
+        catch (SkipException e)
+        {
+            _skipped = e;
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Pristine.DisposeAsync();
+        _dir.Dispose();
+    }
+
+    /// <summary>A copy of the pristine log in a store of its own, with raw access to it.</summary>
+    public async Task<AuditLogCopy<TCatalog>> CopyAsync()
+    {
+        if (_skipped is not null)
+        {
+            throw new SkipException(_skipped.Message);
+        }
+
+        return await CopyPristineAsync();
+    }
+
+    protected abstract Task<AuditLogCopy<TCatalog>> CopyPristineAsync();
+
+    private T Built<T>(T value) => _skipped is null ? value : throw new SkipException(_skipped.Message);
+}
+
+/// <summary>A copy of the log: its own store (dropped on dispose) and raw access to it.</summary>
+public sealed class AuditLogCopy<TCatalog>(ICatalogBackend<TCatalog> backend, AuditTamperer tamper) : IAsyncDisposable
+    where TCatalog : IAsyncDisposable
+{
+    public AuditTamperer Tamper { get; } = tamper;
+
+    public Task<TCatalog> OpenAsync() => backend.OpenAsync();
+
+    public async ValueTask DisposeAsync()
+    {
+        await Tamper.DisposeAsync();
+        await backend.DisposeAsync();
+    }
+}
+
+/// <summary>The pristine log in a SQLite file; a copy is a copy of the file.</summary>
+public sealed class SqliteTenThousandEventLog() : TenThousandEventLogFixture<SqliteCatalog>(new SqliteBackend())
+{
+    protected override async Task<AuditLogCopy<SqliteCatalog>> CopyPristineAsync()
+    {
+        var copy = new SqliteBackend();
+        File.Copy(((SqliteBackend)Pristine).DatabasePath, copy.DatabasePath);
+        return new AuditLogCopy<SqliteCatalog>(copy, await AuditTamperer.ForAsync(copy));
+    }
+}
+
+/// <summary>The pristine log in a PostgreSQL schema; a copy is a new catalog schema holding the same audit rows.</summary>
+public sealed class PostgresTenThousandEventLog() : TenThousandEventLogFixture<PostgresCatalog>(new PostgresBackend())
+{
+    protected override async Task<AuditLogCopy<PostgresCatalog>> CopyPristineAsync()
+    {
+        var pristine = new NpgsqlConnectionStringBuilder(await ((PostgresBackend)Pristine).ConnectionStringAsync()).SearchPath;
+        var copy = new PostgresBackend();
+        await (await copy.OpenAsync()).DisposeAsync();
+        var tamper = await AuditTamperer.ForAsync(copy);
+        await tamper.ExecuteAsync($"""
+            INSERT INTO audit_events SELECT * FROM {pristine}.audit_events;
+            INSERT INTO audit_checkpoints SELECT * FROM {pristine}.audit_checkpoints;
+            UPDATE audit_tree SET (size, frontier) = (SELECT size, frontier FROM {pristine}.audit_tree WHERE id = 1) WHERE id = 1;
+            """);
+        return new AuditLogCopy<PostgresCatalog>(copy, tamper);
+    }
+}
+
+public sealed class SqliteAuditTamperTests(SqliteTenThousandEventLog log)
+    : AuditTamperContract<SqliteCatalog>(log), IClassFixture<SqliteTenThousandEventLog>;
+
+public sealed class PostgresAuditTamperTests(PostgresTenThousandEventLog log)
+    : AuditTamperContract<PostgresCatalog>(log), IClassFixture<PostgresTenThousandEventLog>;
+
+/// <summary>
 /// The audit acceptance test of the oversight issue: on a log of 10,000 events, every single-byte change, deletion,
 /// reordering, truncation, insertion, wrong tree size and forged signature is detected, the untouched log verifies, and
 /// a consistency proof from an old checkpoint verifies — and fails once history is rewritten. Tampering is raw SQL on
-/// the SQLite file after dropping the append-only triggers, as someone holding the file would do.
+/// the database after taking off the append-only guards, as someone holding the SQLite file or allowed to alter the
+/// PostgreSQL tables would do; both backends must detect the same things.
 /// </summary>
-public sealed class AuditTamperTests(TenThousandEventLog log) : IClassFixture<TenThousandEventLog>, IDisposable
+public abstract class AuditTamperContract<TCatalog>(TenThousandEventLogFixture<TCatalog> log) : IDisposable
+    where TCatalog : class, IAuditLog, IAsyncDisposable
 {
     private static readonly string[] s_eventFields = ["at", "actor", "action", "subject", "details", "leaf_hash"];
 
     private readonly TempDirectory _dir = new("audit-tamper");
 
-    public void Dispose() => _dir.Dispose();
+    public void Dispose()
+    {
+        _dir.Dispose();
+        GC.SuppressFinalize(this);
+    }
 
-    [Fact]
+    [SkippableFact]
     public async Task The_untouched_log_verifies()
     {
-        var path = Copy();
-        await using var catalog = await SqliteCatalog.OpenAsync(path, TestData.Model);
+        await using var copy = await log.CopyAsync();
+        await using var catalog = await copy.OpenAsync();
         var progress = new List<AuditVerifyProgress>();
         var report = await catalog.VerifyAsync(log.Key, new SyncProgress(progress.Add));
 
@@ -107,33 +196,30 @@ public sealed class AuditTamperTests(TenThousandEventLog log) : IClassFixture<Te
         Assert.True(progress.Count >= 3);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Six_hundred_single_byte_changes_spread_over_every_event_field_are_each_detected()
     {
-        var path = Copy();
+        await using var copy = await log.CopyAsync();
         var tampered = new Dictionary<long, string>();
-        await using (var raw = Raw(path))
+        await copy.Tamper.DropGuardsAsync();
+        for (var k = 0; k < 600; k++)
         {
-            DropGuards(raw);
-            for (var k = 0; k < 600; k++)
+            // Spread over the whole log, every field, every byte position, with varying bit masks.
+            var seq = 1 + ((k * 16_661L) % TenThousandEventLog.Events);
+            while (tampered.ContainsKey(seq))
             {
-                // Spread over the whole log, every field, every byte position, with varying bit masks.
-                var seq = 1 + ((k * 16_661L) % TenThousandEventLog.Events);
-                while (tampered.ContainsKey(seq))
-                {
-                    seq = (seq % TenThousandEventLog.Events) + 1;
-                }
-
-                var field = s_eventFields[k % s_eventFields.Length];
-                var bytes = ReadBytes(raw, "audit_events", field, "seq", seq);
-                var position = (k * 7919) % bytes.Length;
-                bytes[position] ^= (byte)(1 + (k % 255));
-                WriteBytes(raw, "audit_events", field, "seq", seq, bytes, asText: field != "leaf_hash");
-                tampered[seq] = $"{field}[{position}]";
+                seq = (seq % TenThousandEventLog.Events) + 1;
             }
+
+            var field = s_eventFields[k % s_eventFields.Length];
+            var bytes = await copy.Tamper.ReadBytesAsync("audit_events", field, "seq", seq);
+            var position = (k * 7919) % bytes.Length;
+            bytes[position] ^= (byte)(1 + (k % 255));
+            await copy.Tamper.WriteBytesAsync("audit_events", field, "seq", seq, bytes, asText: field != "leaf_hash");
+            tampered[seq] = $"{field}[{position}]";
         }
 
-        await using var catalog = await SqliteCatalog.OpenAsync(path, TestData.Model);
+        await using var catalog = await copy.OpenAsync();
         var report = await catalog.VerifyAsync(log.Key);
 
         Assert.False(report.IsIntact);
@@ -149,7 +235,7 @@ public sealed class AuditTamperTests(TenThousandEventLog log) : IClassFixture<Te
         Assert.All(s_eventFields, f => Assert.Contains(tampered.Values, v => v.StartsWith(f + "[", StringComparison.Ordinal)));
     }
 
-    [Theory]
+    [SkippableTheory]
     [InlineData("at", 0)]
     [InlineData("at", 26)]
     [InlineData("actor", 0)]
@@ -162,17 +248,14 @@ public sealed class AuditTamperTests(TenThousandEventLog log) : IClassFixture<Te
     public async Task One_changed_byte_in_one_event_names_that_event_and_every_checkpoint_after_it(string field, int position)
     {
         const long seq = 4_321;
-        var path = Copy();
-        await using (var raw = Raw(path))
-        {
-            DropGuards(raw);
-            var bytes = ReadBytes(raw, "audit_events", field, "seq", seq);
-            var at = position >= 0 ? position : bytes.Length + position;
-            bytes[at] ^= 0x01;
-            WriteBytes(raw, "audit_events", field, "seq", seq, bytes, asText: field != "leaf_hash");
-        }
+        await using var copy = await log.CopyAsync();
+        await copy.Tamper.DropGuardsAsync();
+        var bytes = await copy.Tamper.ReadBytesAsync("audit_events", field, "seq", seq);
+        var at = position >= 0 ? position : bytes.Length + position;
+        bytes[at] ^= 0x01;
+        await copy.Tamper.WriteBytesAsync("audit_events", field, "seq", seq, bytes, asText: field != "leaf_hash");
 
-        var report = await VerifyAsync(path);
+        var report = await VerifyAsync(copy);
         Assert.False(report.IsIntact);
         Assert.Equal(seq, report.FirstBadSeq);
         var problem = Assert.Single(report.Problems, p => p.Seq is not null);
@@ -191,19 +274,15 @@ public sealed class AuditTamperTests(TenThousandEventLog log) : IClassFixture<Te
         }
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task A_changed_type_or_sequence_number_is_detected()
     {
-        var path = Copy();
-        await using (var raw = Raw(path))
-        {
-            DropGuards(raw);
-            Execute(raw, "UPDATE audit_events SET at = 20250304 WHERE seq = 10");
-            Execute(raw, "UPDATE audit_events SET actor = CAST(actor AS BLOB) WHERE seq = 20");
-            Execute(raw, "UPDATE audit_events SET seq = seq + 65536 WHERE seq = 30");
-        }
+        await using var copy = await log.CopyAsync();
+        await copy.Tamper.DropGuardsAsync();
+        await copy.Tamper.StoreValuesOfOtherTypesAsync(atSeq: 10, actorSeq: 20);
+        await copy.Tamper.ExecuteAsync("UPDATE audit_events SET seq = seq + 65536 WHERE seq = 30");
 
-        var report = await VerifyAsync(path);
+        var report = await VerifyAsync(copy);
         Assert.Contains(report.Problems, p => p.Kind == AuditProblemKind.EventMalformed && p.Seq == 10);
         Assert.Contains(report.Problems, p => p.Kind == AuditProblemKind.EventMalformed && p.Seq == 20);
         Assert.Contains(report.Problems, p => p.Kind == AuditProblemKind.EventMissing && p.Seq == 30);
@@ -212,17 +291,14 @@ public sealed class AuditTamperTests(TenThousandEventLog log) : IClassFixture<Te
         Assert.Equal(1_000, report.FirstBadCheckpoint);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Deleting_an_event_is_detected()
     {
-        var path = Copy();
-        await using (var raw = Raw(path))
-        {
-            DropGuards(raw);
-            Execute(raw, "DELETE FROM audit_events WHERE seq = 6_000");
-        }
+        await using var copy = await log.CopyAsync();
+        await copy.Tamper.DropGuardsAsync();
+        await copy.Tamper.ExecuteAsync("DELETE FROM audit_events WHERE seq = 6000");
 
-        var report = await VerifyAsync(path);
+        var report = await VerifyAsync(copy);
         Assert.False(report.IsIntact);
         Assert.Equal(6_000, report.FirstBadSeq);
         Assert.Contains(report.Problems, p => p.Kind == AuditProblemKind.EventMissing && p.Seq == 6_000);
@@ -231,17 +307,15 @@ public sealed class AuditTamperTests(TenThousandEventLog log) : IClassFixture<Te
         Assert.Equal(9_999, report.Events);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Deleting_an_event_and_renumbering_the_rest_is_detected()
     {
-        var path = Copy();
-        await using (var raw = Raw(path))
-        {
-            DropGuards(raw);
-            Execute(raw, "DELETE FROM audit_events WHERE seq = 2_500; UPDATE audit_events SET seq = -(seq - 1) WHERE seq > 2_500; UPDATE audit_events SET seq = -seq WHERE seq < 0;");
-        }
+        await using var copy = await log.CopyAsync();
+        await copy.Tamper.DropGuardsAsync();
+        await copy.Tamper.ExecuteAsync(
+            "DELETE FROM audit_events WHERE seq = 2500; UPDATE audit_events SET seq = -(seq - 1) WHERE seq > 2500; UPDATE audit_events SET seq = -seq WHERE seq < 0;");
 
-        var report = await VerifyAsync(path);
+        var report = await VerifyAsync(copy);
         Assert.Equal(2_500, report.FirstBadSeq);
         Assert.DoesNotContain(report.Problems, p => p.Kind == AuditProblemKind.EventMissing);
 
@@ -251,28 +325,25 @@ public sealed class AuditTamperTests(TenThousandEventLog log) : IClassFixture<Te
         Assert.Equal(5_000, report.FirstBadCheckpoint);
     }
 
-    [Theory]
+    [SkippableTheory]
     [InlineData(false)]
     [InlineData(true)]
     public async Task Reordering_two_events_is_detected_even_with_recomputed_leaf_hashes(bool recomputeLeaves)
     {
-        var path = Copy();
-        await using (var raw = Raw(path))
+        await using var copy = await log.CopyAsync();
+        await copy.Tamper.DropGuardsAsync();
+        await copy.Tamper.ExecuteAsync("""
+            CREATE TEMP TABLE swap AS SELECT * FROM audit_events WHERE seq IN (3000, 7000);
+            UPDATE audit_events SET (at, actor, action, subject, details, leaf_hash) =
+                (SELECT at, actor, action, subject, details, leaf_hash FROM swap WHERE swap.seq = 10000 - audit_events.seq)
+            WHERE seq IN (3000, 7000);
+            """);
+        if (recomputeLeaves)
         {
-            DropGuards(raw);
-            Execute(raw, """
-                CREATE TEMP TABLE swap AS SELECT * FROM audit_events WHERE seq IN (3000, 7000);
-                UPDATE audit_events SET (at, actor, action, subject, details, leaf_hash) =
-                    (SELECT at, actor, action, subject, details, leaf_hash FROM swap WHERE swap.seq = 10000 - audit_events.seq)
-                WHERE seq IN (3000, 7000);
-                """);
-            if (recomputeLeaves)
-            {
-                RecomputeLeavesAndTree(raw);
-            }
+            await copy.Tamper.RecomputeLeavesAndTreeAsync();
         }
 
-        var report = await VerifyAsync(path);
+        var report = await VerifyAsync(copy);
         Assert.False(report.IsIntact);
         if (recomputeLeaves)
         {
@@ -287,17 +358,14 @@ public sealed class AuditTamperTests(TenThousandEventLog log) : IClassFixture<Te
         }
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Truncating_the_log_is_detected()
     {
-        var path = Copy();
-        await using (var raw = Raw(path))
-        {
-            DropGuards(raw);
-            Execute(raw, "DELETE FROM audit_events WHERE seq > 9_000");
-        }
+        await using var copy = await log.CopyAsync();
+        await copy.Tamper.DropGuardsAsync();
+        await copy.Tamper.ExecuteAsync("DELETE FROM audit_events WHERE seq > 9000");
 
-        var report = await VerifyAsync(path);
+        var report = await VerifyAsync(copy);
         Assert.False(report.IsIntact);
         Assert.Equal(9_000, report.Events);
         Assert.Equal(10_000, report.FirstBadCheckpoint);
@@ -305,47 +373,39 @@ public sealed class AuditTamperTests(TenThousandEventLog log) : IClassFixture<Te
         Assert.Contains(report.Problems, p => p.Kind == AuditProblemKind.TreeStateMismatch);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Truncating_the_log_and_its_checkpoints_and_tree_state_leaves_the_witness_to_notice()
     {
-        var path = Copy();
-        await using (var raw = Raw(path))
-        {
-            DropGuards(raw);
-            Execute(raw, "DELETE FROM audit_events WHERE seq > 4_000; DELETE FROM audit_checkpoints WHERE tree_size > 4_000;");
-            RecomputeLeavesAndTree(raw);
-        }
+        await using var copy = await log.CopyAsync();
+        await copy.Tamper.DropGuardsAsync();
+        await copy.Tamper.ExecuteAsync("DELETE FROM audit_events WHERE seq > 4000; DELETE FROM audit_checkpoints WHERE tree_size > 4000;");
+        await copy.Tamper.RecomputeLeavesAndTreeAsync();
 
-        await using var catalog = await SqliteCatalog.OpenAsync(path, TestData.Model);
+        await using var catalog = await copy.OpenAsync();
         Assert.True((await catalog.VerifyAsync(log.Key)).IsIntact);
         var witnessed = CheckpointNote.Parse(log.WitnessNote).ToCheckpoint(log.Key)!;
         var head = await catalog.TreeHeadAsync();
         Assert.True(head.TreeSize < witnessed.TreeSize);
     }
 
-    [Theory]
+    [SkippableTheory]
     [InlineData(false)]
     [InlineData(true)]
     public async Task Inserting_an_event_is_detected_even_with_recomputed_leaf_hashes(bool recomputeLeaves)
     {
-        var path = Copy();
-        await using (var raw = Raw(path))
+        await using var copy = await log.CopyAsync();
+        await copy.Tamper.DropGuardsAsync();
+        await copy.Tamper.ExecuteAsync("UPDATE audit_events SET seq = -(seq + 1) WHERE seq > 2000; UPDATE audit_events SET seq = -seq WHERE seq < 0;");
+        var forged = new NewAuditEvent("mallory", AuditActions.View, "image:1").At(2_001, DateTimeOffset.Parse("2025-01-01T00:00:00Z"));
+        await copy.Tamper.ExecuteAsync(
+            "INSERT INTO audit_events(seq, at, actor, action, subject, details, leaf_hash) VALUES (2001, @at, 'mallory', 'view', 'image:1', '{}', @leaf)",
+            ("at", AuditEvent.FormatTime(forged.At)), ("leaf", forged.LeafHash()));
+        if (recomputeLeaves)
         {
-            DropGuards(raw);
-            Execute(raw, "UPDATE audit_events SET seq = -(seq + 1) WHERE seq > 2_000; UPDATE audit_events SET seq = -seq WHERE seq < 0;");
-            var forged = new NewAuditEvent("mallory", AuditActions.View, "image:1").At(2_001, DateTimeOffset.Parse("2025-01-01T00:00:00Z"));
-            using var insert = raw.CreateCommand();
-            insert.CommandText = "INSERT INTO audit_events(seq, at, actor, action, subject, details, leaf_hash) VALUES (2001, $at, 'mallory', 'view', 'image:1', '{}', $leaf)";
-            insert.Parameters.AddWithValue("$at", AuditEvent.FormatTime(forged.At));
-            insert.Parameters.AddWithValue("$leaf", forged.LeafHash());
-            insert.ExecuteNonQuery();
-            if (recomputeLeaves)
-            {
-                RecomputeLeavesAndTree(raw);
-            }
+            await copy.Tamper.RecomputeLeavesAndTreeAsync();
         }
 
-        var report = await VerifyAsync(path);
+        var report = await VerifyAsync(copy);
         Assert.False(report.IsIntact);
         Assert.Equal(10_001, report.Events);
         Assert.Equal(5_000, report.FirstBadCheckpoint);
@@ -355,62 +415,51 @@ public sealed class AuditTamperTests(TenThousandEventLog log) : IClassFixture<Te
         }
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Appending_an_event_behind_the_logs_back_is_detected()
     {
-        var path = Copy();
-        await using (var raw = Raw(path))
-        {
-            var forged = new NewAuditEvent("mallory", AuditActions.Admin, "user:1").At(10_001, DateTimeOffset.Parse("2025-01-01T00:00:00Z"));
-            using var insert = raw.CreateCommand();
-            insert.CommandText = "INSERT INTO audit_events(seq, at, actor, action, subject, details, leaf_hash) VALUES (10001, $at, 'mallory', 'admin', 'user:1', '{}', $leaf)";
-            insert.Parameters.AddWithValue("$at", AuditEvent.FormatTime(forged.At));
-            insert.Parameters.AddWithValue("$leaf", forged.LeafHash());
-            insert.ExecuteNonQuery();
-        }
+        await using var copy = await log.CopyAsync();
+        var forged = new NewAuditEvent("mallory", AuditActions.Admin, "user:1").At(10_001, DateTimeOffset.Parse("2025-01-01T00:00:00Z"));
+        await copy.Tamper.ExecuteAsync(
+            "INSERT INTO audit_events(seq, at, actor, action, subject, details, leaf_hash) VALUES (10001, @at, 'mallory', 'admin', 'user:1', '{}', @leaf)",
+            ("at", AuditEvent.FormatTime(forged.At)), ("leaf", forged.LeafHash()));
 
-        var report = await VerifyAsync(path);
+        var report = await VerifyAsync(copy);
         Assert.Equal(AuditProblemKind.TreeStateMismatch, Assert.Single(report.Problems).Kind);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task A_wrong_tree_size_in_a_checkpoint_is_detected()
     {
-        var path = Copy();
-        await using (var raw = Raw(path))
-        {
-            DropGuards(raw);
-            Execute(raw, "UPDATE audit_checkpoints SET tree_size = 4_999 WHERE tree_size = 5_000");
-        }
+        await using var copy = await log.CopyAsync();
+        await copy.Tamper.DropGuardsAsync();
+        await copy.Tamper.ExecuteAsync("UPDATE audit_checkpoints SET tree_size = 4999 WHERE tree_size = 5000");
 
-        var report = await VerifyAsync(path);
+        var report = await VerifyAsync(copy);
         Assert.Equal(4_999, report.FirstBadCheckpoint);
         Assert.Contains(report.Problems, p => p.Kind == AuditProblemKind.CheckpointRootMismatch && p.CheckpointSize == 4_999);
         Assert.Contains(report.Problems, p => p.Kind == AuditProblemKind.CheckpointSignatureInvalid && p.CheckpointSize == 4_999);
         Assert.Null(report.FirstBadSeq);
     }
 
-    [Theory]
+    [SkippableTheory]
     [InlineData("root_hash")]
     [InlineData("at")]
     [InlineData("signature")]
     [InlineData("key_id")]
     public async Task A_changed_byte_in_any_checkpoint_field_is_detected_in_every_checkpoint(string field)
     {
-        var path = Copy();
-        await using (var raw = Raw(path))
+        await using var copy = await log.CopyAsync();
+        await copy.Tamper.DropGuardsAsync();
+        var k = 0;
+        foreach (var size in TenThousandEventLog.CheckpointSizes)
         {
-            DropGuards(raw);
-            var k = 0;
-            foreach (var size in TenThousandEventLog.CheckpointSizes)
-            {
-                var bytes = ReadBytes(raw, "audit_checkpoints", field, "tree_size", size);
-                bytes[(k++ * 13) % bytes.Length] ^= 0x04;
-                WriteBytes(raw, "audit_checkpoints", field, "tree_size", size, bytes, asText: field is "at" or "key_id");
-            }
+            var bytes = await copy.Tamper.ReadBytesAsync("audit_checkpoints", field, "tree_size", size);
+            bytes[(k++ * 13) % bytes.Length] ^= 0x04;
+            await copy.Tamper.WriteBytesAsync("audit_checkpoints", field, "tree_size", size, bytes, asText: field is "at" or "key_id");
         }
 
-        var report = await VerifyAsync(path);
+        var report = await VerifyAsync(copy);
         Assert.Equal(TenThousandEventLog.CheckpointSizes, report.Problems.Select(p => p.CheckpointSize!.Value).Distinct().Order());
         Assert.Null(report.FirstBadSeq);
         var expected = field switch
@@ -422,43 +471,36 @@ public sealed class AuditTamperTests(TenThousandEventLog log) : IClassFixture<Te
         Assert.All(TenThousandEventLog.CheckpointSizes, size => Assert.Contains(report.Problems, p => p.Kind == expected && p.CheckpointSize == size));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task A_checkpoint_signed_by_another_key_is_detected_whatever_key_id_it_claims()
     {
-        var path = Copy();
+        await using var copy = await log.CopyAsync();
         using var mallory = AuditSigningKey.LoadOrCreate(_dir.Combine("mallory"));
-        await using (var raw = Raw(path))
-        {
-            DropGuards(raw);
-            var root = ReadBytes(raw, "audit_checkpoints", "root_hash", "tree_size", 5_000);
-            var forged = Checkpoint.Sign(mallory, 5_000, root, DateTimeOffset.Parse("2025-01-01T00:00:00Z"));
-            using var update = raw.CreateCommand();
-            update.CommandText = """
-                UPDATE audit_checkpoints SET signature = $sig, at = $at, key_id = $key WHERE tree_size = 5000;
-                UPDATE audit_checkpoints SET signature = $sig, at = $at, key_id = $mallory WHERE tree_size = 1000;
-                """;
-            update.Parameters.AddWithValue("$sig", forged.Signature);
-            update.Parameters.AddWithValue("$at", AuditEvent.FormatTime(forged.Timestamp));
-            update.Parameters.AddWithValue("$key", log.Key.KeyId);
-            update.Parameters.AddWithValue("$mallory", mallory.KeyId);
-            update.ExecuteNonQuery();
-        }
+        await copy.Tamper.DropGuardsAsync();
+        var root = await copy.Tamper.ReadBytesAsync("audit_checkpoints", "root_hash", "tree_size", 5_000);
+        var forged = Checkpoint.Sign(mallory, 5_000, root, DateTimeOffset.Parse("2025-01-01T00:00:00Z"));
+        await copy.Tamper.ExecuteAsync(
+            """
+            UPDATE audit_checkpoints SET signature = @sig, at = @at, key_id = @key WHERE tree_size = 5000;
+            UPDATE audit_checkpoints SET signature = @sig, at = @at, key_id = @mallory WHERE tree_size = 1000;
+            """,
+            ("sig", forged.Signature), ("at", AuditEvent.FormatTime(forged.Timestamp)), ("key", log.Key.KeyId), ("mallory", mallory.KeyId));
 
-        var report = await VerifyAsync(path);
+        var report = await VerifyAsync(copy);
         Assert.Contains(report.Problems, p => p.Kind == AuditProblemKind.CheckpointSignatureInvalid && p.CheckpointSize == 5_000);
         Assert.Contains(report.Problems, p => p.Kind == AuditProblemKind.CheckpointUnknownKey && p.CheckpointSize == 1_000);
         Assert.DoesNotContain(report.Problems, p => p.CheckpointSize == 10_000);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task A_consistency_proof_from_the_witnessed_checkpoint_verifies_and_fails_once_history_is_rewritten()
     {
         var witnessed = CheckpointNote.Parse(log.WitnessNote).ToCheckpoint(log.Key);
         Assert.NotNull(witnessed);
         Assert.Equal(5_000, witnessed.TreeSize);
 
-        var path = Copy();
-        await using (var catalog = await SqliteCatalog.OpenAsync(path, TestData.Model))
+        await using var copy = await log.CopyAsync();
+        await using (var catalog = await copy.OpenAsync())
         {
             var latest = (await catalog.ListCheckpointsAsync())[^1];
             var proof = await catalog.ConsistencyProofAsync(witnessed.TreeSize, latest.TreeSize);
@@ -468,17 +510,14 @@ public sealed class AuditTamperTests(TenThousandEventLog log) : IClassFixture<Te
             Assert.True(inclusion.Verify(witnessed.RootHash));
         }
 
-        // Someone with the file and the signing key rewrites event 100 and every hash, tree state and checkpoint after
-        // it, and signs fresh checkpoints: the log verifies on its own, but not against what the witness kept.
-        await using (var raw = Raw(path))
-        {
-            DropGuards(raw);
-            Execute(raw, "UPDATE audit_events SET actor = 'someone-else' WHERE seq = 100; DELETE FROM audit_checkpoints;");
-            RecomputeLeavesAndTree(raw);
-        }
+        // Someone with the database and the signing key rewrites event 100 and every hash, tree state and checkpoint
+        // after it, and signs fresh checkpoints: the log verifies on its own, but not against what the witness kept.
+        await copy.Tamper.DropGuardsAsync();
+        await copy.Tamper.ExecuteAsync("UPDATE audit_events SET actor = 'someone-else' WHERE seq = 100; DELETE FROM audit_checkpoints;");
+        await copy.Tamper.RecomputeLeavesAndTreeAsync();
 
         using var key = AuditSigningKey.LoadOrCreate(log.DataDirectory);
-        await using var rewritten = await SqliteCatalog.OpenAsync(path, TestData.Model);
+        await using var rewritten = await copy.OpenAsync();
         var resigned = await rewritten.CheckpointAsync(key);
         Assert.True((await rewritten.VerifyAsync(log.Key)).IsIntact);
         Assert.Equal(10_000, resigned.TreeSize);
@@ -488,96 +527,10 @@ public sealed class AuditTamperTests(TenThousandEventLog log) : IClassFixture<Te
         Assert.False((await rewritten.InclusionProofAsync(100, resigned.TreeSize)).Verify(witnessed.RootHash));
     }
 
-    private async Task<AuditVerification> VerifyAsync(string path)
+    private async Task<AuditVerification> VerifyAsync(AuditLogCopy<TCatalog> copy)
     {
-        await using var catalog = await SqliteCatalog.OpenAsync(path, TestData.Model);
+        await using var catalog = await copy.OpenAsync();
         return await catalog.VerifyAsync(log.Key);
-    }
-
-    private string Copy()
-    {
-        var path = _dir.File($"{Guid.NewGuid():N}.db");
-        File.Copy(log.PristinePath, path);
-        return path;
-    }
-
-    private static SqliteConnection Raw(string path)
-    {
-        var connection = new SqliteConnection($"Data Source={path};Pooling=False");
-        connection.Open();
-        return connection;
-    }
-
-    private static void Execute(SqliteConnection connection, string sql)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.ExecuteNonQuery();
-    }
-
-    private static void DropGuards(SqliteConnection connection) => Execute(connection, """
-        DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete;
-        DROP TRIGGER audit_checkpoints_no_update; DROP TRIGGER audit_checkpoints_no_delete;
-        """);
-
-    private static byte[] ReadBytes(SqliteConnection connection, string table, string field, string key, long id)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT CAST({field} AS BLOB) FROM {table} WHERE {key} = $id";
-        command.Parameters.AddWithValue("$id", id);
-        return (byte[])command.ExecuteScalar()!;
-    }
-
-    /// <summary>Writes raw bytes back; text columns get them as TEXT whether or not they are still valid UTF-8.</summary>
-    private static void WriteBytes(SqliteConnection connection, string table, string field, string key, long id, byte[] bytes, bool asText)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = asText
-            ? $"UPDATE {table} SET {field} = CAST($value AS TEXT) WHERE {key} = $id"
-            : $"UPDATE {table} SET {field} = $value WHERE {key} = $id";
-        command.Parameters.AddWithValue("$value", bytes);
-        command.Parameters.AddWithValue("$id", id);
-        Assert.Equal(1, command.ExecuteNonQuery());
-    }
-
-    /// <summary>What a careful forger does after changing events: every leaf hash recomputed from the fields, and the tree state.</summary>
-    private static void RecomputeLeavesAndTree(SqliteConnection connection)
-    {
-        var rows = new List<(long Seq, byte[] Leaf)>();
-        using (var read = connection.CreateCommand())
-        {
-            read.CommandText = "SELECT seq, at, actor, action, subject, details FROM audit_events ORDER BY seq";
-            using var reader = read.ExecuteReader();
-            while (reader.Read())
-            {
-                var e = new AuditEvent(reader.GetInt64(0), AuditEvent.ParseTime(reader.GetString(1)), reader.GetString(2), reader.GetString(3),
-                    reader.GetString(4), AuditDetails.Parse(reader.GetString(5)));
-                rows.Add((e.Seq, e.LeafHash()));
-            }
-        }
-
-        var frontier = new MerkleFrontier();
-        using var tx = connection.BeginTransaction();
-        using var update = connection.CreateCommand();
-        update.Transaction = tx;
-        update.CommandText = "UPDATE audit_events SET leaf_hash = $leaf WHERE seq = $seq";
-        var leaf = update.Parameters.Add("$leaf", SqliteType.Blob);
-        var seq = update.Parameters.Add("$seq", SqliteType.Integer);
-        foreach (var row in rows)
-        {
-            leaf.Value = row.Leaf;
-            seq.Value = row.Seq;
-            update.ExecuteNonQuery();
-            frontier.Append(row.Leaf);
-        }
-
-        using var tree = connection.CreateCommand();
-        tree.Transaction = tx;
-        tree.CommandText = "UPDATE audit_tree SET size = $size, frontier = $frontier WHERE id = 1";
-        tree.Parameters.AddWithValue("$size", frontier.Size);
-        tree.Parameters.AddWithValue("$frontier", frontier.ToBytes());
-        tree.ExecuteNonQuery();
-        tx.Commit();
     }
 
     private sealed class SyncProgress(Action<AuditVerifyProgress> report) : IProgress<AuditVerifyProgress>
