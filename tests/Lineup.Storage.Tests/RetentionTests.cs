@@ -2,29 +2,54 @@ using Lineup.Core.Audit;
 using Lineup.Core.Catalog;
 using Lineup.Core.Oversight;
 using Lineup.Core.Security;
+using Lineup.Storage.Postgres;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Time.Testing;
+using Npgsql;
 
 namespace Lineup.Storage.Tests;
 
 /// <summary>
-/// Retention in the real SQLite catalog: settings and their audit events, the sweep per data class with legal holds,
-/// and audit pruning that leaves every checkpoint and proof verifiable while a blanked recent event is still caught.
+/// Retention in the real catalog, on each backend: settings and their audit events, the sweep per data class with
+/// legal holds, and audit pruning that leaves every checkpoint and proof verifiable while a blanked recent event is
+/// still caught. The tests that edit the database by hand do it through the backend's hooks (its own SQL).
 /// </summary>
-public sealed class RetentionTests : IDisposable
+public abstract class RetentionStoreContract<TCatalog>(ICatalogBackend<TCatalog> backend) : IAsyncLifetime
+    where TCatalog : class, IAsyncDisposable, IUserStore, ICaseStore, ISearchLog, IAuditLog, IRetentionStore
 {
     private static readonly DateTimeOffset s_start = DateTimeOffset.Parse("2025-03-04T05:06:07.1234567Z");
 
     private readonly TempDirectory _dir = new("retention");
     private readonly FakeTimeProvider _clock = new(s_start);
 
-    public void Dispose() => _dir.Dispose();
+    protected ICatalogBackend<TCatalog> Backend { get; } = backend;
 
-    private string DbPath => _dir.File("catalog.db");
+    public Task InitializeAsync() => Task.CompletedTask;
 
-    private Task<SqliteCatalog> OpenAsync() => SqliteCatalog.OpenAsync(DbPath, TestData.Model, _clock);
+    public async Task DisposeAsync()
+    {
+        await Backend.DisposeAsync();
+        _dir.Dispose();
+    }
 
-    [Fact]
+    private Task<TCatalog> OpenAsync() => Backend.OpenAsync(_clock);
+
+    /// <summary>Runs <paramref name="sql"/> on a connection of its own, outside the catalog.</summary>
+    protected Task ExecuteRawAsync(string sql) => BackendSql.ExecuteAsync(Backend, sql);
+
+    /// <summary>The first column of the first row of <paramref name="sql"/>, as an integer.</summary>
+    protected Task<long> ScalarRawAsync(string sql) => BackendSql.ScalarAsync(Backend, sql);
+
+    /// <summary>Asserts that the database refuses <paramref name="sql"/> with the backend's own exception type.</summary>
+    protected abstract Task AssertRawRefusedAsync(string sql);
+
+    /// <summary>The statement that drops the audit events' append-only trigger.</summary>
+    protected abstract string DropAuditTriggerSql { get; }
+
+    /// <summary>A blob literal of the backend's SQL from hex digits.</summary>
+    protected abstract string BlobLiteral(string hex);
+
+    [SkippableFact]
     public async Task Settings_start_at_the_defaults_and_each_change_is_validated_and_audited()
     {
         await using var catalog = await OpenAsync();
@@ -59,11 +84,11 @@ public sealed class RetentionTests : IDisposable
 
         // Equal TTLs are allowed; the policy survives reopening.
         await catalog.SetRetentionAsync(DataClasses.AuditEvents, 365, "admin-b");
-        await using var reopened = await SqliteCatalog.OpenAsync(DbPath, TestData.Model, _clock);
+        await using var reopened = await OpenAsync();
         Assert.Equal(new RetentionPolicy(30, 365, 365), RetentionPolicy.From(await reopened.GetRetentionAsync()));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task A_sweep_deletes_each_class_after_its_time_to_live_and_keeps_the_searches_and_what_a_legal_hold_covers()
     {
         await using var catalog = await OpenAsync();
@@ -75,8 +100,8 @@ public sealed class RetentionTests : IDisposable
         var heldSearch = await SearchAsync(catalog, held, 1);
         var freeSearch = await SearchAsync(catalog, free, 2);
         var refused = await catalog.RecordSearchAsync(Search(null, "refused", _clock.GetUtcNow()) with { Outcome = SearchOutcome.RefusedIntake, Refusal = "case_missing" });
-        Decide(freeSearch, 1);
-        Decide(heldSearch, 1);
+        await DecideAsync(freeSearch, 1);
+        await DecideAsync(heldSearch, 1);
 
         // A day short of the probe TTL: nothing expires, and the receipt says so.
         _clock.Advance(TimeSpan.FromDays(89));
@@ -94,7 +119,7 @@ public sealed class RetentionTests : IDisposable
         Assert.Null(await catalog.GetProbeAsync(freeSearch));
         Assert.NotNull(await catalog.GetProbeAsync(heldSearch));
         Assert.Equal(3, (await catalog.GetCandidatesAsync(freeSearch)).Count);
-        Assert.Equal(1, CountRows("SELECT count(*) FROM candidate_decisions WHERE search_id = " + freeSearch));
+        Assert.Equal(1, await ScalarRawAsync("SELECT count(*) FROM candidate_decisions WHERE search_id = " + freeSearch));
 
         // Past the candidate TTL: the free case's list and its decisions go; the held case keeps everything.
         _clock.Advance(TimeSpan.FromDays(275));
@@ -102,9 +127,9 @@ public sealed class RetentionTests : IDisposable
         Assert.Equal((0L, 1L, 3L, 1L), (lists.ProbesDeleted, lists.CandidateListsDeleted, lists.CandidatesDeleted, lists.DecisionsDeleted));
         Assert.Equal((1L, 1L), (lists.ProbesHeld, lists.CandidateListsHeld));
         Assert.Empty(await catalog.GetCandidatesAsync(freeSearch));
-        Assert.Equal(0, CountRows("SELECT count(*) FROM candidate_decisions WHERE search_id = " + freeSearch));
+        Assert.Equal(0, await ScalarRawAsync("SELECT count(*) FROM candidate_decisions WHERE search_id = " + freeSearch));
         Assert.Equal(3, (await catalog.GetCandidatesAsync(heldSearch)).Count);
-        Assert.Equal(1, CountRows("SELECT count(*) FROM candidate_decisions WHERE search_id = " + heldSearch));
+        Assert.Equal(1, await ScalarRawAsync("SELECT count(*) FROM candidate_decisions WHERE search_id = " + heldSearch));
 
         // The search rows, refused ones included, are the record of use: they stay.
         Assert.NotNull(await catalog.GetSearchAsync(freeSearch));
@@ -128,7 +153,7 @@ public sealed class RetentionTests : IDisposable
         Assert.Equal("90/365/3650", receipt.Details["ttl_days"]!.Value.Text);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Pruning_blanks_old_events_contiguously_and_every_checkpoint_and_proof_still_verifies()
     {
         var dataDirectory = _dir.Combine("data");
@@ -183,7 +208,7 @@ public sealed class RetentionTests : IDisposable
         Assert.True((await catalog.VerifyAsync(key.Public)).IsIntact);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Pruning_stops_at_the_first_event_young_enough_even_when_a_later_one_is_older()
     {
         await using var catalog = await OpenAsync();
@@ -203,7 +228,29 @@ public sealed class RetentionTests : IDisposable
         Assert.True((await catalog.VerifyAsync(null)).IsIntact);
     }
 
-    [Fact]
+    [SkippableFact]
+    public async Task Sweeps_started_at_once_prune_each_event_once_and_the_log_still_verifies()
+    {
+        await using var catalog = await OpenAsync();
+        await catalog.SetRetentionAsync(DataClasses.CandidateLists, 10, "admin");
+        await catalog.SetRetentionAsync(DataClasses.AuditEvents, 10, "admin");
+        for (var i = 1; i <= 20; i++)
+        {
+            await catalog.AppendAsync(new NewAuditEvent("alice", AuditActions.View, $"image:{i}"));
+            _clock.Advance(TimeSpan.FromDays(1));
+        }
+
+        // The two settings and events 1 to 10 are older than 10 days. However the sweeps interleave, each of those is
+        // pruned by exactly one of them, every sweep reports the same prefix, and each writes its own receipt.
+        var sweeps = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(() => catalog.SweepAsync(_clock.GetUtcNow(), "sweeper"))));
+        Assert.Equal(12, sweeps.Sum(s => s.AuditEventsPruned));
+        Assert.All(sweeps, s => Assert.Equal(12, s.PrunedThrough));
+        Assert.Equal([23L, 24L, 25L, 26L], sweeps.Select(s => s.AuditSeq).Order());
+        Assert.Equal(12, (await catalog.ReadEventsAsync(1, 100)).Count(e => e.IsPruned));
+        Assert.True((await catalog.VerifyAsync(null)).IsIntact);
+    }
+
+    [SkippableFact]
     public async Task Verify_reports_a_recent_event_blanked_by_hand_and_a_pruned_event_that_kept_its_text()
     {
         await using (var catalog = await OpenAsync())
@@ -223,10 +270,7 @@ public sealed class RetentionTests : IDisposable
 
         // The trigger allows exactly the pruning update, so someone with the file can blank a recent event without
         // touching a trigger: its stored leaf still fits the tree, but no sweep pruned that far.
-        using (var raw = Raw())
-        {
-            Execute(raw, "UPDATE audit_events SET actor = '', action = '', subject = '', details = '', pruned_at = at WHERE seq = 19");
-        }
+        await ExecuteRawAsync("UPDATE audit_events SET actor = '', action = '', subject = '', details = '', pruned_at = at WHERE seq = 19");
 
         await using (var catalog = await OpenAsync())
         {
@@ -240,10 +284,7 @@ public sealed class RetentionTests : IDisposable
         }
 
         // A row marked pruned that still has its text is not what pruning writes (only possible with the trigger dropped).
-        using (var raw = Raw())
-        {
-            Execute(raw, "DROP TRIGGER audit_events_no_update; UPDATE audit_events SET pruned_at = at WHERE seq = 21");
-        }
+        await ExecuteRawAsync(DropAuditTriggerSql + "; UPDATE audit_events SET pruned_at = at WHERE seq = 21");
 
         await using (var catalog = await OpenAsync())
         {
@@ -253,7 +294,7 @@ public sealed class RetentionTests : IDisposable
         }
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task The_trigger_refuses_any_update_but_the_pruning_one()
     {
         await using (var catalog = await OpenAsync())
@@ -261,10 +302,9 @@ public sealed class RetentionTests : IDisposable
             await catalog.AppendAsync(new NewAuditEvent("alice", AuditActions.View, "image:1"));
         }
 
-        using var raw = Raw();
-        Assert.Throws<SqliteException>(() => Execute(raw, "UPDATE audit_events SET actor = 'mallory' WHERE seq = 1"));
-        Assert.Throws<SqliteException>(() => Execute(raw, "UPDATE audit_events SET actor = '', action = '', subject = '', details = '', pruned_at = 'x', leaf_hash = x'00' WHERE seq = 1"));
-        Assert.Throws<SqliteException>(() => Execute(raw, "DELETE FROM audit_events WHERE seq = 1"));
+        await AssertRawRefusedAsync("UPDATE audit_events SET actor = 'mallory' WHERE seq = 1");
+        await AssertRawRefusedAsync($"UPDATE audit_events SET actor = '', action = '', subject = '', details = '', pruned_at = 'x', leaf_hash = {BlobLiteral("00")} WHERE seq = 1");
+        await AssertRawRefusedAsync("DELETE FROM audit_events WHERE seq = 1");
     }
 
     private static SearchRecord Search(CaseRecord? of, string sha, DateTimeOffset at) =>
@@ -275,7 +315,7 @@ public sealed class RetentionTests : IDisposable
             ProbeSource = "field_photo",
         };
 
-    private async Task<long> SearchAsync(SqliteCatalog catalog, CaseRecord of, int n)
+    private async Task<long> SearchAsync(TCatalog catalog, CaseRecord of, int n)
     {
         var probe = new byte[512];
         new Random(n).NextBytes(probe);
@@ -284,21 +324,27 @@ public sealed class RetentionTests : IDisposable
     }
 
     /// <summary>A reviewer's decision on a candidate, written as the review store writes it.</summary>
-    private void Decide(long searchId, int rank)
-    {
-        using var raw = Raw();
-        Execute(raw, $"""
-            INSERT INTO candidate_decisions(search_id, rank, user_id, decision, reason, at)
-            VALUES ({searchId}, {rank}, (SELECT id FROM users WHERE name = 'reviewer-a'), 'reject', 'not the same person', '2025-03-04T05:06:07.0000000Z')
-            """);
-    }
+    private Task DecideAsync(long searchId, int rank) => ExecuteRawAsync($"""
+        INSERT INTO candidate_decisions(search_id, rank, user_id, decision, reason, at)
+        VALUES ({searchId}, {rank}, (SELECT id FROM users WHERE name = 'reviewer-a'), 'reject', 'not the same person', '2025-03-04T05:06:07.0000000Z')
+        """);
+}
 
-    private long CountRows(string sql)
+public sealed class SqliteRetentionTests() : RetentionStoreContract<SqliteCatalog>(new SqliteBackend())
+{
+    private string DbPath => ((SqliteBackend)Backend).DatabasePath;
+
+    protected override string DropAuditTriggerSql => "DROP TRIGGER audit_events_no_update";
+
+    protected override string BlobLiteral(string hex) => $"x'{hex}'";
+
+    protected override Task AssertRawRefusedAsync(string sql)
     {
         using var raw = Raw();
         using var command = raw.CreateCommand();
         command.CommandText = sql;
-        return (long)command.ExecuteScalar()!;
+        Assert.Throws<SqliteException>(() => command.ExecuteNonQuery());
+        return Task.CompletedTask;
     }
 
     private SqliteConnection Raw()
@@ -307,11 +353,52 @@ public sealed class RetentionTests : IDisposable
         connection.Open();
         return connection;
     }
+}
 
-    private static void Execute(SqliteConnection connection, string sql)
+public sealed class PostgresRetentionTests() : RetentionStoreContract<PostgresCatalog>(new PostgresBackend())
+{
+    protected override string DropAuditTriggerSql => "DROP TRIGGER audit_events_no_update ON audit_events";
+
+    protected override string BlobLiteral(string hex) => $"decode('{hex}', 'hex')";
+
+    /// <summary>
+    /// PostgreSQL keeps deleted and pruned row versions in the pages until VACUUM frees them: a sweep that removed rows
+    /// vacuums the tables it changed once it has committed (a manual VACUUM: <c>vacuum_count</c>), and one that removed
+    /// nothing vacuums nothing.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_sweep_vacuums_the_tables_it_removed_rows_from_and_only_those()
     {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.ExecuteNonQuery();
+        var clock = new FakeTimeProvider(DateTimeOffset.Parse("2025-03-04T05:06:07Z"));
+        await using var catalog = await Backend.OpenAsync(clock);
+        await catalog.AppendAsync(new NewAuditEvent("alice", AuditActions.View, "image:1"));
+
+        var idle = await catalog.SweepAsync(clock.GetUtcNow(), "sweeper");
+        Assert.False(idle.RemovedAny);
+        Assert.Equal(0, await VacuumCountAsync("audit_events"));
+
+        clock.Advance(TimeSpan.FromDays(3651));
+        var sweep = await catalog.SweepAsync(clock.GetUtcNow(), "sweeper");
+        Assert.Equal(2, sweep.AuditEventsPruned);
+        Assert.Equal(1, await VacuumCountAsync("audit_events"));
+        Assert.Equal(0, await VacuumCountAsync("search_probes"));
+        Assert.Equal(0, await VacuumCountAsync("search_candidates"));
+    }
+
+    private Task<long> VacuumCountAsync(string table) =>
+        ScalarRawAsync($"SELECT vacuum_count FROM pg_stat_user_tables WHERE schemaname = current_schema() AND relname = '{table}'");
+
+    protected override async Task AssertRawRefusedAsync(string sql)
+    {
+        await using var raw = await RawAsync();
+        await using var command = new NpgsqlCommand(sql, raw);
+        await Assert.ThrowsAsync<PostgresException>(() => command.ExecuteNonQueryAsync());
+    }
+
+    private async Task<NpgsqlConnection> RawAsync()
+    {
+        var connection = new NpgsqlConnection(await ((PostgresBackend)Backend).ConnectionStringAsync());
+        await connection.OpenAsync();
+        return connection;
     }
 }
