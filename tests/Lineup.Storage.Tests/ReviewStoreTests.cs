@@ -2,33 +2,38 @@ using Lineup.Core.Audit;
 using Lineup.Core.Catalog;
 using Lineup.Core.Oversight;
 using Lineup.Core.Security;
+using Lineup.Storage.Postgres;
 
 namespace Lineup.Storage.Tests;
 
 /// <summary>
-/// The two-person rule in the real SQLite catalog: who may decide, one decision each, two distinct confirmations before
-/// an export, rejections kept, every decision and refusal audited, and reviewers' queues independent of each other.
+/// The two-person rule in a real catalog: who may decide, one decision each, two distinct confirmations before an
+/// export, rejections kept, every decision and refusal audited, and reviewers' queues independent of each other.
 /// Searches are recorded directly (no models needed).
 /// </summary>
-public sealed class ReviewStoreTests : IDisposable
+public abstract class ReviewStoreContract<TCatalog>(ICatalogBackend<TCatalog> backend) : IAsyncLifetime
+    where TCatalog : class, ICatalog, IUserStore, ICaseStore, ISearchLog, IReviewStore, IAuditLog
 {
     private static readonly DateTimeOffset s_start = DateTimeOffset.Parse("2025-06-02T09:00:00Z", System.Globalization.CultureInfo.InvariantCulture);
 
-    private readonly TempDirectory _dir = new("reviews");
-    private readonly ManualClock _clock = new(s_start);
+    protected ICatalogBackend<TCatalog> Backend { get; } = backend;
 
-    public void Dispose() => _dir.Dispose();
+    protected ManualClock Clock { get; } = new(s_start);
 
-    private DateTimeOffset Now => _clock.GetUtcNow();
+    public Task InitializeAsync() => Task.CompletedTask;
 
-    private Task<SqliteCatalog> OpenAsync() => SqliteCatalog.OpenAsync(_dir.File("catalog.db"), TestData.Model, _clock);
+    public async Task DisposeAsync() => await Backend.DisposeAsync();
+
+    protected DateTimeOffset Now => Clock.GetUtcNow();
+
+    protected Task<TCatalog> OpenAsync() => Backend.OpenAsync(Clock);
 
     /// <summary>
     /// Users: ana (analyst, searches), rev1–rev3 (reviewers), both (analyst and reviewer), lapsed (reviewer whose training
     /// expired yesterday), outsider (a cleared reviewer not on the case), sup (supervisor). Case C-1 with every one of them
     /// but outsider assigned; a search by ana with three candidates (two above the threshold) and one by both.
     /// </summary>
-    private async Task<(CaseRecord Case, long AnaSearch, long BothSearch)> SeedAsync(SqliteCatalog catalog)
+    protected async Task<(CaseRecord Case, long AnaSearch, long BothSearch)> SeedAsync(TCatalog catalog)
     {
         foreach (var (name, roles) in new (string, Role[])[]
         {
@@ -51,7 +56,7 @@ public sealed class ReviewStoreTests : IDisposable
         return (opened, anaSearch, bothSearch);
     }
 
-    private async Task<long> RecordSearchAsync(SqliteCatalog catalog, string by, CaseRecord found, int candidates)
+    protected async Task<long> RecordSearchAsync(TCatalog catalog, string by, CaseRecord found, int candidates)
     {
         var list = Enumerable.Range(1, candidates)
             .Select(rank => new StoredCandidate(rank, 100 + rank, 200 + rank, 0.7f - (0.2f * (rank - 1)), 1e-6 * rank, AboveThreshold: rank <= 2))
@@ -67,7 +72,7 @@ public sealed class ReviewStoreTests : IDisposable
         return await catalog.RecordSearchAsync(record, new byte[] { 0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3 }, list);
     }
 
-    private async Task<ReviewRefusedException> RefusedAsync(Func<Task> act, string code)
+    protected static async Task<ReviewRefusedException> RefusedAsync(Func<Task> act, string code)
     {
         var e = await Assert.ThrowsAsync<ReviewRefusedException>(act);
         Assert.True(e.Code == code, $"expected {code}, got {e.Code}: {e.Message}");
@@ -75,10 +80,10 @@ public sealed class ReviewStoreTests : IDisposable
         return e;
     }
 
-    private static async Task<List<AuditEvent>> EventsAsync(SqliteCatalog catalog, string action) =>
+    protected static async Task<List<AuditEvent>> EventsAsync(TCatalog catalog, string action) =>
         (await catalog.ReadEventsAsync(1, 100_000)).Where(e => e.Action == action).ToList();
 
-    [Fact]
+    [SkippableFact]
     public async Task A_candidate_becomes_a_confirmed_lead_only_after_two_distinct_reviewers_confirm_and_only_then_exports()
     {
         await using var catalog = await OpenAsync();
@@ -87,14 +92,14 @@ public sealed class ReviewStoreTests : IDisposable
         var before = await RefusedAsync(() => catalog.ExportLeadAsync(search, 1, "ana"), ReviewRefusals.NotConfirmed);
         Assert.Equal(LeadStatus.Unreviewed, before.Status);
 
-        _clock.Advance(TimeSpan.FromMinutes(5));
+        Clock.Advance(TimeSpan.FromMinutes(5));
         var first = await catalog.DecideAsync(search, 1, "rev1", ReviewDecision.Confirm, null, Now);
         Assert.Equal(("rev1", ReviewDecision.Confirm, search, 1, Now), (first.User, first.Decision, first.SearchId, first.Rank, first.At));
         var afterOne = await RefusedAsync(() => catalog.ExportLeadAsync(search, 1, "ana"), ReviewRefusals.NotConfirmed);
         Assert.Equal(LeadStatus.AwaitingSecond, afterOne.Status);
         Assert.DoesNotContain("awaiting", afterOne.Message, StringComparison.OrdinalIgnoreCase);
 
-        _clock.Advance(TimeSpan.FromMinutes(5));
+        Clock.Advance(TimeSpan.FromMinutes(5));
         await catalog.DecideAsync(search, 1, "REV2", ReviewDecision.Confirm, "same scar above the left eye", Now);
         var decisions = await catalog.GetDecisionsAsync(search);
         Assert.Equal(["rev1", "rev2"], decisions.Select(d => d.User));
@@ -117,7 +122,7 @@ public sealed class ReviewStoreTests : IDisposable
         Assert.All(exports.Where(e => e.Details["outcome"]!.Value.Text == "refused"), e => Assert.Equal(ReviewRefusals.NotConfirmed, e.Details["refusal"]!.Value.Text));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Nobody_confirms_their_own_search_even_with_the_reviewer_role()
     {
         await using var catalog = await OpenAsync();
@@ -132,7 +137,7 @@ public sealed class ReviewStoreTests : IDisposable
         await RefusedAsync(() => catalog.ExportLeadAsync(bothSearch, 1, "both"), ReviewRefusals.NotConfirmed);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task The_requesting_analyst_without_the_reviewer_role_cannot_confirm()
     {
         await using var catalog = await OpenAsync();
@@ -143,7 +148,7 @@ public sealed class ReviewStoreTests : IDisposable
         Assert.Empty(await catalog.GetDecisionsAsync(search));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task One_reviewer_decides_a_candidate_once_and_cannot_change_or_repeat_it()
     {
         await using var catalog = await OpenAsync();
@@ -163,12 +168,13 @@ public sealed class ReviewStoreTests : IDisposable
         Assert.Equal(2, (await catalog.GetDecisionsAsync(search)).Count);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Concurrent_attempts_by_one_reviewer_record_exactly_one_decision_even_through_two_catalog_instances()
     {
         await using var catalog = await OpenAsync();
         var (_, search, _) = await SeedAsync(catalog);
-        // A second instance on the same file: its own write gate, so only SQLite's write lock (BEGIN IMMEDIATE) serialises them.
+        // A second instance on the same store: its own write gate and connections, so only the database serialises them
+        // (SQLite's write lock, BEGIN IMMEDIATE; PostgreSQL's lock on the candidate's row).
         await using var other = await OpenAsync();
         var attempts = Enumerable.Range(0, 16).Select(i => Task.Run(async () =>
         {
@@ -192,7 +198,7 @@ public sealed class ReviewStoreTests : IDisposable
         Assert.True((await catalog.VerifyAsync(null)).IsIntact);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Reviewers_not_assigned_not_cleared_disabled_or_unknown_are_refused()
     {
         await using var catalog = await OpenAsync();
@@ -205,7 +211,7 @@ public sealed class ReviewStoreTests : IDisposable
         // An NDA that runs out between two decisions refuses the second.
         await catalog.SetClearanceAsync("rev3", Now.AddDays(1), Now.AddYears(1), "tests");
         await catalog.DecideAsync(search, 1, "rev3", ReviewDecision.Confirm, null, Now);
-        _clock.Advance(TimeSpan.FromDays(2));
+        Clock.Advance(TimeSpan.FromDays(2));
         await RefusedAsync(() => catalog.DecideAsync(search, 2, "rev3", ReviewDecision.Confirm, null, Now), ReviewRefusals.Clearance);
 
         await catalog.DisableUserAsync("rev2");
@@ -217,7 +223,7 @@ public sealed class ReviewStoreTests : IDisposable
         Assert.Equal(["rev3"], (await catalog.GetDecisionsAsync(search)).Select(d => d.User));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Unknown_candidates_and_closed_cases_are_refused()
     {
         await using var catalog = await OpenAsync();
@@ -233,7 +239,7 @@ public sealed class ReviewStoreTests : IDisposable
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => catalog.DecideAsync(search, 1, "rev1", (ReviewDecision)7, null, Now));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task A_rejection_needs_a_reason_is_kept_and_makes_a_later_confirmation_a_dispute_not_a_lead()
     {
         await using var catalog = await OpenAsync();
@@ -263,7 +269,7 @@ public sealed class ReviewStoreTests : IDisposable
         Assert.Empty(await reopened.GetDecisionsForCaseAsync(found.Id + 1));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Every_decision_and_refusal_is_in_the_audit_log_without_the_reasons_text()
     {
         await using var catalog = await OpenAsync();
@@ -319,7 +325,7 @@ public sealed class ReviewStoreTests : IDisposable
         Assert.True((await catalog.VerifyAsync(null)).IsIntact);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Queues_hold_what_each_reviewer_may_decide_and_one_reviewers_decision_does_not_change_anothers_queue()
     {
         await using var catalog = await OpenAsync();
@@ -354,6 +360,198 @@ public sealed class ReviewStoreTests : IDisposable
         Assert.Equal(expected.Skip(1), Keys(await catalog.ReviewQueueAsync("rev2")));
     }
 
+    /// <summary>A clock the tests move by hand.</summary>
+    protected sealed class ManualClock(DateTimeOffset start) : TimeProvider
+    {
+        private DateTimeOffset _now = start;
+
+        public override DateTimeOffset GetUtcNow() => _now;
+
+        public void Advance(TimeSpan by) => _now += by;
+    }
+}
+
+public sealed class SqliteReviewStoreTests() : ReviewStoreContract<SqliteCatalog>(new SqliteBackend());
+
+/// <summary>The contract on PostgreSQL, and what only it has: reviewers racing on many connections and processes.</summary>
+public sealed class PostgresReviewStoreTests() : ReviewStoreContract<PostgresCatalog>(new PostgresBackend())
+{
+    private sealed record Attempt(long Search, int Rank, string User, ReviewDecision Decision, string? Reason, bool OnSecond);
+
+    /// <summary>
+    /// Two catalogs on one database (two API replicas: separate connection pools) race on eight candidates at once:
+    /// rev1 confirms each through both (a double click on two replicas), rev2 confirms, rev3 rejects every other one,
+    /// "both" (who ran the searches and is a reviewer too) tries to confirm their own, and sup exports. Whatever the
+    /// interleaving, each reviewer has exactly one decision per candidate, the searcher none, every attempt has exactly
+    /// one audit event (no decision without its event, no unique-key error escaping as a failure), and each export saw
+    /// exactly the decisions committed before it in the audit log's order.
+    /// </summary>
+    [SkippableFact]
+    public async Task Reviewers_racing_on_two_catalogs_keep_the_two_person_rule_and_nothing_is_half_written()
+    {
+        await using var first = await OpenAsync();
+        var (found, _, _) = await SeedAsync(first);
+        var searches = new List<long>();
+        for (var i = 0; i < 4; i++)
+        {
+            searches.Add(await RecordSearchAsync(first, "both", found, 2));
+        }
+
+        await using var second = await OpenAsync();
+        var candidates = searches.SelectMany(s => new[] { (Search: s, Rank: 1), (Search: s, Rank: 2) }).ToList();
+        var attempts = new List<Attempt>();
+        foreach (var (search, rank) in candidates)
+        {
+            attempts.Add(new(search, rank, "rev1", ReviewDecision.Confirm, null, OnSecond: false));
+            attempts.Add(new(search, rank, "rev1", ReviewDecision.Confirm, null, OnSecond: true));
+            attempts.Add(new(search, rank, "rev2", ReviewDecision.Confirm, null, OnSecond: true));
+            attempts.Add(new(search, rank, "both", ReviewDecision.Confirm, null, OnSecond: rank == 2));
+            if (rank == 2)
+            {
+                attempts.Add(new(search, rank, "rev3", ReviewDecision.Reject, "different ear shape", OnSecond: false));
+            }
+        }
+
+        var start = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var decided = attempts.Select(a => Task.Run(async () =>
+        {
+            await start.Task;
+            try
+            {
+                await (a.OnSecond ? second : first).DecideAsync(a.Search, a.Rank, a.User, a.Decision, a.Reason, Now);
+                return "recorded";
+            }
+            catch (ReviewRefusedException e)
+            {
+                return e.Code;
+            }
+        })).ToList();
+        var exported = candidates.Select(c => Task.Run(async () =>
+        {
+            await start.Task;
+            try
+            {
+                return (Export: await second.ExportLeadAsync(c.Search, c.Rank, "sup"), Refusal: (ReviewRefusedException?)null);
+            }
+            catch (ReviewRefusedException e)
+            {
+                Assert.Equal(ReviewRefusals.NotConfirmed, e.Code);
+                return (Export: (LeadExport?)null, Refusal: e);
+            }
+        })).ToList();
+        start.SetResult();
+        var outcomes = await Task.WhenAll(decided);
+        var exports = await Task.WhenAll(exported);
+
+        var confirms = await EventsAsync(first, AuditActions.Confirm);
+        var exportEvents = await EventsAsync(first, AuditActions.Export);
+        Assert.Equal(attempts.Count, confirms.Count);
+        Assert.Equal(candidates.Count, exportEvents.Count);
+        for (var i = 0; i < candidates.Count; i++)
+        {
+            var (search, rank) = candidates[i];
+            var subject = $"candidate:{search}/{rank}";
+            string[] OutcomesOf(string user) =>
+                [.. attempts.Select((a, j) => (a, j)).Where(x => x.a.Search == search && x.a.Rank == rank && x.a.User == user).Select(x => outcomes[x.j]).Order()];
+
+            // One decision per reviewer; the double click is refused, not an error; the searcher never decides.
+            Assert.Equal([ReviewRefusals.AlreadyDecided, "recorded"], OutcomesOf("rev1"));
+            Assert.Equal(["recorded"], OutcomesOf("rev2"));
+            Assert.Equal([ReviewRefusals.OwnSearch], OutcomesOf("both"));
+            var decisions = (await second.GetDecisionsAsync(search)).Where(d => d.Rank == rank).ToList();
+            Assert.Equal(rank == 2 ? ["rev1", "rev2", "rev3"] : ["rev1", "rev2"], decisions.Select(d => d.User).Order());
+            Assert.Equal(rank == 2 ? LeadStatus.Disputed : LeadStatus.Confirmed, LeadRules.Status(decisions));
+
+            // Each stored decision has exactly one "recorded" event naming it, and there are no others.
+            var recorded = confirms.Where(e => e.Subject == subject && e.Details["outcome"]!.Value.Text == "recorded").ToList();
+            Assert.Equal(decisions.Select(d => d.Id).Order(), recorded.Select(e => e.Details["decision_id"]!.Value.Integer!.Value).Order());
+
+            // The export saw exactly the decisions whose events precede its own.
+            var exportEvent = Assert.Single(exportEvents, e => e.Subject == subject);
+            var before = recorded.Where(e => e.Seq < exportEvent.Seq).Select(e => e.Details["decision_id"]!.Value.Integer!.Value).ToHashSet();
+            var seen = decisions.Where(d => before.Contains(d.Id)).ToList();
+            Assert.Equal(SqliteCatalog.StatusText(LeadRules.Status(seen)), exportEvent.Details["status"]!.Value.Text);
+            if (exports[i].Export is { } lead)
+            {
+                Assert.Equal(("exported", exportEvent.Seq), (exportEvent.Details["outcome"]!.Value.Text, lead.AuditSeq));
+                Assert.Equal(seen.Select(d => d.Id), lead.Decisions.Select(d => d.Id));
+                Assert.Equal(LeadStatus.Confirmed, lead.Status);
+            }
+            else
+            {
+                Assert.Equal("refused", exportEvent.Details["outcome"]!.Value.Text);
+                Assert.Equal((LeadStatus?)LeadRules.Status(seen), exports[i].Refusal!.Status);
+            }
+        }
+
+        Assert.True((await second.VerifyAsync(null)).IsIntact);
+    }
+
+    /// <summary>
+    /// Closing a case while reviewers decide its candidates on two catalogs: a decision either commits before the close
+    /// (its event comes first in the log) or is refused as <see cref="ReviewRefusals.CaseClosed"/> after it; no decision
+    /// passes the "case is open" check and commits after the close.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_case_closed_while_reviewers_decide_takes_no_decision_after_its_close()
+    {
+        await using var first = await OpenAsync();
+        var (found, _, _) = await SeedAsync(first);
+        var searches = new List<long>();
+        for (var i = 0; i < 4; i++)
+        {
+            searches.Add(await RecordSearchAsync(first, "both", found, 2));
+        }
+
+        await using var second = await OpenAsync();
+        var attempts = (from search in searches
+                        from rank in new[] { 1, 2 }
+                        from user in new[] { "rev1", "rev2", "rev3" }
+                        select (Search: search, Rank: rank, User: user)).ToList();
+        var start = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var decided = attempts.Select((a, i) => Task.Run(async () =>
+        {
+            await start.Task;
+            try
+            {
+                await (i % 2 == 0 ? first : second).DecideAsync(a.Search, a.Rank, a.User, ReviewDecision.Confirm, null, Now);
+                return "recorded";
+            }
+            catch (ReviewRefusedException e)
+            {
+                return e.Code;
+            }
+        })).ToList();
+        var closed = Task.Run(async () =>
+        {
+            await start.Task;
+            await second.CloseCaseAsync(found.Number, "sup");
+        });
+        start.SetResult();
+        var outcomes = await Task.WhenAll(decided);
+        await closed;
+
+        Assert.All(outcomes, o => Assert.Contains(o, new[] { "recorded", ReviewRefusals.CaseClosed }));
+        var close = Assert.Single(await EventsAsync(first, AuditActions.Admin), e => e.Subject == $"case:{found.Number}" && e.Details["change"]!.Value.Text == "case.close");
+        var confirms = await EventsAsync(first, AuditActions.Confirm);
+        Assert.Equal(attempts.Count, confirms.Count);
+        Assert.All(confirms, e => Assert.Equal(e.Details["outcome"]!.Value.Text == "recorded", e.Seq < close.Seq));
+        var stored = 0;
+        foreach (var search in searches)
+        {
+            stored += (await second.GetDecisionsAsync(search)).Count;
+        }
+
+        Assert.Equal(outcomes.Count(o => o == "recorded"), stored);
+        Assert.True((await second.VerifyAsync(null)).IsIntact);
+    }
+}
+
+/// <summary>Who sees which decisions (<see cref="ReviewVisibility"/>): pure rules, no catalog.</summary>
+public sealed class ReviewVisibilityTests
+{
+    private static readonly DateTimeOffset s_start = DateTimeOffset.Parse("2025-06-02T09:00:00Z", System.Globalization.CultureInfo.InvariantCulture);
+
     [Fact]
     public void Visibility_hides_other_reviewers_decisions_and_shows_the_searcher_only_a_final_status()
     {
@@ -387,14 +585,5 @@ public sealed class ReviewStoreTests : IDisposable
         Assert.Null(ReviewVisibility.For(both, [d1]).Status);
         Assert.Empty(ReviewVisibility.For(both, [d1]).Decisions);
         Assert.Equal(2, ReviewVisibility.For(both with { UserName = "rev2" }, [d1, d2]).Decisions.Count);
-    }
-
-    private sealed class ManualClock(DateTimeOffset start) : TimeProvider
-    {
-        private DateTimeOffset _now = start;
-
-        public override DateTimeOffset GetUtcNow() => _now;
-
-        public void Advance(TimeSpan by) => _now += by;
     }
 }
