@@ -664,7 +664,6 @@ public sealed partial class SqliteCatalog : INetworkStore
         // on 20,000 pages, 439,000 edges) the self-joins took 5 s warm and 20 s cold, their plan resting on automatic
         // indexes (the sqlite3 3.40 shell planned the same text to run for over ten minutes).
         var seeds = identityIds?.ToHashSet();
-        var edges = new Dictionary<(long A, long B), EdgeBuilder>();
         await using var connection = await OpenReaderAsync(ct).ConfigureAwait(false);
 
         // One snapshot for all reads, so the photo and page counts describe the same partition.
@@ -675,91 +674,7 @@ public sealed partial class SqliteCatalog : INetworkStore
         // Filtered, only the photos of the seed identities and the photos on their pages are read.
         var wantedImages = seedImages is null ? null : new HashSet<long>(seedImages.Concat(pages.SelectMany(p => p.Images)));
         var photos = await PhotoIdentitiesAsync(connection, snapshot, wantedImages, ct).ConfigureAwait(false);
-
-        // Photo evidence first, in image order; then pages, in page order, each edge's evidence list growing in that order.
-        foreach (var photo in photos.Values.OrderBy(p => p.ImageId))
-        {
-            var identities = photo.Identities;
-            for (var i = 0; i < identities.Count; i++)
-            {
-                for (var j = i + 1; j < identities.Count; j++)
-                {
-                    var (a, faceA) = identities[i];
-                    var (b, faceB) = identities[j];
-                    if (Wanted(a, b))
-                    {
-                        var edge = Edge(a, b);
-                        if (edge.Photos++ < evidenceLimit)
-                        {
-                            edge.Evidence.Add(new CoAppearanceEvidence(CoAppearanceKind.Photo, photo.ImageId, photo.ImageId, faceA, faceB, photo.PageUrl, photo.CapturedAt));
-                        }
-                    }
-                }
-            }
-        }
-
-        var first = new Dictionary<long, (PhotoIdentities Photo, long Face)>();
-        var together = new HashSet<(long, long)>();
-        foreach (var (url, images) in pages)
-        {
-            // Every two identities on the page that share no photo there: one page each, the evidence their first photos on it.
-            first.Clear();
-            together.Clear();
-            foreach (var image in images)
-            {
-                if (!photos.TryGetValue(image, out var photo))
-                {
-                    continue;
-                }
-
-                var identities = photo.Identities;
-                for (var i = 0; i < identities.Count; i++)
-                {
-                    first.TryAdd(identities[i].Identity, (photo, identities[i].Face));
-                    for (var j = i + 1; j < identities.Count; j++)
-                    {
-                        together.Add((identities[i].Identity, identities[j].Identity));
-                    }
-                }
-            }
-
-            var present = first.Keys.Order().ToArray();
-            for (var i = 0; i < present.Length; i++)
-            {
-                for (var j = i + 1; j < present.Length; j++)
-                {
-                    var (a, b) = (present[i], present[j]);
-                    if (!Wanted(a, b) || together.Contains((a, b)))
-                    {
-                        continue;
-                    }
-
-                    var edge = Edge(a, b);
-                    if (edge.Pages++ < evidenceLimit)
-                    {
-                        var (photoA, faceA) = first[a];
-                        var (photoB, faceB) = first[b];
-                        edge.Evidence.Add(new CoAppearanceEvidence(CoAppearanceKind.Page, photoA.ImageId, photoB.ImageId, faceA, faceB, url, photoA.CapturedAt));
-                    }
-                }
-            }
-        }
-
-        return [.. edges
-            .OrderBy(e => e.Key.A).ThenBy(e => e.Key.B)
-            .Select(e => new CoAppearanceEdge(e.Key.A, e.Key.B, e.Value.Photos, e.Value.Pages, e.Value.Evidence))];
-
-        bool Wanted(long a, long b) => seeds is null || seeds.Contains(a) || seeds.Contains(b);
-
-        EdgeBuilder Edge(long a, long b)
-        {
-            if (!edges.TryGetValue((a, b), out var edge))
-            {
-                edges[(a, b)] = edge = new EdgeBuilder();
-            }
-
-            return edge;
-        }
+        return CoAppearances.Pair(photos, pages, seeds, evidenceLimit);
     }
 
     public async Task<IReadOnlyList<TimelineEntry>> GetTimelineAsync(long identityId, CancellationToken ct = default)
@@ -833,40 +748,14 @@ public sealed partial class SqliteCatalog : INetworkStore
             SELECT i.page_url, coalesce(i.near_duplicate_of, i.id) FROM images i WHERE i.page_url IS NOT NULL
             ORDER BY 1, 2
             """;
-        var pages = new List<(string, long[])>();
-        string? page = null;
-        var images = new List<long>();
-        using (var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false))
+        var pages = new PageCollector(seedImages);
+        using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        while (await reader.ReadAsync(ct).ConfigureAwait(false))
         {
-            while (await reader.ReadAsync(ct).ConfigureAwait(false))
-            {
-                var url = reader.GetString(0);
-                if (url != page)
-                {
-                    Keep();
-                    page = url;
-                    images.Clear();
-                }
-
-                // A photo seen twice on the page (its own page and a sighting, or a copy) comes in adjacent rows.
-                var image = reader.GetInt64(1);
-                if (images.Count == 0 || images[^1] != image)
-                {
-                    images.Add(image);
-                }
-            }
+            pages.Add(reader.GetString(0), reader.GetInt64(1));
         }
 
-        Keep();
-        return pages;
-
-        void Keep()
-        {
-            if (page is not null && images.Count >= 2 && (seedImages is null || images.Exists(seedImages.Contains)))
-            {
-                pages.Add((page, [.. images]));
-            }
-        }
+        return pages.Finish();
     }
 
     /// <summary>
@@ -1065,7 +954,7 @@ public sealed partial class SqliteCatalog : INetworkStore
     }
 
     /// <summary>A correction's reason: trimmed, null when blank; refused when too long or holding control characters.</summary>
-    private static string? CorrectionReason(string? reason)
+    internal static string? CorrectionReason(string? reason)
     {
         if (string.IsNullOrWhiteSpace(reason))
         {
@@ -1083,7 +972,7 @@ public sealed partial class SqliteCatalog : INetworkStore
     }
 
     /// <summary>Refuses control characters and unpaired surrogates (the audit's canonical JSON escapes neither).</summary>
-    private static void RequireNetworkText(string text, string what, string parameter)
+    internal static void RequireNetworkText(string text, string what, string parameter)
     {
         for (var i = 0; i < text.Length; i++)
         {
@@ -1105,7 +994,7 @@ public sealed partial class SqliteCatalog : INetworkStore
     }
 
     /// <summary>At most <see cref="AuditDetails.MaxTextLength"/> characters of <paramref name="text"/>, never half a surrogate pair.</summary>
-    private static string AuditTextPrefix(string text)
+    internal static string AuditTextPrefix(string text)
     {
         if (text.Length <= AuditDetails.MaxTextLength)
         {
@@ -1121,7 +1010,7 @@ public sealed partial class SqliteCatalog : INetworkStore
         return text[..length];
     }
 
-    private static string CorrectionKindText(CorrectionKind kind) => kind switch
+    internal static string CorrectionKindText(CorrectionKind kind) => kind switch
     {
         CorrectionKind.Merge => "merge",
         CorrectionKind.Split => "split",
@@ -1130,7 +1019,7 @@ public sealed partial class SqliteCatalog : INetworkStore
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
     };
 
-    private static CorrectionKind ParseCorrectionKind(string text) => text switch
+    internal static CorrectionKind ParseCorrectionKind(string text) => text switch
     {
         "merge" => CorrectionKind.Merge,
         "split" => CorrectionKind.Split,
@@ -1151,45 +1040,5 @@ public sealed partial class SqliteCatalog : INetworkStore
     {
         using var command = NetworkCommand(tx, sql);
         await command.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-    }
-
-    /// <summary>A photo with its clustered identities (ascending) and a face of each.</summary>
-    private sealed class PhotoIdentities(long imageId, string? pageUrl, DateTimeOffset? capturedAt)
-    {
-        public long ImageId { get; } = imageId;
-
-        public string? PageUrl { get; } = pageUrl;
-
-        public DateTimeOffset? CapturedAt { get; } = capturedAt;
-
-        /// <summary>Each identity once, ascending, with its smallest face in the photo.</summary>
-        public List<(long Identity, long Face)> Identities { get; } = [];
-
-        public void Add(long identity, long face)
-        {
-            var at = Identities.FindIndex(e => e.Identity >= identity);
-            if (at < 0)
-            {
-                Identities.Add((identity, face));
-            }
-            else if (Identities[at].Identity != identity)
-            {
-                Identities.Insert(at, (identity, face));
-            }
-            else if (face < Identities[at].Face)
-            {
-                Identities[at] = (identity, face);
-            }
-        }
-    }
-
-    /// <summary>A co-appearance edge while it is being counted: photo evidence is all added before page evidence.</summary>
-    private sealed class EdgeBuilder
-    {
-        public int Photos { get; set; }
-
-        public int Pages { get; set; }
-
-        public List<CoAppearanceEvidence> Evidence { get; } = [];
     }
 }
