@@ -241,4 +241,35 @@ public sealed class PostgresSearchFilterTests() : SearchFilterContract<PostgresC
         Assert.True(await reader.ReadAsync());
         return (reader.IsDBNull(0) ? null : reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1));
     }
+
+    [Fact]
+    public async Task A_domain_filter_is_a_byte_order_range_on_each_host_index()
+    {
+        // The ranges compare in byte order; a host index in the database's language collation could not serve them and
+        // every domain filter would read all sightings. With sequential scans priced out, the plan shows whether the
+        // ranges are index conditions.
+        await using var connection = new NpgsqlConnection(await ((PostgresBackend)Backend).ConnectionStringAsync());
+        await connection.OpenAsync();
+        await using (var noSeqScan = new NpgsqlCommand("SET enable_seqscan = off", connection))
+        {
+            await noSeqScan.ExecuteNonQueryAsync();
+        }
+
+        await using var explain = new NpgsqlCommand(null, connection);
+        explain.CommandText = "EXPLAIN " + PostgresCatalog.BuildFilterQuery(
+            new SearchFilter(SourceDomains: ["example.com"]).Normalize(), explain.Parameters);
+        explain.Parameters.AddWithValue("model", TestData.Model);
+        var plan = new List<string>();
+        await using (var reader = await explain.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                plan.Add(reader.GetString(0));
+            }
+        }
+
+        var text = string.Join("\n", plan);
+        Assert.Contains("Index Cond: ((source_host_reversed >= ", text, StringComparison.Ordinal);
+        Assert.Contains("Index Cond: ((page_host_reversed >= ", text, StringComparison.Ordinal);
+    }
 }

@@ -73,7 +73,7 @@ public sealed partial class PostgresCatalog : ISearchFilterCatalog
     /// <c>sightings_captured</c> serves them: the times are fixed-width with punctuation at the same places and differ
     /// only in digits, which every collation orders alike.
     /// </remarks>
-    private static string BuildFilterQuery(SearchFilter filter, NpgsqlParameterCollection parameters)
+    internal static string BuildFilterQuery(SearchFilter filter, NpgsqlParameterCollection parameters)
     {
         var common = new List<string>();
         if (filter.Collections is { Count: > 0 } collections)

@@ -102,8 +102,10 @@ internal static class PostgresSchema
             record_id      text,
             licence        text,
             seen_at        text   NOT NULL,
-            source_host_reversed text,
-            page_host_reversed   text
+            -- Byte order, as SQLite's BINARY: the domain filter's ranges ([d, d + "/")) rely on it, and its indexes only
+            -- serve a range in the column's own collation.
+            source_host_reversed text COLLATE "C",
+            page_host_reversed   text COLLATE "C"
         );
         CREATE UNIQUE INDEX sightings_place ON sightings(image_id, coalesce(source_url, ''), coalesce(page_url, ''), coalesce(original_path, ''));
         CREATE INDEX sightings_source_host ON sightings(source_host_reversed, image_id) WHERE source_host_reversed IS NOT NULL;
