@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using System.Runtime.ExceptionServices;
 using System.Threading.Channels;
 using Lineup.Core.Catalog;
 using Lineup.Core.Indexing;
@@ -58,11 +59,20 @@ internal sealed class IndexHandle : IDisposable
         {
             var handle = await OpenDistributedAsync(options, catalog, dimensions, ct).ConfigureAwait(false);
             var garnet = (GarnetVectorIndex)handle.Index;
-            var clock = Stopwatch.StartNew();
-            progress?.Report($"index rebuild: repopulating {garnet.Layout.Shards} shards from the catalog…");
-            var added = await RepopulateAsync(catalog, garnet, Enumerable.Range(0, garnet.Layout.Shards).ToArray(), ct).ConfigureAwait(false);
-            return new IndexHandle(garnet, options.IndexDirectory,
-                $"distributed index rebuilt from the catalog: {added:N0} faces over {garnet.Layout.Shards} shards in {clock.Elapsed.TotalSeconds:0.0} s");
+            try
+            {
+                var clock = Stopwatch.StartNew();
+                progress?.Report($"index rebuild: repopulating {garnet.Layout.Shards} shards from the catalog…");
+                var added = await RepopulateAsync(catalog, garnet, Enumerable.Range(0, garnet.Layout.Shards).ToArray(), ct).ConfigureAwait(false);
+                return new IndexHandle(garnet, options.IndexDirectory,
+                    $"distributed index rebuilt from the catalog: {added:N0} faces over {garnet.Layout.Shards} shards in {clock.Elapsed.TotalSeconds:0.0} s");
+            }
+            catch
+            {
+                // The caller keeps its own handle when the rebuild fails; this one's cluster connection is closed.
+                handle.Dispose();
+                throw;
+            }
         }
 
         if (options.Index.Kind == "exact")
@@ -129,34 +139,91 @@ internal sealed class IndexHandle : IDisposable
     /// shard's repopulation (a staging key swapped in when complete, so searches of that shard see the old set until
     /// then, and the other shards are untouched). Faces carry their collection and jurisdiction as attributes.
     /// </summary>
+    /// <remarks>
+    /// When reading the catalog fails, no shard swaps in what it staged (each gets the failure through its feed and
+    /// deletes its staging key) and the reader's exception is thrown as it was: it is the cause, the shards' failures are
+    /// its echo. Only a shard that failed for a reason of its own as well is reported beside it, in an
+    /// <see cref="AggregateException"/> whose first exception is the reader's. A shard that fails stops reading its feed;
+    /// the feed is closed then, so the reader passes over that shard's faces and the other shards complete. Left open,
+    /// the reader would wait forever for room in it once 1,024 more of its faces came (a rebuild with 1,300 faces after
+    /// one a shard refused was still waiting after 3 minutes; DistributedRepopulateFailureTests).
+    /// </remarks>
     internal static async Task<long> RepopulateAsync(ICatalog catalog, GarnetVectorIndex garnet, IReadOnlyList<int> shards, CancellationToken ct)
     {
         var feeds = shards.ToDictionary(s => s, _ => Channel.CreateBounded<(long, float[], long, string?)>(1024));
-        var repopulating = shards.Select(s => garnet.RepopulateShardAsync(s, feeds[s].Reader.ReadAllAsync(ct), ct)).ToArray();
+        var repopulating = shards.Select(s => RepopulateShardAsync(garnet, s, feeds[s], ct)).ToArray();
+        Exception? readFailure = null;
         try
         {
             await foreach (var face in FacesWithAttributesAsync(catalog, ct).ConfigureAwait(false))
             {
                 if (feeds.TryGetValue(garnet.ShardOf(face.Key), out var feed))
                 {
-                    await feed.Writer.WriteAsync(face, ct).ConfigureAwait(false);
+                    try
+                    {
+                        await feed.Writer.WriteAsync(face, ct).ConfigureAwait(false);
+                    }
+                    catch (ChannelClosedException)
+                    {
+                        // That shard failed and closed its feed; its exception is thrown below.
+                    }
                 }
-            }
-
-            foreach (var feed in feeds.Values)
-            {
-                feed.Writer.Complete();
             }
         }
         catch (Exception e)
         {
-            foreach (var feed in feeds.Values)
-            {
-                feed.Writer.TryComplete(e);
-            }
+            readFailure = e;
         }
 
-        return (await Task.WhenAll(repopulating).ConfigureAwait(false)).Sum();
+        foreach (var feed in feeds.Values)
+        {
+            feed.Writer.TryComplete(readFailure);
+        }
+
+        long[]? added = null;
+        try
+        {
+            added = await Task.WhenAll(repopulating).ConfigureAwait(false);
+        }
+        catch (Exception) when (readFailure is not null)
+        {
+            // Examined below, with the reader's failure first.
+        }
+
+        if (readFailure is null)
+        {
+            return added!.Sum();
+        }
+
+        var own = shards.Zip(repopulating)
+            .Where(s => s.Second.Exception?.InnerException is { } e && e != readFailure && e is not OperationCanceledException)
+            .Select(s => (Shard: s.First, Error: s.Second.Exception!.InnerException!))
+            .ToList();
+        if (own.Count == 0)
+        {
+            ExceptionDispatchInfo.Throw(readFailure);
+        }
+
+        throw new AggregateException(
+            $"Reading the catalog failed ({readFailure.Message}); shard(s) {string.Join(", ", own.Select(o => o.Shard))} failed as well. " +
+            "No shard's live key was replaced by a partial set.",
+            [readFailure, .. own.Select(o => o.Error)]);
+    }
+
+    /// <summary>One shard's repopulation from its feed; the feed is closed when it ends, however it ends.</summary>
+    private static async Task<long> RepopulateShardAsync(
+        GarnetVectorIndex garnet, int shard, Channel<(long, float[], long, string?)> feed, CancellationToken ct)
+    {
+        try
+        {
+            return await garnet.RepopulateShardAsync(shard, feed.Reader.ReadAllAsync(ct), ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            // A shard that failed no longer reads: closing its feed lets the reader pass over its faces instead of
+            // blocking on a full feed.
+            feed.Writer.TryComplete();
+        }
     }
 
     /// <summary>Every catalogued face with its image's collection and that collection's jurisdiction, in face id order.</summary>

@@ -1,12 +1,18 @@
 using System.Diagnostics;
 using Lineup.Core.Catalog;
+using Lineup.Core.Imaging;
+using Lineup.Core.Indexing;
 using Lineup.Ingest;
 using Lineup.Ingest.Sources;
 
 namespace Lineup.Hosting;
 
 /// <summary>What one worker did until it stopped.</summary>
-public sealed record WorkerSummary(string Worker, long Claimed, long Committed, long LostLeases, long Faces, TimeSpan Elapsed);
+public sealed record WorkerSummary(string Worker, long Claimed, long Committed, long LostLeases, long Faces, TimeSpan Elapsed)
+{
+    /// <summary>Items another worker committed but died before indexing, whose faces this one added to the index.</summary>
+    public long Reindexed { get; init; }
+}
 
 /// <summary>
 /// Distributed ingest (<c>lineup ingest --queue</c> and <c>lineup worker</c>): the coordinator queues a run's items in
@@ -91,7 +97,7 @@ public sealed partial class LineupEngine
         var lease = TimeSpan.FromSeconds(Options.Distributed.LeaseSeconds);
         var host = Environment.MachineName;
         var clock = Stopwatch.StartNew();
-        long claimed = 0, committed = 0, lost = 0, faces = 0;
+        long claimed = 0, committed = 0, lost = 0, faces = 0, reindexed = 0;
 
         await queue.HeartbeatAsync(worker, host, lease, ct).ConfigureAwait(false);
         using var stopHeartbeat = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -114,9 +120,41 @@ public sealed partial class LineupEngine
             }
         }, stopHeartbeat.Token);
 
+        // Three stages overlap, so the analysers never wait on the network: the next claim is fetched while this one is
+        // analysed, and this one is committed (catalog, then index) while the next is analysed. One commit at a time,
+        // in claim order: each decides near-duplicates against what the previous one stored.
         var cursors = new Dictionary<long, SourceCursor>();
+        Task<IReadOnlyList<WorkClaim>>? claiming = null;
+        var committing = Task.CompletedTask;
+        IngestPipeline? pipeline = null;
+        IFaceScreen? screen = null;
+        NearDuplicateIndex? hashes = null;
+
+        async Task CommitAsync(IngestPipeline by, List<(long RunId, IngestPipeline.AnalysedClaims Items)> analysed, List<(Collection Collection, WorkClaim Claim)> reindex)
+        {
+            // Other workers' images since the last commit, so that a near-duplicate of one of them is recognised.
+            await NearDuplicatesAsync(ct).ConfigureAwait(false);
+            foreach (var (runId, items) in analysed)
+            {
+                var summary = await by.CommitClaimedAsync(items,
+                    (entries, token) => queue.CommitClaimedAsync(worker, runId, entries, token),
+                    (sequences, token) => queue.MarkIndexedAsync(runId, sequences, token),
+                    observer?.Item, ct).ConfigureAwait(false);
+                committed += summary.Items;
+                lost += items.Count - summary.Items;
+                faces += summary.Faces;
+            }
+
+            foreach (var run in reindex.GroupBy(r => r.Claim.RunId))
+            {
+                await ReindexAsync(queue, run.First().Collection, run.Key, [.. run.Select(r => r.Claim)], ct).ConfigureAwait(false);
+                reindexed += run.Count();
+            }
+        }
+
         try
         {
+            claiming = queue.ClaimAsync(worker, Options.Distributed.ClaimBatch, lease, ct);
             while (!ct.IsCancellationRequested)
             {
                 if (heartbeat.IsFaulted)
@@ -125,23 +163,40 @@ public sealed partial class LineupEngine
                     await heartbeat.ConfigureAwait(false);
                 }
 
-                var claims = await queue.ClaimAsync(worker, Options.Distributed.ClaimBatch, lease, ct).ConfigureAwait(false);
+                var claims = await claiming.ConfigureAwait(false);
+                claiming = null;
                 if (claims.Count == 0)
                 {
+                    // What is being committed still counts as claimed: finish it before deciding the queue is idle.
+                    await committing.ConfigureAwait(false);
                     if (untilIdle && await IsIdleAsync(queue, ct).ConfigureAwait(false))
                     {
                         break;
                     }
 
                     await Task.Delay(s_idlePoll, ct).ConfigureAwait(false);
+                    claiming = queue.ClaimAsync(worker, Options.Distributed.ClaimBatch, lease, ct);
                     continue;
                 }
 
                 claimed += claims.Count;
-                var nearDuplicates = await NearDuplicatesAsync(ct).ConfigureAwait(false);
-                var pipeline = new IngestPipeline(
-                    Analyzers(), Catalog, Ledger, Index, nearDuplicates,
-                    new IngestOptions { Limits = Options.Limits, FaceScreen = await IngestScreenAsync(ct).ConfigureAwait(false) });
+                claiming = queue.ClaimAsync(worker, Options.Distributed.ClaimBatch, lease, ct);
+
+                // The pipeline is built again only when the opt-out registry changed (a new screen), or an erasure in this
+                // process replaced the engine's near-duplicate index. Only the commit stage catches that index up and adds
+                // to it.
+                var current = await IngestScreenAsync(ct).ConfigureAwait(false);
+                if (pipeline is null || !ReferenceEquals(current, screen) || !ReferenceEquals(hashes, _nearDuplicates))
+                {
+                    screen = current;
+                    hashes = _nearDuplicates;
+                    pipeline = new IngestPipeline(
+                        Analyzers(), Catalog, Ledger, Index, hashes,
+                        new IngestOptions { Limits = Options.Limits, FaceScreen = screen });
+                }
+
+                var analysed = new List<(long RunId, IngestPipeline.AnalysedClaims Items)>();
+                var reindex = new List<(Collection, WorkClaim)>();
                 foreach (var group in claims.GroupBy(c => c.RunId))
                 {
                     var runId = group.Key;
@@ -151,17 +206,32 @@ public sealed partial class LineupEngine
                         cursors[runId] = cursor;
                     }
 
-                    var items = await cursor.TakeAsync(group.ToList(), ct).ConfigureAwait(false);
-                    var summary = await pipeline.RunClaimedAsync(items, cursor.Collection,
-                        (entries, token) => queue.CommitClaimedAsync(worker, runId, entries, token), observer?.Item, ct).ConfigureAwait(false);
-                    committed += summary.Items;
-                    lost += items.Count - summary.Items;
-                    faces += summary.Faces;
+                    // Items another worker committed but died before indexing need their faces only, not analysis.
+                    reindex.AddRange(group.Where(c => c.Committed).Select(c => (cursor.Collection, c)));
+                    var fresh = group.Where(c => !c.Committed).ToList();
+                    if (fresh.Count > 0)
+                    {
+                        var items = await cursor.TakeAsync(fresh, ct).ConfigureAwait(false);
+                        analysed.Add((runId, await pipeline.AnalyseClaimedAsync(items, cursor.Collection, ct).ConfigureAwait(false)));
+                    }
                 }
+
+                await committing.ConfigureAwait(false);
+                committing = CommitAsync(pipeline, analysed, reindex);
             }
+
+            await committing.ConfigureAwait(false);
         }
         finally
         {
+            // After a failure elsewhere, a commit in flight still ends before the claims are handed back; its own failure
+            // (if any) is secondary to the one being thrown.
+            await committing.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            if (claiming is not null)
+            {
+                await ((Task)claiming).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+
             await stopHeartbeat.CancelAsync().ConfigureAwait(false);
             try
             {
@@ -180,7 +250,40 @@ public sealed partial class LineupEngine
             await queue.ReleaseAsync(worker, CancellationToken.None).ConfigureAwait(false);
         }
 
-        return new WorkerSummary(worker, claimed, committed, lost, faces, clock.Elapsed);
+        return new WorkerSummary(worker, claimed, committed, lost, faces, clock.Elapsed) { Reindexed = reindexed };
+    }
+
+    /// <summary>
+    /// Adds the faces of items another worker committed to the catalog but died before adding to the index, then
+    /// confirms them. The catalog holds their embeddings; adding a face that did reach the index only replaces it.
+    /// </summary>
+    private async Task ReindexAsync(IIngestWorkQueue queue, Collection collection, long runId, IReadOnlyList<WorkClaim> claims, CancellationToken ct)
+    {
+        var faces = new List<(long, float[])>();
+        foreach (var claim in claims)
+        {
+            if (claim.ImageId is { } imageId)
+            {
+                foreach (var face in await Catalog.GetEmbeddingsOfImageAsync(imageId, ct).ConfigureAwait(false))
+                {
+                    faces.Add((face.FaceId, face.Vector));
+                }
+            }
+        }
+
+        if (Index is IFaceAttributeIndex attributed)
+        {
+            attributed.AddRange(faces, collection.Id, collection.Jurisdiction);
+        }
+        else
+        {
+            foreach (var (faceId, embedding) in faces)
+            {
+                Index.Add(faceId, embedding);
+            }
+        }
+
+        await queue.MarkIndexedAsync(runId, [.. claims.Select(c => c.Sequence)], ct).ConfigureAwait(false);
     }
 
     private static async Task<bool> IsIdleAsync(IIngestWorkQueue queue, CancellationToken ct)

@@ -72,18 +72,21 @@ public sealed class LineupOptions
         MaxDecodedSide = Decode.MaxDecodedSide,
     };
 
-    /// <summary>Throws <see cref="ValidationException"/> naming the first invalid setting.</summary>
     /// <summary>The budgets ingest sources enforce while reading: an item may be as large as the decoder accepts.</summary>
     public SourceLimits SourceLimits => new() { MaxItemBytes = Decode.MaxBytes };
 
+    /// <summary>
+    /// Throws <see cref="ValidationException"/> naming the first invalid setting by its configuration path (for example
+    /// <c>Lineup:Distributed:LeaseSeconds</c>), before anything is opened or created.
+    /// </summary>
     public void Validate()
     {
-        Validator.ValidateObject(this, new ValidationContext(this), validateAllProperties: true);
-        Validator.ValidateObject(Index, new ValidationContext(Index), validateAllProperties: true);
-        Validator.ValidateObject(Decode, new ValidationContext(Decode), validateAllProperties: true);
-        Validator.ValidateObject(Search, new ValidationContext(Search), validateAllProperties: true);
-        Validator.ValidateObject(Oversight, new ValidationContext(Oversight), validateAllProperties: true);
-        Validator.ValidateObject(Network, new ValidationContext(Network), validateAllProperties: true);
+        ValidateSection(this, Section);
+        ValidateSection(Index, Section + ":Index");
+        ValidateSection(Decode, Section + ":Decode");
+        ValidateSection(Search, Section + ":Search");
+        ValidateSection(Oversight, Section + ":Oversight");
+        ValidateSection(Network, Section + ":Network");
         Pictures.Validate();
         if (!IsDistributed && !string.Equals(Backend, "embedded", StringComparison.OrdinalIgnoreCase))
         {
@@ -92,24 +95,28 @@ public sealed class LineupOptions
 
         if (IsDistributed)
         {
-            Validator.ValidateObject(Distributed, new ValidationContext(Distributed), validateAllProperties: true);
-            if (string.IsNullOrWhiteSpace(Distributed.Postgres))
-            {
-                throw new ValidationException(
-                    "Lineup:Backend is distributed but Lineup:Distributed:Postgres (the PostgreSQL connection string) is not set.");
-            }
-
-            if (string.IsNullOrWhiteSpace(Distributed.Garnet))
-            {
-                throw new ValidationException(
-                    "Lineup:Backend is distributed but Lineup:Distributed:Garnet (the Garnet cluster's host:port list) is not set.");
-            }
+            ValidateSection(Distributed, Section + ":Distributed");
+            Distributed.Validate();
         }
 
         if (Index.Quantization is not ("f32" or "f16" or "i8"))
         {
             throw new ValidationException($"Lineup:Index:Quantization must be f32, f16 or i8, not '{Index.Quantization}'.");
         }
+    }
+
+    /// <summary>The data annotations of one section; the message names the setting by its path, not just its property.</summary>
+    private static void ValidateSection(object settings, string path)
+    {
+        var results = new List<ValidationResult>();
+        if (Validator.TryValidateObject(settings, new ValidationContext(settings), results, validateAllProperties: true))
+        {
+            return;
+        }
+
+        var first = results[0];
+        var member = first.MemberNames.FirstOrDefault();
+        throw new ValidationException($"{path}{(member is null ? "" : ":" + member)}: {first.ErrorMessage}");
     }
 }
 
@@ -137,6 +144,49 @@ public sealed class DistributedSettings
     /// <summary>Items a worker claims at a time.</summary>
     [Range(1, 1024)]
     public int ClaimBatch { get; set; } = 16;
+
+    /// <summary>
+    /// What the data annotations cannot say: both engines are named, the Garnet list parses, and the key prefix makes
+    /// shard keys whose hash tag is their first (<c>GarnetShardLayout</c>). Checked here so that a typo is reported by
+    /// its setting's name before the catalog is opened (the Garnet client's own messages name neither the setting nor,
+    /// for an empty list, the value), and before anything is created in PostgreSQL.
+    /// </summary>
+    internal void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(Postgres))
+        {
+            throw new ValidationException(
+                "Lineup:Backend is distributed but Lineup:Distributed:Postgres (the PostgreSQL connection string) is not set.");
+        }
+
+        if (string.IsNullOrWhiteSpace(Garnet))
+        {
+            throw new ValidationException(
+                "Lineup:Backend is distributed but Lineup:Distributed:Garnet (the Garnet cluster's host:port list) is not set.");
+        }
+
+        var nodes = Garnet.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (nodes.Length == 0)
+        {
+            throw new ValidationException($"Lineup:Distributed:Garnet names no node ('{Garnet}'); give host:port, separated by commas.");
+        }
+
+        foreach (var node in nodes)
+        {
+            var colon = node.LastIndexOf(':');
+            if (colon <= 0 || !int.TryParse(node.AsSpan(colon + 1), System.Globalization.NumberStyles.None,
+                System.Globalization.CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
+            {
+                throw new ValidationException($"Lineup:Distributed:Garnet: '{node}' is not host:port (a port from 1 to 65535).");
+            }
+        }
+
+        if (KeyPrefix.AsSpan().IndexOfAny('{', '}') >= 0)
+        {
+            throw new ValidationException(
+                $"Lineup:Distributed:KeyPrefix '{KeyPrefix}' may not contain '{{' or '}}': each shard key's hash tag must be its first.");
+        }
+    }
 }
 
 public sealed class IndexSettings

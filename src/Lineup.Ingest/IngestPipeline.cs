@@ -27,6 +27,9 @@ namespace Lineup.Ingest;
 /// <summary>Writes a batch of entries; null for an entry that was not this writer's to write (see <see cref="IngestPipeline.RunClaimedAsync"/>).</summary>
 public delegate Task<IReadOnlyList<IngestEntryResult?>> ClaimedCommit(IReadOnlyList<IngestEntry> entries, CancellationToken ct);
 
+/// <summary>Confirms that the faces of the committed items with these sequence numbers are in the vector index.</summary>
+public delegate Task IndexedConfirmation(IReadOnlyList<long> sequences, CancellationToken ct);
+
 public sealed class IngestPipeline
 {
     private readonly IReadOnlyList<IPhotoAnalyzer> _analyzers;
@@ -52,7 +55,7 @@ public sealed class IngestPipeline
     }
 
     /// <summary>What a worker made of one item.</summary>
-    private sealed record Result(
+    internal sealed record Result(
         long Sequence, IngestItem Item, IngestStatus Status, string? Reason, NewImage? Image, long? KnownImageId, StageTimings Timings)
     {
         public float Aspect => Image is { Height: > 0 } i ? i.Width / (float)i.Height : 0;
@@ -188,22 +191,29 @@ public sealed class IngestPipeline
         (await _ledger.CommitAsync(run.Id, entries, ct).ConfigureAwait(false)).ToArray<IngestEntryResult?>();
 
     /// <summary>
-    /// A distributed worker's share of a run (<c>lineup worker</c>): analyses <paramref name="items"/> — items the worker
-    /// claimed from the catalog's work queue, in any order and with gaps — on all analysers at once, and writes them
-    /// through <paramref name="commit"/> in batches of <see cref="IngestOptions.BatchSize"/>. The commit writes only
-    /// the items the worker still holds and answers null for the others (their lease passed and another worker took
-    /// them over), which are then neither reported nor indexed. Duplicates, near-duplicates, the opt-out screen and the
-    /// index are handled as in <see cref="RunAsync"/>.
+    /// A distributed worker's share of a run (<c>lineup worker</c>): <see cref="AnalyseClaimedAsync"/> then
+    /// <see cref="CommitClaimedAsync"/>. A worker that overlaps the two (analysing its next claim while the last one is
+    /// written) calls them itself.
     /// </summary>
     public async Task<IngestSummary> RunClaimedAsync(
-        IReadOnlyList<(long Sequence, IngestItem Item)> items, Collection collection, ClaimedCommit commit, Action<IngestOutcome>? onOutcome = null,
-        CancellationToken ct = default)
+        IReadOnlyList<(long Sequence, IngestItem Item)> items, Collection collection, ClaimedCommit commit, IndexedConfirmation? indexed = null,
+        Action<IngestOutcome>? onOutcome = null, CancellationToken ct = default)
+    {
+        var analysed = await AnalyseClaimedAsync(items, collection, ct).ConfigureAwait(false);
+        return await CommitClaimedAsync(analysed, commit, indexed, onOutcome, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Analyses <paramref name="items"/> — items a worker claimed from the catalog's work queue, in any order and with
+    /// gaps — on all analysers at once. Nothing is written: the catalog is only read (exact duplicates), and whether an
+    /// image is a near-duplicate is decided at the commit, against what is catalogued by then.
+    /// </summary>
+    public async Task<AnalysedClaims> AnalyseClaimedAsync(
+        IReadOnlyList<(long Sequence, IngestItem Item)> items, Collection collection, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(items);
         ArgumentNullException.ThrowIfNull(collection);
-        ArgumentNullException.ThrowIfNull(commit);
         var clock = Stopwatch.StartNew();
-        var tally = new IngestTally();
         var results = new Result[items.Count];
         var next = -1;
         await Task.WhenAll(_analyzers.Select(analyzer => Task.Run(async () =>
@@ -214,7 +224,33 @@ public sealed class IngestPipeline
                 results[i] = await AnalyseAsync(analyzer, items[i].Sequence, items[i].Item, collection, ct).ConfigureAwait(false);
             }
         }, ct))).ConfigureAwait(false);
+        Array.Sort(results, static (a, b) => a.Sequence.CompareTo(b.Sequence));
+        return new AnalysedClaims(this, collection, results, clock.Elapsed);
+    }
 
+    /// <summary>
+    /// Writes what <see cref="AnalyseClaimedAsync"/> made of a claim through <paramref name="commit"/>, in sequence order
+    /// and in batches of <see cref="IngestOptions.BatchSize"/>. The commit writes only the items the worker still holds
+    /// and answers null for the others (their lease passed and another worker took them over), which are then neither
+    /// reported nor indexed. Duplicates, near-duplicates, the opt-out screen and the index are handled as in
+    /// <see cref="RunAsync"/>. Once a batch's faces are in the index, <paramref name="indexed"/> confirms it for the items
+    /// that stored faces. Commits of one pipeline must not run concurrently: each decides near-duplicates against what the
+    /// previous ones stored.
+    /// </summary>
+    public async Task<IngestSummary> CommitClaimedAsync(
+        AnalysedClaims analysed, ClaimedCommit commit, IndexedConfirmation? indexed = null, Action<IngestOutcome>? onOutcome = null,
+        CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(analysed);
+        ArgumentNullException.ThrowIfNull(commit);
+        if (!ReferenceEquals(analysed.Pipeline, this))
+        {
+            throw new ArgumentException("These items were analysed by another pipeline (another opt-out screen); analyse them again.", nameof(analysed));
+        }
+
+        var clock = Stopwatch.StartNew();
+        var tally = new IngestTally();
+        var collection = analysed.Collection;
         var batch = new List<(Result Result, IngestEntry Entry)>(_options.BatchSize);
         void Report(IngestOutcome outcome)
         {
@@ -226,12 +262,12 @@ public sealed class IngestPipeline
         {
             if (batch.Count > 0)
             {
-                await CommitAsync(commit, collection, batch, Report, ct).ConfigureAwait(false);
+                await CommitAsync(commit, collection, batch, Report, ct, indexed).ConfigureAwait(false);
                 batch.Clear();
             }
         }
 
-        foreach (var result in results.OrderBy(r => r.Sequence))
+        foreach (var result in analysed.Results)
         {
             var entry = await ToEntryAsync(result, collection, batch, FlushAsync, ct).ConfigureAwait(false);
             batch.Add((result, entry));
@@ -242,7 +278,30 @@ public sealed class IngestPipeline
         }
 
         await FlushAsync().ConfigureAwait(false);
-        return tally.Summarize(clock.Elapsed);
+        return tally.Summarize(analysed.Elapsed + clock.Elapsed);
+    }
+
+    /// <summary>Claimed items analysed by <see cref="AnalyseClaimedAsync"/>, in sequence order, waiting for their commit.</summary>
+    public sealed class AnalysedClaims
+    {
+        internal AnalysedClaims(IngestPipeline pipeline, Collection collection, Result[] results, TimeSpan elapsed)
+        {
+            Pipeline = pipeline;
+            Collection = collection;
+            Results = results;
+            Elapsed = elapsed;
+        }
+
+        internal IngestPipeline Pipeline { get; }
+
+        internal Result[] Results { get; }
+
+        internal TimeSpan Elapsed { get; }
+
+        public Collection Collection { get; }
+
+        /// <summary>The items analysed.</summary>
+        public int Count => Results.Length;
     }
 
     /// <summary>Reads, hashes and analyses one item.</summary>
@@ -461,7 +520,9 @@ public sealed class IngestPipeline
     /// batch as a whole is rejected, each item is retried alone so that one bad row costs only itself; an
     /// item the catalog refuses alone is recorded as failed so the run moves on.
     /// </summary>
-    private async Task CommitAsync(ClaimedCommit commit, Collection collection, List<(Result Result, IngestEntry Entry)> batch, Action<IngestOutcome> report, CancellationToken ct)
+    private async Task CommitAsync(
+        ClaimedCommit commit, Collection collection, List<(Result Result, IngestEntry Entry)> batch, Action<IngestOutcome> report, CancellationToken ct,
+        IndexedConfirmation? indexed = null)
     {
         IReadOnlyList<IngestEntryResult?> stored;
         try
@@ -474,7 +535,7 @@ public sealed class IngestPipeline
             {
                 foreach (var one in batch)
                 {
-                    await CommitAsync(commit, collection, [one], report, ct).ConfigureAwait(false);
+                    await CommitAsync(commit, collection, [one], report, ct, indexed).ConfigureAwait(false);
                 }
 
                 return;
@@ -488,6 +549,7 @@ public sealed class IngestPipeline
 
         // A networked index takes the batch's faces in one pipelined call rather than a round trip per face.
         var attributed = _index is IFaceAttributeIndex ? new List<(long, float[])>() : null;
+        var withFaces = indexed is null ? null : new List<long>();
         for (var i = 0; i < batch.Count; i++)
         {
             var (result, entry) = batch[i];
@@ -510,6 +572,11 @@ public sealed class IngestPipeline
                     }
                 }
 
+                if (outcome.FaceIds.Count > 0)
+                {
+                    withFaces?.Add(entry.Sequence);
+                }
+
                 if (image.PerceptualHash is { } hash && outcome.ImageId is { } id)
                 {
                     _nearDuplicates.Add(id, hash, result.Aspect);
@@ -528,6 +595,11 @@ public sealed class IngestPipeline
         if (attributed is { Count: > 0 })
         {
             ((IFaceAttributeIndex)_index).AddRange(attributed, collection.Id, collection.Jurisdiction);
+        }
+
+        if (withFaces is { Count: > 0 })
+        {
+            await indexed!(withFaces, ct).ConfigureAwait(false);
         }
     }
 }

@@ -71,6 +71,7 @@ public sealed class PostgresWorkQueueTests : IAsyncLifetime
         var committed = await catalog.CommitClaimedAsync("alive", run.Id, [.. taken.Select(c => Entry(c, collection))]);
         Assert.All(committed, r => Assert.Equal(IngestStatus.Ingested, r!.Status));
         Assert.Equal(3, (await catalog.GetStatsAsync()).Faces);
+        await catalog.MarkIndexedAsync(run.Id, [.. taken.Select(c => c.Sequence)]);
         var finished = await catalog.GetRunAsync(run.Id);
         Assert.Equal(IngestRunStatus.Completed, finished!.Status);
         Assert.Equal(3, finished.ItemsDone);
@@ -90,6 +91,10 @@ public sealed class PostgresWorkQueueTests : IAsyncLifetime
         await Task.WhenAll(
             other.CommitClaimedAsync("b", run.Id, [.. b.Reverse().Select(c => Entry(c, collection))]),
             catalog.CommitClaimedAsync("a", run.Id, [.. a.Select(c => Entry(c, collection))]));
+        Assert.Equal(IngestRunStatus.Running, (await catalog.GetRunAsync(run.Id))!.Status);
+        await Task.WhenAll(
+            other.MarkIndexedAsync(run.Id, [.. b.Select(c => c.Sequence)]),
+            catalog.MarkIndexedAsync(run.Id, [.. a.Select(c => c.Sequence)]));
 
         var items = await catalog.GetRunItemsAsync(run.Id);
         Assert.Equal(Enumerable.Range(0, 20).Select(i => (long)i), items.Select(i => i.Sequence));
@@ -127,5 +132,132 @@ public sealed class PostgresWorkQueueTests : IAsyncLifetime
         Assert.Contains("failed", ex.Message, StringComparison.Ordinal);
         Assert.Empty(await catalog.ClaimAsync("w", 10, s_lease));
         await Assert.ThrowsAsync<CatalogException>(() => catalog.EnqueueAsync(999, [(0, "x")]));
+    }
+
+    [SkippableFact]
+    public async Task Items_that_stored_faces_stay_held_until_indexed_and_a_dead_workers_are_claimed_again_for_the_index_alone()
+    {
+        var (catalog, run, collection) = await QueueAsync(4);
+        await using var _ = catalog;
+        var claims = await catalog.ClaimAsync("dead", 4, TimeSpan.FromSeconds(1));
+        Assert.All(claims, c => Assert.False(c.Committed));
+
+        // Items 0 and 1 store a face; 2 finds none, 3 fails: only the first two wait for the index.
+        IngestEntry[] entries =
+        [
+            Entry(claims[0], collection),
+            Entry(claims[1], collection),
+            new(claims[2].Sequence, claims[2].Name, IngestStatus.NoFace, Image: TestData.Image(collection.Id, _random, faces: 0)),
+            new(claims[3].Sequence, claims[3].Name, IngestStatus.Failed, "p3.jpg: corrupt"),
+        ];
+        var results = await catalog.CommitClaimedAsync("dead", run.Id, entries);
+        var status = Assert.Single((await catalog.GetWorkStatusAsync()).Runs);
+        Assert.Equal((2L, 2L), (status.Done, status.Claimed));
+        Assert.Equal(IngestRunStatus.Running, (await catalog.GetRunAsync(run.Id))!.Status);
+
+        // The worker dies before its index add: after the lease, the two are claimed again, marked as committed, with
+        // the image each stored, and nothing else is offered.
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        var again = await catalog.ClaimAsync("alive", 10, s_lease);
+        Assert.Equal([0L, 1L], again.Select(c => c.Sequence));
+        Assert.All(again, c => Assert.True(c.Committed));
+        Assert.Equal(results.Take(2).Select(r => r!.ImageId), again.Select(c => c.ImageId));
+        Assert.Equal(2, await catalog.HeartbeatAsync("alive", "host", s_lease));
+
+        // A clean stop hands them back still waiting for the index, at once claimable.
+        Assert.Equal(2, await catalog.ReleaseAsync("alive"));
+        var third = await catalog.ClaimAsync("third", 10, s_lease);
+        Assert.Equal([0L, 1L], third.Select(c => c.Sequence));
+        Assert.All(third, c => Assert.True(c.Committed));
+
+        // Confirming completes the run; the catalog recorded each item once.
+        await catalog.MarkIndexedAsync(run.Id, [.. third.Select(c => c.Sequence)]);
+        Assert.Equal(IngestRunStatus.Completed, (await catalog.GetRunAsync(run.Id))!.Status);
+        Assert.Equal(4, Assert.Single((await catalog.GetWorkStatusAsync()).Runs).Done);
+        Assert.Equal(4, (await catalog.GetRunItemsAsync(run.Id)).Count);
+        Assert.Equal(2, (await catalog.GetStatsAsync()).Faces);
+    }
+
+    public static TheoryData<double> LeasesOutOfRange => new() { -1, 0, 0.999, 3600.001, 86400 };
+
+    [SkippableTheory]
+    [MemberData(nameof(LeasesOutOfRange))]
+    public async Task A_claim_with_a_lease_outside_one_second_to_one_hour_is_refused_and_claims_nothing(double seconds)
+    {
+        var (catalog, _, _) = await QueueAsync(3);
+        await using var _ = catalog;
+        var lease = TimeSpan.FromSeconds(seconds);
+
+        var ex = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => catalog.ClaimAsync("w", 3, lease));
+        Assert.Equal("lease", ex.ParamName);
+        Assert.Equal(lease, ex.ActualValue);
+        Assert.Contains("between one second and one hour", ex.Message, StringComparison.Ordinal);
+
+        // Nothing was claimed or recorded: every item is still pending, and a valid claim gets them all.
+        var run = Assert.Single((await catalog.GetWorkStatusAsync()).Runs);
+        Assert.Equal((3L, 0L, 0L, 0L), (run.Pending, run.Claimed, run.Expired, run.Done));
+        Assert.Equal([0L, 1L, 2L], (await catalog.ClaimAsync("w", 3, s_lease)).Select(c => c.Sequence));
+    }
+
+    [SkippableTheory]
+    [MemberData(nameof(LeasesOutOfRange))]
+    public async Task A_heartbeat_with_a_lease_outside_one_second_to_one_hour_is_refused_and_renews_nothing(double seconds)
+    {
+        var (catalog, _, _) = await QueueAsync(2);
+        await using var _ = catalog;
+        var held = await catalog.ClaimAsync("w", 2, TimeSpan.FromSeconds(5));
+        var before = (await catalog.GetWorkStatusAsync()).Workers;
+        var lease = TimeSpan.FromSeconds(seconds);
+
+        var ex = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => catalog.HeartbeatAsync("w", "host-a", lease));
+        Assert.Equal("lease", ex.ParamName);
+        Assert.Equal(lease, ex.ActualValue);
+        Assert.Contains("between one second and one hour", ex.Message, StringComparison.Ordinal);
+
+        // No worker row was written by the refused heartbeat, and the claims' leases were not touched.
+        Assert.Equal(before, (await catalog.GetWorkStatusAsync()).Workers);
+        Assert.Empty(before);
+        var leases = await LeasesAsync();
+        Assert.Equal(held.Select(c => c.LeaseUntil.ToUnixTimeMilliseconds()), leases);
+    }
+
+    [SkippableFact]
+    public async Task Leases_of_exactly_one_second_and_one_hour_are_accepted()
+    {
+        var (catalog, _, _) = await QueueAsync(2);
+        await using var _ = catalog;
+        Assert.Single(await catalog.ClaimAsync("short", 1, TimeSpan.FromSeconds(1)));
+        Assert.Single(await catalog.ClaimAsync("long", 1, TimeSpan.FromHours(1)));
+        Assert.Equal(1, await catalog.HeartbeatAsync("long", "host-a", TimeSpan.FromHours(1)));
+        Assert.Equal(1, await catalog.HeartbeatAsync("short", "host-b", TimeSpan.FromSeconds(1)));
+    }
+
+    [SkippableTheory]
+    [InlineData(0)]
+    [InlineData(-5)]
+    public async Task A_claim_of_fewer_than_one_item_is_refused_naming_the_count(int max)
+    {
+        var (catalog, _, _) = await QueueAsync(2);
+        await using var _ = catalog;
+        var ex = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => catalog.ClaimAsync("w", max, s_lease));
+        Assert.Equal("max", ex.ParamName);
+        Assert.Equal(2, Assert.Single((await catalog.GetWorkStatusAsync()).Runs).Pending);
+    }
+
+    /// <summary>The lease ends of the claimed items in sequence order, as the database holds them (milliseconds).</summary>
+    private async Task<long[]> LeasesAsync()
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(await _backend.ConnectionStringAsync());
+        await connection.OpenAsync();
+        await using var command = new Npgsql.NpgsqlCommand(
+            "SELECT floor(extract(epoch FROM lease_until) * 1000)::bigint FROM ingest_work WHERE state = 'claimed' ORDER BY seq", connection);
+        await using var reader = await command.ExecuteReaderAsync();
+        var leases = new List<long>();
+        while (await reader.ReadAsync())
+        {
+            leases.Add(reader.GetInt64(0));
+        }
+
+        return [.. leases];
     }
 }

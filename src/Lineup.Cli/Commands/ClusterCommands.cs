@@ -19,7 +19,13 @@ public static class ClusterCommands
         };
         status.SetAction((parse, ct) => GlobalOptions.RunAsync(async () =>
         {
-            await using var engine = await LineupEngine.OpenAsync(GlobalOptions.Resolve(parse), GlobalOptions.Progress(parse), ct);
+            var options = GlobalOptions.Resolve(parse);
+            if (!options.IsDistributed)
+            {
+                return NeedsDistributed("status");
+            }
+
+            await using var engine = await LineupEngine.OpenAsync(options, GlobalOptions.Progress(parse), ct);
             var report = await engine.GetClusterStatusAsync(topology: true, ct);
             if (parse.GetValue(json))
             {
@@ -49,7 +55,13 @@ public static class ClusterCommands
         };
         failover.SetAction((parse, ct) => GlobalOptions.RunAsync(async () =>
         {
-            await using var engine = await LineupEngine.OpenAsync(GlobalOptions.Resolve(parse), GlobalOptions.Progress(parse), ct);
+            var options = GlobalOptions.Resolve(parse);
+            if (!options.IsDistributed)
+            {
+                return NeedsDistributed("failover");
+            }
+
+            await using var engine = await LineupEngine.OpenAsync(options, GlobalOptions.Progress(parse), ct);
             var done = await engine.FailoverAsync(parse.GetValue(shard), ct);
             AnsiConsole.MarkupLineInterpolated($"{done.NewPrimary} took over from {done.OldPrimary}: shards {string.Join(", ", done.Shards)}.");
             return ExitCodes.Ok;
@@ -62,7 +74,13 @@ public static class ClusterCommands
         };
         repopulate.SetAction((parse, ct) => GlobalOptions.RunAsync(async () =>
         {
-            await using var engine = await LineupEngine.OpenAsync(GlobalOptions.Resolve(parse), GlobalOptions.Progress(parse), ct);
+            var options = GlobalOptions.Resolve(parse);
+            if (!options.IsDistributed)
+            {
+                return NeedsDistributed("repopulate");
+            }
+
+            await using var engine = await LineupEngine.OpenAsync(options, GlobalOptions.Progress(parse), ct);
             var number = parse.GetValue(repopulateShard);
             var added = await engine.RepopulateShardAsync(number, ct);
             AnsiConsole.MarkupLineInterpolated($"Shard {number} repopulated from the catalog: {added:N0} faces.");
@@ -71,6 +89,14 @@ public static class ClusterCommands
 
         return new Command("cluster", "The distributed backend: status, failover, shard repopulation") { status, failover, repopulate };
     }
+
+    /// <summary>
+    /// Refused before anything is opened: on the embedded backend the engine would create a data directory and catalog
+    /// only to find that there is no cluster to report on (status) or operate on (failover and repopulate would end in an
+    /// unhandled InvalidOperationException: exit 1 and a stack trace).
+    /// </summary>
+    private static int NeedsDistributed(string command) => GlobalOptions.Fail(ExitCodes.BadInput,
+        $"cluster {command} needs the distributed backend: give --backend distributed with --postgres and --garnet (or Lineup:Backend in configuration).");
 
     private static void Print(ClusterStatus report)
     {

@@ -44,6 +44,24 @@ public static partial class IngestCommand
             }
 
             var quiet = parse.GetValue(GlobalOptions.Quiet);
+            if (parse.GetValue(queue))
+            {
+                // Checked before the engine opens: on the embedded backend it would create the data directory, its
+                // catalog and the collection, and only then find there is no queue (an InvalidOperationException, exit 1).
+                if (!options.IsDistributed)
+                {
+                    return GlobalOptions.Fail(ExitCodes.BadInput,
+                        "--queue needs the distributed backend: give --backend distributed with --postgres and --garnet (or Lineup:Backend in configuration); " +
+                        "without it, `lineup ingest` analyses the source in this process.");
+                }
+
+                if (parse.GetValue(resume) is not null)
+                {
+                    return GlobalOptions.Fail(ExitCodes.BadInput,
+                        "--queue starts a new run for workers and --resume continues a run in this process: give one or the other.");
+                }
+            }
+
             if (parse.GetValue(resume) is { } runId)
             {
                 if (parse.GetValue(source) is not null)

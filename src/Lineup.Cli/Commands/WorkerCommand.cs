@@ -97,7 +97,7 @@ public static class WorkerCommand
             else if (!quiet)
             {
                 AnsiConsole.MarkupLineInterpolated(
-                    $"[bold]{summary.Worker}[/]: claimed {summary.Claimed:N0}, committed {summary.Committed:N0} ({summary.Faces:N0} faces), lost to other workers {summary.LostLeases:N0}, in {summary.Elapsed.TotalSeconds:0.0} s");
+                    $"[bold]{summary.Worker}[/]: claimed {summary.Claimed:N0}, committed {summary.Committed:N0} ({summary.Faces:N0} faces), indexed for dead workers {summary.Reindexed:N0}, lost to other workers {summary.LostLeases:N0}, in {summary.Elapsed.TotalSeconds:0.0} s");
             }
 
             return Interlocked.Read(ref problems) > 0 ? ExitCodes.Partial : ExitCodes.Ok;

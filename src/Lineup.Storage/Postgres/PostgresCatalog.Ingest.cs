@@ -266,7 +266,7 @@ public sealed partial class PostgresCatalog : IIngestLedger
         }
         else
         {
-            AddClaimedTail(writer.Tail, runId, worker, sequences, entries[^1].Name, now);
+            AddClaimedTail(writer.Tail, runId, worker, sequences, [.. sequences.Where((_, i) => faces[i] > 0)], entries[^1].Name, now);
         }
 
         await writer.FlushAsync(ct).ConfigureAwait(false);

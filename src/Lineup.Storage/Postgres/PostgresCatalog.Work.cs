@@ -91,7 +91,7 @@ public sealed partial class PostgresCatalog : IIngestWorkQueue
                 """
                 UPDATE ingest_work w SET lease_until = now() + @lease
                 FROM (SELECT run_id, seq FROM ingest_work
-                      WHERE worker = @worker AND state = 'claimed'
+                      WHERE worker = @worker AND state IN ('claimed', 'indexing')
                       ORDER BY run_id, seq
                       FOR UPDATE SKIP LOCKED) held
                 WHERE w.run_id = held.run_id AND w.seq = held.seq
@@ -109,19 +109,23 @@ public sealed partial class PostgresCatalog : IIngestWorkQueue
         CheckLease(lease);
         return await WriteAsync(async (connection, tx) =>
         {
-            // SKIP LOCKED: concurrent claimers each take different rows instead of queueing behind one another.
+            // SKIP LOCKED: concurrent claimers each take different rows instead of queueing behind one another. An item
+            // whose worker died between its catalog commit and its index add stays 'indexing': only its faces are due.
             await using var claim = new NpgsqlCommand(
                 """
                 WITH picked AS (
                     SELECT w.run_id, w.seq FROM ingest_work w
                     JOIN ingest_runs r ON r.id = w.run_id AND r.status = 'running'
-                    WHERE w.state = 'pending' OR (w.state = 'claimed' AND w.lease_until < now())
+                    WHERE w.state = 'pending' OR (w.state IN ('claimed', 'indexing') AND w.lease_until < now())
                     ORDER BY w.run_id, w.seq
                     LIMIT @max
                     FOR UPDATE OF w SKIP LOCKED)
-                UPDATE ingest_work w SET state = 'claimed', worker = @worker, lease_until = now() + @lease, attempts = w.attempts + 1
-                FROM picked WHERE w.run_id = picked.run_id AND w.seq = picked.seq
-                RETURNING w.run_id, w.seq, w.name, w.attempts, w.lease_until
+                UPDATE ingest_work w
+                SET state = CASE WHEN w.state = 'indexing' THEN 'indexing' ELSE 'claimed' END,
+                    worker = @worker, lease_until = now() + @lease, attempts = w.attempts + 1
+                FROM picked LEFT JOIN ingest_items i ON i.run_id = picked.run_id AND i.seq = picked.seq
+                WHERE w.run_id = picked.run_id AND w.seq = picked.seq
+                RETURNING w.run_id, w.seq, w.name, w.attempts, w.lease_until, w.state = 'indexing', i.image_id
                 """, connection, tx);
             claim.Parameters.AddWithValue("worker", worker);
             claim.Parameters.AddWithValue("max", max);
@@ -131,7 +135,11 @@ public sealed partial class PostgresCatalog : IIngestWorkQueue
             while (await reader.ReadAsync(ct).ConfigureAwait(false))
             {
                 claims.Add(new WorkClaim(reader.GetInt64(0), reader.GetInt64(1), reader.GetString(2), reader.GetInt32(3),
-                    reader.GetFieldValue<DateTimeOffset>(4)));
+                    reader.GetFieldValue<DateTimeOffset>(4))
+                {
+                    Committed = reader.GetBoolean(5),
+                    ImageId = reader.IsDBNull(6) ? null : reader.GetInt64(6),
+                });
             }
 
             claims.Sort((a, b) => a.RunId != b.RunId ? a.RunId.CompareTo(b.RunId) : a.Sequence.CompareTo(b.Sequence));
@@ -191,16 +199,23 @@ public sealed partial class PostgresCatalog : IIngestWorkQueue
     }
 
     /// <summary>
-    /// The end of a claimed commit: the items are done, the run and the worker count them, and the run completes when
-    /// none of its items is left. The run-row update waits for any other commit to the run to end, so the check that
-    /// follows it (a new statement, a new snapshot) sees that commit's items done too: the last two commits cannot both
-    /// miss the completion.
+    /// The end of a claimed commit: the items are done (those that stored faces wait, still leased, for
+    /// <see cref="MarkIndexedAsync"/>), the run and the worker count them, and the run completes when none of its items
+    /// is left. The run-row update waits for any other commit to the run to end, so the check that follows it (a new
+    /// statement, a new snapshot) sees that commit's items done too: the last two commits cannot both miss the completion.
     /// </summary>
-    private static void AddClaimedTail(List<NpgsqlBatchCommand> tail, long runId, string worker, long[] sequences, string lastName, string now)
+    private static void AddClaimedTail(
+        List<NpgsqlBatchCommand> tail, long runId, string worker, long[] sequences, long[] indexing, string lastName, string now)
     {
-        var done = new NpgsqlBatchCommand("UPDATE ingest_work SET state = 'done', lease_until = NULL WHERE run_id = @run AND seq = ANY(@seqs)");
+        var done = new NpgsqlBatchCommand(
+            """
+            UPDATE ingest_work SET state = CASE WHEN seq = ANY(@indexing) THEN 'indexing' ELSE 'done' END,
+                                   lease_until = CASE WHEN seq = ANY(@indexing) THEN lease_until END
+            WHERE run_id = @run AND seq = ANY(@seqs)
+            """);
         done.Parameters.AddWithValue("run", runId);
         done.Parameters.AddWithValue("seqs", sequences);
+        done.Parameters.AddWithValue("indexing", indexing);
         tail.Add(done);
 
         var count = new NpgsqlBatchCommand(
@@ -216,6 +231,12 @@ public sealed partial class PostgresCatalog : IIngestWorkQueue
         credit.Parameters.AddWithValue("n", (long)sequences.Length);
         tail.Add(credit);
 
+        tail.Add(CompleteRun(runId, now));
+    }
+
+    /// <summary>Completes a running run none of whose items is left (after a statement that locked its row).</summary>
+    private static NpgsqlBatchCommand CompleteRun(long runId, string now)
+    {
         var complete = new NpgsqlBatchCommand(
             """
             UPDATE ingest_runs SET status = 'completed', finished_at = @now, updated_at = @now
@@ -224,7 +245,39 @@ public sealed partial class PostgresCatalog : IIngestWorkQueue
             """);
         complete.Parameters.AddWithValue("run", runId);
         complete.Parameters.AddWithValue("now", now);
-        tail.Add(complete);
+        return complete;
+    }
+
+    public async Task MarkIndexedAsync(long runId, IReadOnlyList<long> sequences, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(sequences);
+        if (sequences.Count == 0)
+        {
+            return;
+        }
+
+        await WriteAsync(async (connection, tx) =>
+        {
+            // Whoever holds the items now (another worker may have claimed them again after this one's lease passed):
+            // the faces are in the index either way, and adding them again would only replace them.
+            var now = SqliteCatalog.FormatTime(_clock.GetUtcNow());
+            await using var batch = new NpgsqlBatch(connection, tx);
+            var done = new NpgsqlBatchCommand(
+                "UPDATE ingest_work SET state = 'done', lease_until = NULL WHERE run_id = @run AND seq = ANY(@seqs) AND state = 'indexing'");
+            done.Parameters.AddWithValue("run", runId);
+            done.Parameters.AddWithValue("seqs", sequences.ToArray());
+            batch.BatchCommands.Add(done);
+
+            // As in a commit: the run-row update waits for any other confirmation, so the last two cannot both miss the
+            // completion.
+            var touch = new NpgsqlBatchCommand("UPDATE ingest_runs SET updated_at = @now WHERE id = @run");
+            touch.Parameters.AddWithValue("run", runId);
+            touch.Parameters.AddWithValue("now", now);
+            batch.BatchCommands.Add(touch);
+            batch.BatchCommands.Add(CompleteRun(runId, now));
+            await batch.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            return 0;
+        }, ct).ConfigureAwait(false);
     }
 
     public async Task<int> ReleaseAsync(string worker, CancellationToken ct = default)
@@ -232,9 +285,15 @@ public sealed partial class PostgresCatalog : IIngestWorkQueue
         ArgumentException.ThrowIfNullOrWhiteSpace(worker);
         return await WriteAsync(async (connection, tx) =>
         {
+            // Committed items whose index add is unconfirmed stay 'indexing', with their lease ended: the next claim
+            // re-adds their faces.
             await using var release = new NpgsqlCommand(
-                "UPDATE ingest_work SET state = 'pending', worker = NULL, lease_until = NULL WHERE worker = @worker AND state = 'claimed'",
-                connection, tx);
+                """
+                UPDATE ingest_work
+                SET state = CASE WHEN state = 'indexing' THEN 'indexing' ELSE 'pending' END,
+                    worker = NULL, lease_until = CASE WHEN state = 'indexing' THEN '-infinity'::timestamptz END
+                WHERE worker = @worker AND state IN ('claimed', 'indexing')
+                """, connection, tx);
             release.Parameters.AddWithValue("worker", worker);
             return await release.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
         }, ct).ConfigureAwait(false);
@@ -248,8 +307,8 @@ public sealed partial class PostgresCatalog : IIngestWorkQueue
             """
             SELECT r.id, r.source, r.status,
                    count(*) FILTER (WHERE w.state = 'pending'),
-                   count(*) FILTER (WHERE w.state = 'claimed' AND w.lease_until >= now()),
-                   count(*) FILTER (WHERE w.state = 'claimed' AND w.lease_until < now()),
+                   count(*) FILTER (WHERE w.state IN ('claimed', 'indexing') AND w.lease_until >= now()),
+                   count(*) FILTER (WHERE w.state IN ('claimed', 'indexing') AND w.lease_until < now()),
                    count(*) FILTER (WHERE w.state = 'done')
             FROM ingest_work w JOIN ingest_runs r ON r.id = w.run_id
             GROUP BY r.id, r.source, r.status
@@ -269,7 +328,7 @@ public sealed partial class PostgresCatalog : IIngestWorkQueue
         await using (var command = new NpgsqlCommand(
             """
             SELECT k.name, k.host, k.started_at, k.heartbeat_at, k.items_done,
-                   (SELECT count(*) FROM ingest_work w WHERE w.worker = k.name AND w.state = 'claimed')::int
+                   (SELECT count(*) FROM ingest_work w WHERE w.worker = k.name AND w.state IN ('claimed', 'indexing'))::int
             FROM workers k ORDER BY k.name
             """, connection))
         await using (var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false))

@@ -378,7 +378,8 @@ internal static class PostgresSchema
             run_id        bigint  NOT NULL REFERENCES ingest_runs(id) ON DELETE CASCADE,
             seq           bigint  NOT NULL,
             name          text    NOT NULL,
-            state         text    NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'claimed', 'done')),
+            -- indexing: the result is in the catalog, its faces' index add not yet confirmed (still leased).
+            state         text    NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'claimed', 'indexing', 'done')),
             worker        text,
             lease_until   timestamptz,
             attempts      integer NOT NULL DEFAULT 0,
