@@ -1,7 +1,6 @@
 using Lineup.Core.Audit;
 using Lineup.Core.Catalog;
 using Npgsql;
-using NpgsqlTypes;
 
 namespace Lineup.Storage.Postgres;
 
@@ -52,32 +51,45 @@ public sealed partial class PostgresCatalog
         var at = _clock.GetUtcNow();
         var atText = AuditEvent.FormatTime(at);
 
-        await using var insert = new NpgsqlCommand(
-            "INSERT INTO audit_events(seq, at, actor, action, subject, details, leaf_hash) VALUES (@seq, @at, @actor, @action, @subject, @details, @leaf)",
-            connection, tx);
-        var seq = insert.Parameters.Add("seq", NpgsqlDbType.Bigint);
-        insert.Parameters.AddWithValue("at", atText);
-        var actor = insert.Parameters.Add("actor", NpgsqlDbType.Text);
-        var action = insert.Parameters.Add("action", NpgsqlDbType.Text);
-        var subject = insert.Parameters.Add("subject", NpgsqlDbType.Text);
-        var details = insert.Parameters.Add("details", NpgsqlDbType.Text);
-        var leaf = insert.Parameters.Add("leaf", NpgsqlDbType.Bytea);
-
+        // One statement for the whole list: a round trip per event cost 1.2-2.4 s per 500 events (a retention purge, an
+        // erasure of a busy identity) on the loaded test server.
         var written = new List<AuditEvent>(events.Count);
-        foreach (var newEvent in events)
+        var sequences = new long[events.Count];
+        var actors = new string[events.Count];
+        var actions = new string[events.Count];
+        var subjects = new string?[events.Count];
+        var details = new string[events.Count];
+        var leaves = new byte[events.Count][];
+        for (var i = 0; i < events.Count; i++)
         {
-            var logged = newEvent.At(size + 1, at);
+            var logged = events[i].At(size + 1, at);
             var leafHash = logged.LeafHash();
-            seq.Value = logged.Seq;
-            actor.Value = logged.Actor;
-            action.Value = logged.Action;
-            subject.Value = logged.Subject;
-            details.Value = logged.Details.ToCanonicalJson();
-            leaf.Value = leafHash;
-            await insert.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            sequences[i] = logged.Seq;
+            actors[i] = logged.Actor;
+            actions[i] = logged.Action;
+            subjects[i] = logged.Subject;
+            details[i] = logged.Details.ToCanonicalJson();
+            leaves[i] = leafHash;
             frontier.Append(leafHash);
             size++;
             written.Add(logged);
+        }
+
+        await using (var insert = new NpgsqlCommand(
+            """
+            INSERT INTO audit_events(seq, at, actor, action, subject, details, leaf_hash)
+            SELECT u.seq, @at, u.actor, u.action, u.subject, u.details, u.leaf
+            FROM unnest(@seqs, @actors, @actions, @subjects, @details, @leaves) AS u(seq, actor, action, subject, details, leaf)
+            """, connection, tx))
+        {
+            insert.Parameters.AddWithValue("at", atText);
+            insert.Parameters.AddWithValue("seqs", sequences);
+            insert.Parameters.AddWithValue("actors", actors);
+            insert.Parameters.AddWithValue("actions", actions);
+            insert.Parameters.AddWithValue("subjects", subjects);
+            insert.Parameters.AddWithValue("details", details);
+            insert.Parameters.AddWithValue("leaves", leaves);
+            await insert.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
         }
 
         await using var update = new NpgsqlCommand("UPDATE audit_tree SET size = @size, frontier = @frontier WHERE id = 1", connection, tx);
