@@ -204,14 +204,18 @@ public sealed class GarnetVectorIndex : IVectorIndex, IFaceAttributeIndex, IAsyn
     /// <summary>
     /// Adds or replaces faces with their attributes, <see cref="GarnetIndexOptions.AddConcurrency"/> VADDs in flight at a
     /// time; when a key repeats, the last one wins (same key, same shard, same connection: Garnet applies them in order).
+    /// A shard that refuses does not stop the others: every face of the other shards is sent (a failed shard is not tried
+    /// again within the call, so a dead primary costs one failure, not one per chunk), and the exception at the end names
+    /// every shard that failed: exactly the shards to repopulate from the catalog once they take writes again.
     /// </summary>
-    /// <exception cref="VectorIndexException">A shard's primary refused or did not answer (the faces sent before stay added).</exception>
+    /// <exception cref="VectorIndexException">A shard's primary refused or did not answer (the faces of the other shards are added).</exception>
     public async Task AddRangeAsync(
         IEnumerable<(long Key, float[] Vector, long CollectionId, string? Jurisdiction)> faces,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(faces);
         ThrowIfDisposed();
+        var failures = new List<(int Shard, Exception Error)>();
         AddChunk? chunk = null;
         try
         {
@@ -221,7 +225,7 @@ public sealed class GarnetVectorIndex : IVectorIndex, IFaceAttributeIndex, IAsyn
                 AddFace(chunk, face);
                 if (chunk.IsFull)
                 {
-                    await SendAsync(chunk, cancellationToken).ConfigureAwait(false);
+                    await SendAsync(chunk, cancellationToken, failures).ConfigureAwait(false);
                     chunk.Dispose();
                     chunk = null;
                 }
@@ -229,12 +233,17 @@ public sealed class GarnetVectorIndex : IVectorIndex, IFaceAttributeIndex, IAsyn
 
             if (chunk is not null)
             {
-                await SendAsync(chunk, cancellationToken).ConfigureAwait(false);
+                await SendAsync(chunk, cancellationToken, failures).ConfigureAwait(false);
             }
         }
         finally
         {
             chunk?.Dispose();
+        }
+
+        if (failures.Count > 0)
+        {
+            throw WriteFailed(failures.Select(f => f.Shard).Distinct(), failures[0].Error);
         }
     }
 
@@ -935,7 +944,11 @@ public sealed class GarnetVectorIndex : IVectorIndex, IFaceAttributeIndex, IAsyn
     }
 
     /// <summary>Sends a chunk to the live keys (and to a shard's staging key while it is being repopulated).</summary>
-    private Task SendAsync(AddChunk chunk, CancellationToken cancellationToken)
+    /// <param name="failures">
+    /// When given, a failed VADD is recorded there (shard, error) instead of thrown, and faces of shards already recorded
+    /// are not sent.
+    /// </param>
+    private Task SendAsync(AddChunk chunk, CancellationToken cancellationToken, List<(int Shard, Exception Error)>? failures = null)
     {
         var shards = new int[chunk.Count];
         for (var i = 0; i < chunk.Count; i++)
@@ -950,6 +963,11 @@ public sealed class GarnetVectorIndex : IVectorIndex, IFaceAttributeIndex, IAsyn
             for (var i = 0; i < chunk.Count; i++)
             {
                 var shard = shards[i];
+                if (failures is not null && failures.Exists(f => f.Shard == shard))
+                {
+                    continue;
+                }
+
                 tasks.Add(Vadd(Layout.KeyOf(shard), chunk, i));
                 taskShards.Add(shard);
                 if (Volatile.Read(ref _staging[shard]) is { } staging)
@@ -959,7 +977,7 @@ public sealed class GarnetVectorIndex : IVectorIndex, IFaceAttributeIndex, IAsyn
                 }
             }
 
-            await AwaitAddsAsync(tasks, taskShards, cancellationToken).ConfigureAwait(false);
+            await AwaitAddsAsync(tasks, taskShards, cancellationToken, failures).ConfigureAwait(false);
         });
     }
 
@@ -974,7 +992,8 @@ public sealed class GarnetVectorIndex : IVectorIndex, IFaceAttributeIndex, IAsyn
         await AwaitAddsAsync(tasks, Enumerable.Repeat(shard, tasks.Count).ToList(), cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task AwaitAddsAsync(List<Task<RedisResult>> tasks, List<int> taskShards, CancellationToken cancellationToken)
+    private async Task AwaitAddsAsync(
+        List<Task<RedisResult>> tasks, List<int> taskShards, CancellationToken cancellationToken, List<(int Shard, Exception Error)>? failures = null)
     {
         try
         {
@@ -985,7 +1004,12 @@ public sealed class GarnetVectorIndex : IVectorIndex, IFaceAttributeIndex, IAsyn
         catch (RedisException)
         {
             var failed = Enumerable.Range(0, tasks.Count).Where(i => tasks[i].IsFaulted).ToArray();
-            throw WriteFailed(failed.Select(i => taskShards[i]).Distinct(), tasks[failed[0]].Exception!.InnerException!);
+            if (failures is null)
+            {
+                throw WriteFailed(failed.Select(i => taskShards[i]).Distinct(), tasks[failed[0]].Exception!.InnerException!);
+            }
+
+            failures.AddRange(failed.Select(i => (taskShards[i], tasks[i].Exception!.InnerException!)));
         }
 
         cancellationToken.ThrowIfCancellationRequested();
