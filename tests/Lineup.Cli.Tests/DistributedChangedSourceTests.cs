@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using Lineup.TestSupport;
-using Npgsql;
 
 namespace Lineup.Cli.Tests;
 
@@ -14,45 +13,16 @@ namespace Lineup.Cli.Tests;
 /// exactly the catalogued faces, and a new run of the folder picks up what the failed items left.
 /// </summary>
 [Trait("Category", "Data")]
-public sealed class DistributedChangedSourceTests : IAsyncLifetime
+public sealed class DistributedChangedSourceTests() : DistributedCliTest("changed-source")
 {
     private const int Photos = 6;
-
-    private readonly TempDirectory _dir = new("changed-source");
-    private PostgresTestSchema? _schema;
-    private string _prefix = "";
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
-    {
-        if (_schema is not null)
-        {
-            await _schema.DisposeAsync();
-        }
-
-        if (_prefix.Length > 0)
-        {
-            await GarnetTestCluster.DeleteKeysAsync(GarnetTestCluster.Endpoints, _prefix);
-        }
-
-        _dir.Dispose();
-    }
 
     [SkippableFact]
     public async Task Items_renamed_or_removed_after_queueing_are_recorded_failed_with_the_reason_and_the_rest_is_ingested()
     {
         var photos = CopyPhotos(TestPaths.RequireFaces());
-        await TestPaths.ModelsAsync();
-        _schema = await PostgresTestServer.CreateSchemaAsync();
-        await GarnetTestCluster.RequireAsync();
-        _prefix = "test:" + Guid.NewGuid().ToString("N")[..12];
-        var env = new Dictionary<string, string> { ["LINEUP__Lineup__Distributed__KeyPrefix"] = _prefix };
-        string[] Distributed(params string[] args) =>
-        [
-            "--data", _dir.Combine("data"), "--models", TestPaths.ModelCache,
-            "--backend", "distributed", "--postgres", _schema.ConnectionString, "--garnet", GarnetTestCluster.Endpoints, .. args,
-        ];
+        await StartAsync();
+        var env = Env;
         string[] queue = ["ingest", photos, "--queue", "--collection", "dev", "--lawful-basis", "test photos", "--jurisdiction", "DE"];
         string[] work = ["worker", "--name", "w", "--until-idle", "--workers", "1"];
 
@@ -130,7 +100,7 @@ public sealed class DistributedChangedSourceTests : IAsyncLifetime
     private string CopyPhotos(string faces)
     {
         // Copies (outside the repository) of the first photos in a stable order, named so that their order is known.
-        var target = _dir.Combine("photos");
+        var target = Dir.Combine("photos");
         Directory.CreateDirectory(target);
         var chosen = Directory.EnumerateFiles(faces, "*.jpg", SearchOption.AllDirectories).Order(StringComparer.Ordinal).Take(Photos).ToList();
         Skip.If(chosen.Count < Photos && !TestPaths.IsCi, "not enough shared photos");
@@ -143,19 +113,4 @@ public sealed class DistributedChangedSourceTests : IAsyncLifetime
     }
 
     private static string Hash(string path) => Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(path)));
-
-    private async Task<string[]> RowsAsync(string sql)
-    {
-        await using var connection = new NpgsqlConnection(_schema!.ConnectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        await using var reader = await command.ExecuteReaderAsync();
-        var rows = new List<string>();
-        while (await reader.ReadAsync())
-        {
-            rows.Add(Convert.ToString(reader.GetValue(0), CultureInfo.InvariantCulture)!);
-        }
-
-        return [.. rows];
-    }
 }

@@ -3,9 +3,7 @@ using Lineup.Core.Catalog;
 using Lineup.Core.Faces;
 using Lineup.Core.Numerics;
 using Lineup.Storage.Postgres;
-using Lineup.TestSupport;
 using Lineup.Vision.Models;
-using Npgsql;
 
 namespace Lineup.Cli.Tests;
 
@@ -15,42 +13,18 @@ namespace Lineup.Cli.Tests;
 /// exactly the catalogued faces. The dead worker is played by the test through the catalog's own queue calls, which is
 /// the only way to stop one at exactly that point.
 /// </summary>
-public sealed class DistributedReindexTests : IAsyncLifetime
+public sealed class DistributedReindexTests() : DistributedCliTest("reindex")
 {
-    private readonly TempDirectory _dir = new("reindex");
-    private PostgresTestSchema? _schema;
-    private string _prefix = "";
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
-    {
-        if (_schema is not null)
-        {
-            await _schema.DisposeAsync();
-        }
-
-        if (_prefix.Length > 0)
-        {
-            await GarnetTestCluster.DeleteKeysAsync(GarnetTestCluster.Endpoints, _prefix);
-        }
-
-        _dir.Dispose();
-    }
-
     [SkippableFact]
     public async Task Committed_items_whose_worker_died_before_indexing_are_indexed_by_the_next_worker()
     {
-        await TestPaths.ModelsAsync();
-        _schema = await PostgresTestServer.CreateSchemaAsync();
-        await GarnetTestCluster.RequireAsync();
-        _prefix = "test:" + Guid.NewGuid().ToString("N")[..12];
-        var source = _dir.Combine("photos");
+        await StartAsync();
+        var source = Dir.Combine("photos");
         Directory.CreateDirectory(source);
 
         var random = new Random(5);
         long runId;
-        await using (var catalog = await PostgresCatalog.OpenAsync(_schema.ConnectionString, ModelPackManifest.Default.Id, TimeProvider.System))
+        await using (var catalog = await PostgresCatalog.OpenAsync(Schema.ConnectionString, ModelPackManifest.Default.Id, TimeProvider.System))
         {
             var collection = await catalog.EnsureCollectionAsync("dev", "test photos", "DE");
             var run = await catalog.StartRunAsync(collection.Id, "folder", source);
@@ -74,21 +48,14 @@ public sealed class DistributedReindexTests : IAsyncLifetime
         Assert.Equal(["done 2", "indexing 3"], await RowsAsync("SELECT state || ' ' || count(*) FROM ingest_work GROUP BY state ORDER BY 1"));
         await Task.Delay(TimeSpan.FromSeconds(1.5));
 
-        var env = new Dictionary<string, string> { ["LINEUP__Lineup__Distributed__KeyPrefix"] = _prefix };
-        string[] Distributed(params string[] args) =>
-        [
-            "--data", _dir.Combine("data"), "--models", TestPaths.ModelCache,
-            "--backend", "distributed", "--postgres", _schema.ConnectionString, "--garnet", GarnetTestCluster.Endpoints, .. args,
-        ];
-
-        var worker = await CliProcess.RunAsync(Distributed("worker", "--name", "survivor", "--until-idle", "--json"), env);
+        var worker = await CliProcess.RunAsync(Distributed("worker", "--name", "survivor", "--until-idle", "--json"), Env);
         Assert.True(worker.ExitCode == ExitCodes.Ok, worker.Stderr + worker.Stdout);
         Assert.Contains("\"reindexed\": 3", worker.Stdout, StringComparison.Ordinal);
         Assert.Contains("\"committed\": 0", worker.Stdout, StringComparison.Ordinal);
 
         Assert.Equal(["done 5"], await RowsAsync("SELECT state || ' ' || count(*) FROM ingest_work GROUP BY state"));
         Assert.Equal(["completed"], await RowsAsync($"SELECT status FROM ingest_runs WHERE id = {runId}"));
-        var status = await CliProcess.RunAsync(Distributed("cluster", "status", "--json"), env);
+        var status = await CliProcess.RunAsync(Distributed("cluster", "status", "--json"), Env);
         Assert.True(status.ExitCode == ExitCodes.Ok, status.Stderr + status.Stdout);
         Assert.Contains("\"indexedFaces\": 6", status.Stdout, StringComparison.Ordinal);
         Assert.Contains("\"catalogFaces\": 6", status.Stdout, StringComparison.Ordinal);
@@ -114,20 +81,5 @@ public sealed class DistributedReindexTests : IAsyncLifetime
         VectorMath.Normalize(embedding);
         return new AnalyzedFace(new BoxF(10, 10, 110, 110), 0.9f,
             new Landmarks5(new(40, 50), new(80, 50), new(60, 70), new(45, 90), new(75, 90)), embedding);
-    }
-
-    private async Task<string[]> RowsAsync(string sql)
-    {
-        await using var connection = new NpgsqlConnection(_schema!.ConnectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        await using var reader = await command.ExecuteReaderAsync();
-        var rows = new List<string>();
-        while (await reader.ReadAsync())
-        {
-            rows.Add(Convert.ToString(reader.GetValue(0), System.Globalization.CultureInfo.InvariantCulture)!);
-        }
-
-        return [.. rows];
     }
 }

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using Lineup.TestSupport;
 using Microsoft.Data.Sqlite;
-using Npgsql;
 using Xunit.Abstractions;
 
 namespace Lineup.Cli.Tests;
@@ -13,50 +12,17 @@ namespace Lineup.Cli.Tests;
 /// photos holds: every item once, every image once, the same faces per image.
 /// </summary>
 [Trait("Category", "Data")]
-public sealed class DistributedWorkerTests(ITestOutputHelper output) : IAsyncLifetime
+public sealed class DistributedWorkerTests(ITestOutputHelper output) : DistributedCliTest("workers")
 {
     /// <summary>Photos in the test run: enough that a worker is still busy when it is killed, few enough for CI.</summary>
     private const int Photos = 120;
-
-    private readonly TempDirectory _dir = new("workers");
-    private PostgresTestSchema? _schema;
-    private string _prefix = "";
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
-    {
-        if (_schema is not null)
-        {
-            await _schema.DisposeAsync();
-        }
-
-        if (_prefix.Length > 0)
-        {
-            await GarnetTestCluster.DeleteKeysAsync(GarnetTestCluster.Endpoints, _prefix);
-        }
-
-        _dir.Dispose();
-    }
 
     [SkippableFact]
     public async Task Two_workers_one_killed_mid_run_ingest_every_item_exactly_once()
     {
         var photos = CopySubset(TestPaths.RequireFaces());
-        await TestPaths.ModelsAsync();
-        _schema = await PostgresTestServer.CreateSchemaAsync();
-        await GarnetTestCluster.RequireAsync();
-        var garnet = GarnetTestCluster.Endpoints;
-        _prefix = "test:" + Guid.NewGuid().ToString("N")[..12];
-        var env = new Dictionary<string, string>
-        {
-            ["LINEUP__Lineup__Distributed__KeyPrefix"] = _prefix,
-        };
-        string[] Distributed(params string[] args) =>
-        [
-            "--data", _dir.Combine("data"), "--models", TestPaths.ModelCache,
-            "--backend", "distributed", "--postgres", _schema.ConnectionString, "--garnet", garnet, .. args,
-        ];
+        await StartAsync();
+        var env = Env;
 
         var queued = await CliProcess.RunAsync(Distributed("ingest", photos, "--queue", "--collection", "dev", "--lawful-basis", "test photos", "--jurisdiction", "DE"), env);
         Assert.True(queued.ExitCode == ExitCodes.Ok, queued.Stderr + queued.Stdout);
@@ -104,7 +70,7 @@ public sealed class DistributedWorkerTests(ITestOutputHelper output) : IAsyncLif
         // near-duplicate group is stored depends on which commit came first, and workers commit out of source order
         // (the survivor commits the dead worker's items after its own), so the comparison is of the groups: the items
         // each stored image stands for, with its face count. Items with a stored image of their own compare exactly.
-        var embedded = _dir.Combine("embedded");
+        var embedded = Dir.Combine("embedded");
         var reference = await CliProcess.RunAsync(
             ["--data", embedded, "--models", TestPaths.ModelCache, "ingest", photos, "--collection", "dev", "--lawful-basis", "test photos", "--jurisdiction", "DE"],
             timeout: TimeSpan.FromMinutes(10));
@@ -131,7 +97,7 @@ public sealed class DistributedWorkerTests(ITestOutputHelper output) : IAsyncLif
     private string CopySubset(string faces)
     {
         // Copies (outside the repository) of the first photos in a stable order: the workers' source folder.
-        var target = _dir.Combine("photos");
+        var target = Dir.Combine("photos");
         Directory.CreateDirectory(target);
         var chosen = Directory.EnumerateFiles(faces, "*.jpg", SearchOption.AllDirectories).Order(StringComparer.Ordinal).Take(Photos).ToList();
         Skip.If(chosen.Count < Photos && !TestPaths.IsCi, "not enough shared photos");
@@ -148,28 +114,6 @@ public sealed class DistributedWorkerTests(ITestOutputHelper output) : IAsyncLif
 
     private async Task<long> ClaimedByAsync(string worker) =>
         long.Parse((await RowsAsync($"SELECT count(*) FROM ingest_work WHERE state = 'claimed' AND worker = '{worker}'"))[0], System.Globalization.CultureInfo.InvariantCulture);
-
-    private async Task<string[]> RowsAsync(string sql)
-    {
-        try
-        {
-            await using var connection = new NpgsqlConnection(_schema!.ConnectionString);
-            await connection.OpenAsync();
-            await using var command = new NpgsqlCommand(sql, connection);
-            await using var reader = await command.ExecuteReaderAsync();
-            var rows = new List<string>();
-            while (await reader.ReadAsync())
-            {
-                rows.Add(Convert.ToString(reader.GetValue(0), System.Globalization.CultureInfo.InvariantCulture)!);
-            }
-
-            return [.. rows];
-        }
-        catch (PostgresException e) when (e.SqlState == "42P01")
-        {
-            return ["0"]; // the schema is created by the first process that opens the catalog
-        }
-    }
 
     /// <summary>"seq image faces" rows grouped by image: "seq,seq,… faces" per stored image, and "seq none" for the rest.</summary>
     private static string[] Groups(string[] rows) =>
