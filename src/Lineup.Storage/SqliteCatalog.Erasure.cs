@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
 using Lineup.Core.Audit;
 using Lineup.Core.Catalog;
@@ -50,23 +49,12 @@ public sealed partial class SqliteCatalog : IErasure
     {
         ArgumentNullException.ThrowIfNull(faceIds);
         ArgumentException.ThrowIfNullOrWhiteSpace(actor);
-        if (faceIds.Count == 0)
-        {
-            throw new ArgumentException("Give at least one face id to erase.", nameof(faceIds));
-        }
-
-        var wanted = faceIds.Distinct().Order().ToList();
+        var wanted = ErasureReceipts.WantedFaces(faceIds);
         var set = JsonSerializer.Serialize(wanted);
         return await EraseAsync(async tx =>
         {
             var known = await IdsAsync(tx, "SELECT id FROM faces WHERE id IN (SELECT value FROM json_each($root)) ORDER BY id", set, ct).ConfigureAwait(false);
-            if (known.Count != wanted.Count)
-            {
-                var unknown = wanted.Except(known).ToList();
-                throw new CatalogException(unknown.Count == 1
-                    ? string.Create(CultureInfo.InvariantCulture, $"There is no face {unknown[0]}.")
-                    : $"There are no faces {string.Join(", ", unknown.Take(20).Select(i => i.ToString(CultureInfo.InvariantCulture)))}{(unknown.Count > 20 ? ", …" : "")}; nothing was erased.");
-            }
+            ErasureReceipts.ThrowIfUnknownFaces(wanted, known);
 
             await ExecuteInAsync(tx, "DELETE FROM face_thumbnails WHERE face_id IN (SELECT value FROM json_each($root))", set, ct).ConfigureAwait(false);
             await ExecuteInAsync(tx, "DELETE FROM faces WHERE id IN (SELECT value FROM json_each($root))", set, ct).ConfigureAwait(false);
@@ -95,12 +83,7 @@ public sealed partial class SqliteCatalog : IErasure
                 {
                     var (images, faces, sightings, subject) = await erase(tx).ConfigureAwait(false);
                     await BumpGalleryVersionAsync(tx, ct).ConfigureAwait(false);
-                    var details = AuditDetails.Empty
-                        .With("images", (long)images.Count)
-                        .With("faces", (long)faces.Count)
-                        .With("sightings", sightings)
-                        .With("image_ids", IdList(images))
-                        .With("face_ids", IdList(faces));
+                    var details = ErasureReceipts.Details(images, faces, sightings);
                     var logged = await AppendAuditAsync(tx, new NewAuditEvent(actor, AuditActions.Erasure, subject, details), ct).ConfigureAwait(false);
                     tx.Commit();
                     receipt = new ErasureReceipt(images, faces, sightings, logged.At, logged.Seq);
@@ -148,25 +131,6 @@ public sealed partial class SqliteCatalog : IErasure
         throw new CatalogException(
             "The deletion committed, but readers kept the write-ahead log from being emptied; the deleted bytes leave the WAL " +
             "file at the next checkpoint (when the catalog is closed at the latest).");
-    }
-
-    /// <summary>Ids as "1,2,3" for the audit receipt, cut to the longest text a detail may hold.</summary>
-    private static string IdList(IReadOnlyList<long> ids)
-    {
-        var builder = new StringBuilder();
-        foreach (var id in ids)
-        {
-            var text = id.ToString(CultureInfo.InvariantCulture);
-            if (builder.Length + text.Length + 2 > AuditDetails.MaxTextLength)
-            {
-                builder.Append(",…");
-                break;
-            }
-
-            builder.Append(builder.Length == 0 ? "" : ",").Append(text);
-        }
-
-        return builder.ToString();
     }
 
     private async Task<long?> ScalarAsync(SqliteTransaction tx, string sql, (string Name, long Value) parameter, CancellationToken ct)

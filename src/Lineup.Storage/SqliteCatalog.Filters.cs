@@ -8,9 +8,6 @@ namespace Lineup.Storage;
 /// <summary>Search filters: which faces were seen in given collections, jurisdictions, domains and capture dates.</summary>
 public sealed partial class SqliteCatalog : ISearchFilterCatalog
 {
-    /// <summary>How many known collection names an "unknown collection" error lists, so a large catalog's error stays short.</summary>
-    private const int KnownNamesInError = 20;
-
     /// <summary>
     /// Resolves <paramref name="filter"/> in one read snapshot: the sightings that meet every criterion, mapped to the
     /// images whose faces they show (a near-duplicate copy's sightings count for its original), then to those images'
@@ -173,10 +170,6 @@ public sealed partial class SqliteCatalog : ISearchFilterCatalog
             return;
         }
 
-        var listed = known.Count == 0
-            ? "the catalog has no collections"
-            : $"the catalog has {string.Join(", ", known.Take(KnownNamesInError))}{(known.Count > KnownNamesInError ? $" and {known.Count - KnownNamesInError} more" : string.Empty)}";
-        throw new CatalogException(
-            $"Unknown {(unknown.Count == 1 ? "collection" : "collections")} {string.Join(", ", unknown.Select(n => $"'{n}'"))} in the search filter; {listed}.");
+        throw UnknownCollections.Error(unknown, known, known.Count);
     }
 }

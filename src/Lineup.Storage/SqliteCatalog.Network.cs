@@ -175,15 +175,7 @@ public sealed partial class SqliteCatalog : INetworkStore
         ArgumentNullException.ThrowIfNull(parameters);
         parameters.Validate();
         ArgumentException.ThrowIfNullOrWhiteSpace(by);
-        var listed = new HashSet<long>(partition.Count);
-        foreach (var (face, _) in partition)
-        {
-            if (!listed.Add(face))
-            {
-                throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"Face {face} is listed twice in the partition."), nameof(partition));
-            }
-        }
-
+        var listed = NetworkPartition.ListedFaces(partition);
         return await WriteAsync(async tx =>
         {
             var now = FormatTime(_clock.GetUtcNow());
@@ -191,87 +183,17 @@ public sealed partial class SqliteCatalog : INetworkStore
             var existing = await FaceIdSetAsync(tx, ct).ConfigureAwait(false);
             var identitiesBefore = await NetworkIdsAsync(tx, "SELECT id FROM identities", null, ct).ConfigureAwait(false);
 
-            // Faces erased since the partition was computed are left out: they have no row to point at any more.
-            var clusters = new Dictionary<long, List<long>>();
-            foreach (var (face, key) in partition)
+            var clusters = NetworkPartition.Clusters(partition, existing);
+            var (identityOf, needNew) = NetworkPartition.AssignIdentities(clusters, current);
+
+            // One insert per new identity, in the helper's order (larger clusters first), so that ascending ids follow it.
+            foreach (var key in needNew)
             {
-                if (!existing.Contains(face))
-                {
-                    continue;
-                }
-
-                if (!clusters.TryGetValue(key, out var members))
-                {
-                    clusters[key] = members = [];
-                }
-
-                members.Add(face);
+                identityOf[key] = await InsertIdentityAsync(tx, now, ct).ConfigureAwait(false);
             }
 
-            // Clusters holding an analyst's fixed faces keep that identity; the clustering never puts faces fixed to two
-            // identities in one cluster, nor one identity's fixed faces in two, and a partition that does is refused.
-            var identityOf = new Dictionary<long, long>(clusters.Count);
-            var taken = new HashSet<long>();
-            foreach (var (key, members) in clusters)
-            {
-                long? fixedTo = null;
-                foreach (var face in members)
-                {
-                    if (current.TryGetValue(face, out var was) && was.Locked)
-                    {
-                        if (fixedTo is { } other && other != was.IdentityId)
-                        {
-                            throw new CatalogException(string.Create(CultureInfo.InvariantCulture,
-                                $"The partition puts faces fixed to identities {other} and {was.IdentityId} in one cluster; nothing was written."));
-                        }
-
-                        fixedTo = was.IdentityId;
-                    }
-                }
-
-                if (fixedTo is { } identity)
-                {
-                    if (!taken.Add(identity))
-                    {
-                        throw new CatalogException(string.Create(CultureInfo.InvariantCulture,
-                            $"The partition splits the faces fixed to identity {identity} over two clusters; nothing was written."));
-                    }
-
-                    identityOf[key] = identity;
-                }
-            }
-
-            // The others, larger first: the previous identity holding most of their faces (ties to the smaller id) that no
-            // cluster took before, else a new one. Falling back to the next-best free identity rather than straight to a
-            // new one keeps ids stable when one identity's faces split into two clusters.
-            var created = 0;
-            foreach (var (key, members) in clusters.Where(c => !identityOf.ContainsKey(c.Key)).OrderByDescending(c => c.Value.Count).ThenBy(c => c.Key).ToList())
-            {
-                var votes = new Dictionary<long, int>();
-                foreach (var face in members)
-                {
-                    if (current.TryGetValue(face, out var was))
-                    {
-                        votes[was.IdentityId] = votes.GetValueOrDefault(was.IdentityId) + 1;
-                    }
-                }
-
-                var chosen = votes.Where(v => !taken.Contains(v.Key)).OrderByDescending(v => v.Value).ThenBy(v => v.Key).Select(v => (long?)v.Key).FirstOrDefault();
-                if (chosen is null)
-                {
-                    chosen = await InsertIdentityAsync(tx, now, ct).ConfigureAwait(false);
-                    created++;
-                }
-
-                taken.Add(chosen.Value);
-                identityOf[key] = chosen.Value;
-            }
-
-            // Only changed rows are written: re-applying the same partition writes none. A face whose identity stays keeps
-            // its lock; a face that moves (never a fixed one: its cluster kept its identity) is not fixed in the new one.
-            var touched = new HashSet<long>();
-            var moved = 0;
-            var faces = 0;
+            var created = needNew.Count;
+            var writes = NetworkPartition.Writes(clusters, identityOf, current, listed, existing);
             using (var upsert = NetworkCommand(tx, """
                 INSERT INTO face_identities(face_id, identity_id, locked) VALUES ($face, $identity, 0)
                 ON CONFLICT(face_id) DO UPDATE SET identity_id = excluded.identity_id, locked = 0
@@ -279,49 +201,27 @@ public sealed partial class SqliteCatalog : INetworkStore
             {
                 var faceParameter = upsert.Parameters.Add("$face", SqliteType.Integer);
                 var identityParameter = upsert.Parameters.Add("$identity", SqliteType.Integer);
-                foreach (var (key, members) in clusters)
+                for (var i = 0; i < writes.UpsertFaces.Count; i++)
                 {
-                    var identity = identityOf[key];
-                    foreach (var face in members)
-                    {
-                        faces++;
-                        if (current.TryGetValue(face, out var was))
-                        {
-                            if (was.IdentityId == identity)
-                            {
-                                continue;
-                            }
-
-                            moved++;
-                            touched.Add(was.IdentityId);
-                        }
-
-                        touched.Add(identity);
-                        faceParameter.Value = face;
-                        identityParameter.Value = identity;
-                        await upsert.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-                    }
+                    faceParameter.Value = writes.UpsertFaces[i];
+                    identityParameter.Value = writes.UpsertIdentities[i];
+                    await upsert.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
                 }
             }
 
-            // The partition is complete: a face it does not list is not clustered any more.
             using (var delete = NetworkCommand(tx, "DELETE FROM face_identities WHERE face_id = $face"))
             {
                 var faceParameter = delete.Parameters.Add("$face", SqliteType.Integer);
-                foreach (var (face, was) in current)
+                foreach (var face in writes.Dropped)
                 {
-                    if (!listed.Contains(face) || !existing.Contains(face))
-                    {
-                        touched.Add(was.IdentityId);
-                        faceParameter.Value = face;
-                        await delete.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-                    }
+                    faceParameter.Value = face;
+                    await delete.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
                 }
             }
 
             await ExecuteNetworkAsync(tx, "DELETE FROM identities WHERE NOT EXISTS (SELECT 1 FROM face_identities x WHERE x.identity_id = identities.id)", ct)
                 .ConfigureAwait(false);
-            await TouchIdentitiesAsync(tx, touched, now, ct).ConfigureAwait(false);
+            await TouchIdentitiesAsync(tx, writes.Touched, now, ct).ConfigureAwait(false);
             var identitiesAfter = (await NetworkIdsAsync(tx, "SELECT id FROM identities", null, ct).ConfigureAwait(false)).ToHashSet();
             var removed = identitiesBefore.Count(id => !identitiesAfter.Contains(id));
 
@@ -341,13 +241,9 @@ public sealed partial class SqliteCatalog : INetworkStore
                 version = (long)(await state.ExecuteScalarAsync(ct).ConfigureAwait(false))!;
             }
 
-            var details = AuditDetails.Empty
-                .With("mode", full ? "full" : "incremental")
-                .With("identities", (long)clusters.Count)
-                .With("faces", (long)faces)
-                .With("moved", (long)moved);
+            var details = NetworkPartition.Details(full, clusters.Count, writes);
             await AppendAuditAsync(tx, new NewAuditEvent(by, ClusterAuditAction, "identities", details), ct).ConfigureAwait(false);
-            return new PartitionChange(clusters.Count, faces, moved, created, removed, version);
+            return new PartitionChange(clusters.Count, writes.Faces, writes.Moved, created, removed, version);
         }, ct).ConfigureAwait(false);
     }
 
@@ -452,10 +348,7 @@ public sealed partial class SqliteCatalog : INetworkStore
     public async Task<IdentityRecord> MergeIdentitiesAsync(long into, long from, string? reason, string by, CancellationToken ct = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(by);
-        if (into == from)
-        {
-            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"Identity {into} cannot be merged into itself."), nameof(from));
-        }
+        IdentityCorrections.CheckMerge(into, from);
 
         reason = CorrectionReason(reason);
         return await WriteAsync(async tx =>
@@ -490,38 +383,14 @@ public sealed partial class SqliteCatalog : INetworkStore
     {
         ArgumentNullException.ThrowIfNull(faceIds);
         ArgumentException.ThrowIfNullOrWhiteSpace(by);
-        if (faceIds.Count == 0)
-        {
-            throw new ArgumentException("Give at least one face to split off.", nameof(faceIds));
-        }
-
-        var split = new HashSet<long>();
-        foreach (var face in faceIds)
-        {
-            if (!split.Add(face))
-            {
-                throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"Face {face} is listed twice."), nameof(faceIds));
-            }
-        }
+        var split = IdentityCorrections.SplitFaces(faceIds);
 
         reason = CorrectionReason(reason);
         return await WriteAsync(async tx =>
         {
             var name = await RequireIdentityAsync(tx, identityId, ct).ConfigureAwait(false);
             var members = (await NetworkIdsAsync(tx, "SELECT face_id FROM face_identities WHERE identity_id = $id", identityId, ct).ConfigureAwait(false)).ToHashSet();
-            foreach (var face in faceIds)
-            {
-                if (!members.Contains(face))
-                {
-                    throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"Face {face} is not in identity {identityId}."), nameof(faceIds));
-                }
-            }
-
-            if (split.Count == members.Count)
-            {
-                throw new ArgumentException(
-                    string.Create(CultureInfo.InvariantCulture, $"Splitting off every face of identity {identityId} leaves it empty; keep at least one."), nameof(faceIds));
-            }
+            IdentityCorrections.CheckSplit(identityId, faceIds, split, members);
 
             var now = FormatTime(_clock.GetUtcNow());
             var created = await InsertIdentityAsync(tx, now, ct).ConfigureAwait(false);
@@ -593,16 +462,7 @@ public sealed partial class SqliteCatalog : INetworkStore
     public async Task<IdentityRecord> NameIdentityAsync(long identityId, string? name, string by, CancellationToken ct = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(by);
-        name = string.IsNullOrWhiteSpace(name) ? null : name.Trim();
-        if (name is not null)
-        {
-            if (name.Length > MaxIdentityNameLength)
-            {
-                throw new ArgumentException($"The name is {name.Length} characters; at most {MaxIdentityNameLength} are allowed.", nameof(name));
-            }
-
-            RequireNetworkText(name, "name", nameof(name));
-        }
+        name = IdentityCorrections.IdentityName(name);
 
         return await WriteAsync(async tx =>
         {

@@ -1,7 +1,5 @@
-using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.Json;
-using Lineup.Core.Audit;
 using Lineup.Core.Catalog;
 using Lineup.Core.Numerics;
 using Lineup.Core.Oversight;
@@ -24,14 +22,7 @@ public sealed partial class SqliteCatalog : IOptOutStore
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(erase);
         ArgumentException.ThrowIfNullOrWhiteSpace(by);
-        RequireCaseText(request.Reference, "reference", NewOptOut.MaxReferenceLength);
-        var note = string.IsNullOrWhiteSpace(request.Note) ? null : request.Note.Trim();
-        if (note is not null && (note.Length > NewOptOut.MaxNoteLength || note.Any(c => char.IsControl(c) && c is not ('\n' or '\r' or '\t'))))
-        {
-            throw new ArgumentException($"The note must be at most {NewOptOut.MaxNoteLength} characters without control characters other than line breaks and tabs.");
-        }
-
-        RequireEmbeddings(request.Embeddings);
+        var note = OptOutRequests.Validate(request);
         if (erase.Count == 0)
         {
             var recorded = await WriteAsync(async tx =>
@@ -60,7 +51,7 @@ public sealed partial class SqliteCatalog : IOptOutStore
             // The same deletes as EraseFacesAsync: thumbnails, then the faces with their embeddings.
             await ExecuteInAsync(tx, "DELETE FROM face_thumbnails WHERE face_id IN (SELECT value FROM json_each($root))", set, ct).ConfigureAwait(false);
             await ExecuteInAsync(tx, "DELETE FROM faces WHERE id IN (SELECT value FROM json_each($root))", set, ct).ConfigureAwait(false);
-            return ((IReadOnlyList<long>)[], known, 0L, OptOutSubject(optOutId));
+            return ((IReadOnlyList<long>)[], known, 0L, OptOutRequests.Subject(optOutId));
         }, by, ct).ConfigureAwait(false);
         return new OptOutRegistration((await GetOptOutAsync(optOutId, ct).ConfigureAwait(false))!, receipt);
     }
@@ -133,8 +124,6 @@ public sealed partial class SqliteCatalog : IOptOutStore
         return list;
     }
 
-    private static string OptOutSubject(long id) => string.Create(CultureInfo.InvariantCulture, $"optout:{id}");
-
     /// <summary>
     /// Inserts the request and its embeddings (float32, as computed: they are compared at a threshold, and the registry is
     /// small) and appends its audit event: reference and counts only, never an embedding or the note.
@@ -165,32 +154,8 @@ public sealed partial class SqliteCatalog : IOptOutStore
             await embedding.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
         }
 
-        var details = AuditDetails.Empty
-            .With("change", "optout.record")
-            .With("reference", Truncate(request.Reference.Trim(), AuditDetails.MaxTextLength))
-            .With("photos", (long)request.Embeddings.Count)
-            .With("faces_erased", facesErased)
-            .With("previews_erased", previewsErased);
-        await AppendAuditAsync(tx, new NewAuditEvent(by, AuditActions.Admin, OptOutSubject(id), details), ct).ConfigureAwait(false);
+        await AppendAuditAsync(tx, OptOutRequests.RecordedEvent(id, request, facesErased, previewsErased, by), ct).ConfigureAwait(false);
         return id;
-    }
-
-    private static void RequireEmbeddings(IReadOnlyList<float[]> embeddings)
-    {
-        ArgumentNullException.ThrowIfNull(embeddings);
-        if (embeddings.Count is 0 or > NewOptOut.MaxEmbeddings)
-        {
-            throw new ArgumentException($"An opt-out request keeps 1 to {NewOptOut.MaxEmbeddings} embeddings, not {embeddings.Count}.");
-        }
-
-        var dimensions = embeddings[0]?.Length ?? 0;
-        foreach (var vector in embeddings)
-        {
-            if (vector is null || vector.Length == 0 || vector.Length != dimensions || !vector.All(float.IsFinite))
-            {
-                throw new ArgumentException("The embeddings of an opt-out request must be finite vectors of one length.");
-            }
-        }
     }
 
     private static async Task<OptOutRecord?> ReadOptOutAsync(SqliteConnection connection, SqliteTransaction? tx, long id, CancellationToken ct)

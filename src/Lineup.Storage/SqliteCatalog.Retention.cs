@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 using Lineup.Core.Audit;
 using Lineup.Core.Oversight;
@@ -14,12 +13,6 @@ namespace Lineup.Storage;
 /// </summary>
 public sealed partial class SqliteCatalog : IRetentionStore
 {
-    /// <summary>The subject of a sweep's receipt (action <see cref="AuditActions.Retention"/>).</summary>
-    private const string RetentionSweepSubject = "sweep";
-
-    /// <summary>The receipt's detail naming the last pruned event; verification trusts no pruned event beyond it.</summary>
-    private const string RetentionPrunedThroughKey = "pruned_through";
-
     public async Task<IReadOnlyList<RetentionSetting>> GetRetentionAsync(CancellationToken ct = default)
     {
         await using var connection = await OpenReaderAsync(ct).ConfigureAwait(false);
@@ -49,11 +42,7 @@ public sealed partial class SqliteCatalog : IRetentionStore
             upsert.Parameters.AddWithValue("$by", by);
             await upsert.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
 
-            var details = AuditDetails.Empty
-                .With("change", "retention.set")
-                .With("ttl_days", ttlDays)
-                .With("previous_ttl_days", previous.TtlDays)
-                .With("previous_was_default", previous.IsDefault);
+            var details = RetentionReceipts.SettingDetails(ttlDays, previous);
             await AppendAuditAsync(tx, new NewAuditEvent(by, AuditActions.Admin, $"retention:{name}", details), ct).ConfigureAwait(false);
             return new RetentionSetting(name, ttlDays, ParseTime(FormatTime(now)), by);
         }, ct).ConfigureAwait(false);
@@ -120,25 +109,13 @@ public sealed partial class SqliteCatalog : IRetentionStore
         var stamp = _clock.GetUtcNow();
         var (pruned, prunedThrough) = await PruneAuditAsync(tx, FormatTime(cutoffs.AuditEvents), FormatTime(stamp), ct).ConfigureAwait(false);
 
-        var details = AuditDetails.Empty
-            .With("probes", probes)
-            .With("candidate_lists", candidateIds.Count)
-            .With("candidates", candidates)
-            .With("decisions", decisions)
-            .With("probes_held", probesHeld)
-            .With("candidate_lists_held", listsHeld)
-            .With("held_cases", heldCases)
-            .With("audit_pruned", pruned)
-            .With(RetentionPrunedThroughKey, prunedThrough)
-            .With("probe_cutoff", probeCutoff)
-            .With("candidate_cutoff", candidateCutoff)
-            .With("audit_cutoff", FormatTime(cutoffs.AuditEvents))
-            .With("ttl_days", string.Create(CultureInfo.InvariantCulture,
-                $"{policy.ProbeImagesDays}/{policy.CandidateListsDays}/{policy.AuditEventsDays}"));
-        var receipt = await AppendAuditAsync(tx, new NewAuditEvent(actor, AuditActions.Retention, RetentionSweepSubject, details), ct).ConfigureAwait(false);
-        return new SweepReport(
+        var report = new SweepReport(
             ParseTime(FormatTime(now)), policy, cutoffs, probes, candidateIds.Count, candidates, decisions, probesHeld, listsHeld, heldCases,
-            pruned, prunedThrough, receipt.Seq);
+            pruned, prunedThrough, AuditSeq: 0);
+        var receipt = await AppendAuditAsync(
+            tx, new NewAuditEvent(actor, AuditActions.Retention, RetentionReceipts.SweepSubject, RetentionReceipts.SweepDetails(report)), ct)
+            .ConfigureAwait(false);
+        return report with { AuditSeq = receipt.Seq };
     }
 
     /// <summary>

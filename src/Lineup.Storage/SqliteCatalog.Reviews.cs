@@ -1,8 +1,6 @@
-using System.Globalization;
 using Lineup.Core.Audit;
 using Lineup.Core.Catalog;
 using Lineup.Core.Oversight;
-using Lineup.Core.Security;
 using Microsoft.Data.Sqlite;
 
 namespace Lineup.Storage;
@@ -23,41 +21,26 @@ public sealed partial class SqliteCatalog : IReviewStore
     public async Task<CandidateDecision> DecideAsync(
         long searchId, int rank, string userName, ReviewDecision decision, string? reason, DateTimeOffset now, CancellationToken ct = default)
     {
-        RequireUserName(userName);
-        if (!Enum.IsDefined(decision))
-        {
-            throw new ArgumentOutOfRangeException(nameof(decision), decision, "A decision is confirm or reject.");
-        }
-
-        reason = string.IsNullOrWhiteSpace(reason) ? null : reason.Trim();
-        if (reason is { Length: > ReviewRules.MaxReasonLength })
-        {
-            throw new ArgumentException($"The reason is {reason.Length} characters; at most {ReviewRules.MaxReasonLength} are kept.", nameof(reason));
-        }
+        CandidateReviews.RequireUserName(userName);
+        reason = CandidateReviews.CheckDecision(decision, reason);
 
         var (recorded, refusal) = await WriteAsync<(CandidateDecision?, ReviewRefusedException?)>(async tx =>
         {
-            var details = AuditDetails.Empty.With("decision", DecisionText(decision));
-            var subject = CandidateSubject(searchId, rank);
+            var subject = CandidateReviews.CandidateSubject(searchId, rank);
             var target = await ReadTargetAsync(tx, searchId, rank, ct).ConfigureAwait(false);
             var user = await ReadUserAsync(_writer, tx, "u.name = $key", userName, ct).ConfigureAwait(false);
-            if (target is { } t)
-            {
-                details = details.With("case", Truncate(t.Case?.Number ?? t.Search.CaseNumber ?? "none", AuditDetails.MaxTextLength)).With("face_id", t.Candidate.FaceId);
-            }
+            var details = CandidateReviews.DecisionDetails(decision, target);
 
             var why = target is null
-                ? (ReviewRefusals.NoSuchCandidate, NoSuchCandidateMessage(searchId, rank))
-                : Refusal(target.Value, user, userName, decision, reason, now);
+                ? (ReviewRefusals.NoSuchCandidate, CandidateReviews.NoSuchCandidateMessage(searchId, rank))
+                : CandidateReviews.Refusal(target.Value, user, userName, decision, reason, now);
             if (why is null)
             {
                 var existing = await ReadDecisionsAsync(_writer, tx, "d.search_id = $a AND d.rank = $b AND d.user_id = $c", searchId, rank, user!.Id, ct)
                     .ConfigureAwait(false);
                 if (existing.Count > 0)
                 {
-                    why = (ReviewRefusals.AlreadyDecided,
-                        $"You decided candidate {rank} of search {searchId} on {existing[0].At:yyyy-MM-dd HH:mm} UTC ({DecisionText(existing[0].Decision)}); " +
-                        "each reviewer decides a candidate once, and the decision stays as recorded.");
+                    why = CandidateReviews.AlreadyDecided(searchId, rank, existing[0]);
                 }
             }
 
@@ -78,7 +61,7 @@ public sealed partial class SqliteCatalog : IReviewStore
             insert.Parameters.AddWithValue("$search", searchId);
             insert.Parameters.AddWithValue("$rank", rank);
             insert.Parameters.AddWithValue("$user", user!.Id);
-            insert.Parameters.AddWithValue("$decision", DecisionText(decision));
+            insert.Parameters.AddWithValue("$decision", CandidateReviews.DecisionText(decision));
             insert.Parameters.AddWithValue("$reason", (object?)reason ?? DBNull.Value);
             insert.Parameters.AddWithValue("$at", FormatTime(now));
             var id = (long)(await insert.ExecuteScalarAsync(ct).ConfigureAwait(false))!;
@@ -156,38 +139,26 @@ public sealed partial class SqliteCatalog : IReviewStore
 
     public async Task<LeadExport> ExportLeadAsync(long searchId, int rank, string userName, CancellationToken ct = default)
     {
-        RequireUserName(userName);
+        CandidateReviews.RequireUserName(userName);
         var (export, refusal) = await WriteAsync<(LeadExport?, ReviewRefusedException?)>(async tx =>
         {
-            var subject = CandidateSubject(searchId, rank);
+            var subject = CandidateReviews.CandidateSubject(searchId, rank);
             var target = await ReadTargetAsync(tx, searchId, rank, ct).ConfigureAwait(false);
             if (target is not { Case: { } found } t)
             {
                 await AppendAuditAsync(tx, new NewAuditEvent(userName, AuditActions.Export, subject,
                     AuditDetails.Empty.With("outcome", "refused").With("refusal", ReviewRefusals.NoSuchCandidate)), ct).ConfigureAwait(false);
-                return (null, new ReviewRefusedException(ReviewRefusals.NoSuchCandidate, NoSuchCandidateMessage(searchId, rank)));
+                return (null, new ReviewRefusedException(ReviewRefusals.NoSuchCandidate, CandidateReviews.NoSuchCandidateMessage(searchId, rank)));
             }
 
             var decisions = await ReadDecisionsAsync(_writer, tx, "d.search_id = $a AND d.rank = $b", searchId, rank, null, ct).ConfigureAwait(false);
             var status = LeadRules.Status(decisions);
-            var details = AuditDetails.Empty
-                .With("case", Truncate(found.Number, AuditDetails.MaxTextLength))
-                .With("face_id", t.Candidate.FaceId)
-                .With("status", StatusText(status))
-                .With("confirmations", decisions.Count(d => d.Decision == ReviewDecision.Confirm))
-                .With("rejections", decisions.Count(d => d.Decision == ReviewDecision.Reject));
+            var details = CandidateReviews.ExportDetails(found, t, status, decisions);
             if (status != LeadStatus.Confirmed)
             {
                 await AppendAuditAsync(tx, new NewAuditEvent(userName, AuditActions.Export, subject,
                     details.With("outcome", "refused").With("refusal", ReviewRefusals.NotConfirmed)), ct).ConfigureAwait(false);
-                return (null, new ReviewRefusedException(
-                    ReviewRefusals.NotConfirmed,
-                    // The message leaves the status out: whoever shows the refusal decides whether the caller may see it.
-                    $"Candidate {rank} of search {searchId} is not a confirmed lead: only a candidate that " +
-                    $"{LeadRules.RequiredConfirmations} reviewers confirmed independently, and nobody rejected, is exported.")
-                {
-                    Status = status,
-                });
+                return (null, CandidateReviews.NotConfirmed(searchId, rank, status));
             }
 
             var logged = await AppendAuditAsync(tx, new NewAuditEvent(userName, AuditActions.Export, subject, details.With("outcome", "exported")), ct)
@@ -196,41 +167,6 @@ public sealed partial class SqliteCatalog : IReviewStore
         }, ct).ConfigureAwait(false);
         return refusal is null ? export! : throw refusal;
     }
-
-    /// <summary>The first rule a decision on an existing candidate breaks, short of one decision per reviewer (that needs a query), or null.</summary>
-    private static (string Code, string Message)? Refusal(
-        ReviewTarget t, UserAccount? user, string userName, ReviewDecision decision, string? reason, DateTimeOffset now)
-    {
-        if (ReviewRules.CheckReviewer(user, userName, now) is { } who)
-        {
-            return who;
-        }
-
-        if (string.Equals(t.Search.By, user!.Name, StringComparison.OrdinalIgnoreCase))
-        {
-            return (ReviewRefusals.OwnSearch, $"User '{user.Name}' ran search {t.Search.Id}: nobody confirms or rejects candidates of their own search.");
-        }
-
-        if (t.Case is not { } found || !found.IsAssigned(user.Name))
-        {
-            return (ReviewRefusals.NotAssigned,
-                $"User '{user.Name}' is not assigned to case {t.Case?.Number ?? t.Search.CaseNumber ?? "(none)"} of search {t.Search.Id}.");
-        }
-
-        if (found.Status == CaseStatus.Closed)
-        {
-            return (ReviewRefusals.CaseClosed, $"Case {found.Number} is closed: its candidates are no longer decided.");
-        }
-
-        return decision == ReviewDecision.Reject && reason is null
-            ? (ReviewRefusals.ReasonRequired, "A rejection needs a reason (it is kept with the decision).")
-            : null;
-    }
-
-    private static string NoSuchCandidateMessage(long searchId, int rank) =>
-        $"Search {searchId} has no candidate {rank} (the search is unknown, had fewer candidates, or its candidate list has expired).";
-
-    private readonly record struct ReviewTarget(SearchRecord Search, CaseRecord? Case, StoredCandidate Candidate);
 
     /// <summary>The candidate with its search and case, read in the write transaction; null when there is no such candidate.</summary>
     private async Task<ReviewTarget?> ReadTargetAsync(SqliteTransaction tx, long searchId, int rank, CancellationToken ct)
@@ -285,19 +221,6 @@ public sealed partial class SqliteCatalog : IReviewStore
 
     private static StoredCandidate ReadCandidate(SqliteDataReader r, int o) =>
         new(r.GetInt32(o), r.GetInt64(o + 1), r.GetInt64(o + 2), (float)r.GetDouble(o + 3), r.IsDBNull(o + 4) ? null : r.GetDouble(o + 4), r.GetInt64(o + 5) != 0);
-
-    private static void RequireUserName(string userName)
-    {
-        ArgumentNullException.ThrowIfNull(userName);
-        if (!UserNames.IsValid(userName))
-        {
-            throw new ArgumentException($"'{userName}' is not a user name.", nameof(userName));
-        }
-    }
-
-    private static string CandidateSubject(long searchId, int rank) => string.Create(CultureInfo.InvariantCulture, $"candidate:{searchId}/{rank}");
-
-    private static string DecisionText(ReviewDecision decision) => decision == ReviewDecision.Confirm ? "confirm" : "reject";
 
     /// <summary>The status as audit details and messages spell it.</summary>
     internal static string StatusText(LeadStatus status) => status switch

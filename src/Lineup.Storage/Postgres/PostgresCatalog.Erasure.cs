@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using Lineup.Core.Audit;
 using Lineup.Core.Catalog;
 using Npgsql;
@@ -72,24 +71,13 @@ public sealed partial class PostgresCatalog : IErasure
     {
         ArgumentNullException.ThrowIfNull(faceIds);
         ArgumentException.ThrowIfNullOrWhiteSpace(actor);
-        if (faceIds.Count == 0)
-        {
-            throw new ArgumentException("Give at least one face id to erase.", nameof(faceIds));
-        }
-
-        var wanted = faceIds.Distinct().Order().ToList();
+        var wanted = ErasureReceipts.WantedFaces(faceIds);
         var set = wanted.ToArray();
         return await EraseAsync(async (connection, tx) =>
         {
             // Locked, so a concurrent erasure of the same faces waits, then finds them gone rather than erasing them twice.
             var known = await ErasureIdsAsync(connection, tx, "SELECT id FROM faces WHERE id = ANY(@ids) ORDER BY id FOR UPDATE", set, ct).ConfigureAwait(false);
-            if (known.Count != wanted.Count)
-            {
-                var unknown = wanted.Except(known).ToList();
-                throw new CatalogException(unknown.Count == 1
-                    ? string.Create(CultureInfo.InvariantCulture, $"There is no face {unknown[0]}.")
-                    : $"There are no faces {string.Join(", ", unknown.Take(20).Select(i => i.ToString(CultureInfo.InvariantCulture)))}{(unknown.Count > 20 ? ", …" : "")}; nothing was erased.");
-            }
+            ErasureReceipts.ThrowIfUnknownFaces(wanted, known);
 
             await ErasureExecuteAsync(connection, tx, "DELETE FROM face_thumbnails WHERE face_id = ANY(@ids)", set, ct).ConfigureAwait(false);
             await ErasureExecuteAsync(connection, tx, "DELETE FROM faces WHERE id = ANY(@ids)", set, ct).ConfigureAwait(false);
@@ -110,12 +98,7 @@ public sealed partial class PostgresCatalog : IErasure
         {
             var (images, faces, sightings, subject, before) = await erase(connection, tx).ConfigureAwait(false);
             await BumpGalleryVersionAsync(connection, tx, ct).ConfigureAwait(false);
-            var details = AuditDetails.Empty
-                .With("images", (long)images.Count)
-                .With("faces", (long)faces.Count)
-                .With("sightings", sightings)
-                .With("image_ids", ErasedIdList(images))
-                .With("face_ids", ErasedIdList(faces));
+            var details = ErasureReceipts.Details(images, faces, sightings);
 
             // The audit tree's row is the last lock taken, after the gallery's, as in every other write: a writer that
             // took them in the other order could wait in a cycle with this one.
@@ -126,25 +109,6 @@ public sealed partial class PostgresCatalog : IErasure
 
         await VacuumAfterDeletionAsync(s_erasureTables, "erasure").ConfigureAwait(false);
         return receipt;
-    }
-
-    /// <summary>Ids as "1,2,3" for the audit receipt, cut to the longest text a detail may hold.</summary>
-    private static string ErasedIdList(IReadOnlyList<long> ids)
-    {
-        var builder = new StringBuilder();
-        foreach (var id in ids)
-        {
-            var text = id.ToString(CultureInfo.InvariantCulture);
-            if (builder.Length + text.Length + 2 > AuditDetails.MaxTextLength)
-            {
-                builder.Append(",…");
-                break;
-            }
-
-            builder.Append(builder.Length == 0 ? "" : ",").Append(text);
-        }
-
-        return builder.ToString();
     }
 
     private static async Task<long?> ErasureScalarAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string sql, long id, CancellationToken ct)

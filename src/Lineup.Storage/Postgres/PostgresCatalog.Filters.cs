@@ -8,9 +8,6 @@ namespace Lineup.Storage.Postgres;
 /// <summary>Search filters: which faces were seen in given collections, jurisdictions, domains and capture dates.</summary>
 public sealed partial class PostgresCatalog : ISearchFilterCatalog
 {
-    /// <summary>How many known collection names an "unknown collection" error lists, so a large catalog's error stays short.</summary>
-    private const int KnownNamesInError = 20;
-
     /// <summary>
     /// Resolves <paramref name="filter"/> in one snapshot (a read-only REPEATABLE READ transaction): the sightings that
     /// meet every criterion, mapped to the images whose faces they show (a near-duplicate copy's sightings count for its
@@ -175,7 +172,7 @@ public sealed partial class PostgresCatalog : ISearchFilterCatalog
         await using (var command = new NpgsqlCommand(
             "SELECT name, count(*) OVER () FROM collections ORDER BY name COLLATE \"C\" LIMIT @limit", connection, tx))
         {
-            command.Parameters.AddWithValue("limit", KnownNamesInError);
+            command.Parameters.AddWithValue("limit", UnknownCollections.KnownNamesInError);
             await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
             while (await reader.ReadAsync(ct).ConfigureAwait(false))
             {
@@ -184,10 +181,6 @@ public sealed partial class PostgresCatalog : ISearchFilterCatalog
             }
         }
 
-        var listed = known.Count == 0
-            ? "the catalog has no collections"
-            : $"the catalog has {string.Join(", ", known)}{(total > known.Count ? $" and {total - known.Count} more" : string.Empty)}";
-        throw new CatalogException(
-            $"Unknown {(unknown.Count == 1 ? "collection" : "collections")} {string.Join(", ", unknown.Select(n => $"'{n}'"))} in the search filter; {listed}.");
+        throw UnknownCollections.Error(unknown, known, total);
     }
 }

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 using Lineup.Core.Audit;
 using Lineup.Core.Catalog;
@@ -60,15 +59,7 @@ public sealed partial class PostgresCatalog : INetworkStore
         ArgumentNullException.ThrowIfNull(parameters);
         parameters.Validate();
         ArgumentException.ThrowIfNullOrWhiteSpace(by);
-        var listed = new HashSet<long>(partition.Count);
-        foreach (var (face, _) in partition)
-        {
-            if (!listed.Add(face))
-            {
-                throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"Face {face} is listed twice in the partition."), nameof(partition));
-            }
-        }
-
+        var listed = NetworkPartition.ListedFaces(partition);
         return await WriteAsync((connection, tx) => ApplyPartitionAsync(connection, tx, partition, listed, parameters, clusteredThroughFaceId, full, by, ct), ct)
             .ConfigureAwait(false);
     }
@@ -86,153 +77,40 @@ public sealed partial class PostgresCatalog : INetworkStore
         var current = await ReadAssignmentMapAsync(connection, tx, ct).ConfigureAwait(false);
         var identitiesBefore = await NetworkScalarAsync(connection, tx, "SELECT count(*) FROM identities", ct).ConfigureAwait(false);
 
-        // Faces erased since the partition was computed are left out: they have no row to point at any more.
-        var clusters = new Dictionary<long, List<long>>();
-        foreach (var (face, key) in partition)
-        {
-            if (!existing.Contains(face))
-            {
-                continue;
-            }
+        var clusters = NetworkPartition.Clusters(partition, existing);
+        var (identityOf, needNew) = NetworkPartition.AssignIdentities(clusters, current);
 
-            if (!clusters.TryGetValue(key, out var members))
-            {
-                clusters[key] = members = [];
-            }
-
-            members.Add(face);
-        }
-
-        // Clusters holding an analyst's fixed faces keep that identity; the clustering never puts faces fixed to two
-        // identities in one cluster, nor one identity's fixed faces in two, and a partition that does is refused.
-        var identityOf = new Dictionary<long, long>(clusters.Count);
-        var taken = new HashSet<long>();
-        foreach (var (key, members) in clusters)
-        {
-            long? fixedTo = null;
-            foreach (var face in members)
-            {
-                if (current.TryGetValue(face, out var was) && was.Locked)
-                {
-                    if (fixedTo is { } other && other != was.IdentityId)
-                    {
-                        throw new CatalogException(string.Create(CultureInfo.InvariantCulture,
-                            $"The partition puts faces fixed to identities {other} and {was.IdentityId} in one cluster; nothing was written."));
-                    }
-
-                    fixedTo = was.IdentityId;
-                }
-            }
-
-            if (fixedTo is { } identity)
-            {
-                if (!taken.Add(identity))
-                {
-                    throw new CatalogException(string.Create(CultureInfo.InvariantCulture,
-                        $"The partition splits the faces fixed to identity {identity} over two clusters; nothing was written."));
-                }
-
-                identityOf[key] = identity;
-            }
-        }
-
-        // The others, larger first: the previous identity holding most of their faces (ties to the smaller id) that no
-        // cluster took before, else a new one. Falling back to the next-best free identity rather than straight to a new
-        // one keeps ids stable when one identity's faces split into two clusters. New identities are inserted in one
-        // statement afterwards, their ascending ids given out in this order (as SQLite's one insert per cluster does).
-        var needNew = new List<long>();
-        foreach (var (key, members) in clusters.Where(c => !identityOf.ContainsKey(c.Key)).OrderByDescending(c => c.Value.Count).ThenBy(c => c.Key).ToList())
-        {
-            var votes = new Dictionary<long, int>();
-            foreach (var face in members)
-            {
-                if (current.TryGetValue(face, out var was))
-                {
-                    votes[was.IdentityId] = votes.GetValueOrDefault(was.IdentityId) + 1;
-                }
-            }
-
-            var chosen = votes.Where(v => !taken.Contains(v.Key)).OrderByDescending(v => v.Value).ThenBy(v => v.Key).Select(v => (long?)v.Key).FirstOrDefault();
-            if (chosen is { } identity)
-            {
-                taken.Add(identity);
-                identityOf[key] = identity;
-            }
-            else
-            {
-                needNew.Add(key);
-            }
-        }
-
+        // New identities are inserted in one statement, their ascending ids given out in the helper's order (as SQLite's
+        // one insert per cluster does).
         var created = await InsertIdentitiesAsync(connection, tx, needNew.Count, now, ct).ConfigureAwait(false);
         for (var i = 0; i < needNew.Count; i++)
         {
             identityOf[needNew[i]] = created[i];
         }
 
-        // Only changed rows are written: re-applying the same partition writes none. A face whose identity stays keeps
-        // its lock; a face that moves (never a fixed one: its cluster kept its identity) is not fixed in the new one.
-        var touched = new HashSet<long>();
-        var upsertFaces = new List<long>();
-        var upsertIdentities = new List<long>();
-        var moved = 0;
-        var faces = 0;
-        foreach (var (key, members) in clusters)
-        {
-            var identity = identityOf[key];
-            foreach (var face in members)
-            {
-                faces++;
-                if (current.TryGetValue(face, out var was))
-                {
-                    if (was.IdentityId == identity)
-                    {
-                        continue;
-                    }
-
-                    moved++;
-                    touched.Add(was.IdentityId);
-                }
-
-                touched.Add(identity);
-                upsertFaces.Add(face);
-                upsertIdentities.Add(identity);
-            }
-        }
-
-        if (upsertFaces.Count > 0)
+        var writes = NetworkPartition.Writes(clusters, identityOf, current, listed, existing);
+        if (writes.UpsertFaces.Count > 0)
         {
             await using var upsert = new NpgsqlCommand("""
                 INSERT INTO face_identities(face_id, identity_id, locked)
                 SELECT u.face, u.identity, 0 FROM unnest(@faces, @identities) AS u(face, identity)
                 ON CONFLICT (face_id) DO UPDATE SET identity_id = excluded.identity_id, locked = 0
                 """, connection, tx);
-            upsert.Parameters.AddWithValue("faces", upsertFaces.ToArray());
-            upsert.Parameters.AddWithValue("identities", upsertIdentities.ToArray());
+            upsert.Parameters.AddWithValue("faces", writes.UpsertFaces.ToArray());
+            upsert.Parameters.AddWithValue("identities", writes.UpsertIdentities.ToArray());
             await upsert.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
         }
 
-        // The partition is complete: a face it does not list is not clustered any more.
-        var dropped = new List<long>();
-        foreach (var (face, was) in current)
-        {
-            if (!listed.Contains(face) || !existing.Contains(face))
-            {
-                touched.Add(was.IdentityId);
-                dropped.Add(face);
-            }
-        }
-
-        if (dropped.Count > 0)
+        if (writes.Dropped.Count > 0)
         {
             await using var delete = new NpgsqlCommand("DELETE FROM face_identities WHERE face_id = ANY(@faces)", connection, tx);
-            delete.Parameters.AddWithValue("faces", dropped.ToArray());
+            delete.Parameters.AddWithValue("faces", writes.Dropped.ToArray());
             await delete.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
         }
 
         await ExecuteNetworkAsync(connection, tx, "DELETE FROM identities i WHERE NOT EXISTS (SELECT 1 FROM face_identities x WHERE x.identity_id = i.id)", ct)
             .ConfigureAwait(false);
-        await TouchIdentitiesAsync(connection, tx, touched, now, ct).ConfigureAwait(false);
+        await TouchIdentitiesAsync(connection, tx, writes.Touched, now, ct).ConfigureAwait(false);
 
         // Ids are never reused and every new identity holds a face, so the count tells how many of the old ones went.
         var identitiesAfter = await NetworkScalarAsync(connection, tx, "SELECT count(*) FROM identities", ct).ConfigureAwait(false);
@@ -254,13 +132,9 @@ public sealed partial class PostgresCatalog : INetworkStore
             version = (long)(await state.ExecuteScalarAsync(ct).ConfigureAwait(false))!;
         }
 
-        var details = AuditDetails.Empty
-            .With("mode", full ? "full" : "incremental")
-            .With("identities", (long)clusters.Count)
-            .With("faces", (long)faces)
-            .With("moved", (long)moved);
+        var details = NetworkPartition.Details(full, clusters.Count, writes);
         await AppendAuditAsync(connection, tx, new NewAuditEvent(by, ClusterAuditAction, "identities", details), ct).ConfigureAwait(false);
-        return new PartitionChange(clusters.Count, faces, moved, created.Length, removed, version);
+        return new PartitionChange(clusters.Count, writes.Faces, writes.Moved, created.Length, removed, version);
     }
 
     public async Task<ClusteringState?> GetClusteringStateAsync(CancellationToken ct = default)

@@ -18,10 +18,7 @@ public sealed partial class PostgresCatalog
     public async Task<IdentityRecord> MergeIdentitiesAsync(long into, long from, string? reason, string by, CancellationToken ct = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(by);
-        if (into == from)
-        {
-            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"Identity {into} cannot be merged into itself."), nameof(from));
-        }
+        IdentityCorrections.CheckMerge(into, from);
 
         reason = SqliteCatalog.CorrectionReason(reason);
         return await WriteAsync(async (connection, tx) =>
@@ -51,19 +48,7 @@ public sealed partial class PostgresCatalog
     {
         ArgumentNullException.ThrowIfNull(faceIds);
         ArgumentException.ThrowIfNullOrWhiteSpace(by);
-        if (faceIds.Count == 0)
-        {
-            throw new ArgumentException("Give at least one face to split off.", nameof(faceIds));
-        }
-
-        var split = new HashSet<long>();
-        foreach (var face in faceIds)
-        {
-            if (!split.Add(face))
-            {
-                throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"Face {face} is listed twice."), nameof(faceIds));
-            }
-        }
+        var split = IdentityCorrections.SplitFaces(faceIds);
 
         reason = SqliteCatalog.CorrectionReason(reason);
         return await WriteAsync(async (connection, tx) =>
@@ -71,19 +56,7 @@ public sealed partial class PostgresCatalog
             await LockCorrectionAsync(connection, tx, [identityId], null, ct).ConfigureAwait(false);
             var name = await RequireIdentityAsync(connection, tx, identityId, ct).ConfigureAwait(false);
             var members = (await IdentityFaceIdsAsync(connection, tx, identityId, ct).ConfigureAwait(false)).ToHashSet();
-            foreach (var face in faceIds)
-            {
-                if (!members.Contains(face))
-                {
-                    throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"Face {face} is not in identity {identityId}."), nameof(faceIds));
-                }
-            }
-
-            if (split.Count == members.Count)
-            {
-                throw new ArgumentException(
-                    string.Create(CultureInfo.InvariantCulture, $"Splitting off every face of identity {identityId} leaves it empty; keep at least one."), nameof(faceIds));
-            }
+            IdentityCorrections.CheckSplit(identityId, faceIds, split, members);
 
             var now = SqliteCatalog.FormatTime(_clock.GetUtcNow());
             var created = (await InsertIdentitiesAsync(connection, tx, 1, now, ct).ConfigureAwait(false))[0];
@@ -147,16 +120,7 @@ public sealed partial class PostgresCatalog
     public async Task<IdentityRecord> NameIdentityAsync(long identityId, string? name, string by, CancellationToken ct = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(by);
-        name = string.IsNullOrWhiteSpace(name) ? null : name.Trim();
-        if (name is not null)
-        {
-            if (name.Length > MaxIdentityNameLength)
-            {
-                throw new ArgumentException($"The name is {name.Length} characters; at most {MaxIdentityNameLength} are allowed.", nameof(name));
-            }
-
-            SqliteCatalog.RequireNetworkText(name, "name", nameof(name));
-        }
+        name = IdentityCorrections.IdentityName(name);
 
         return await WriteAsync(async (connection, tx) =>
         {

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Runtime.InteropServices;
 using Lineup.Core.Audit;
 using Lineup.Core.Catalog;
@@ -30,7 +29,7 @@ public sealed partial class PostgresCatalog : IOptOutStore
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(erase);
         ArgumentException.ThrowIfNullOrWhiteSpace(by);
-        var note = RequireOptOutRequest(request);
+        var note = OptOutRequests.Validate(request);
         if (erase.Count == 0)
         {
             var recorded = await WriteAsync(async (connection, tx) =>
@@ -68,7 +67,7 @@ public sealed partial class PostgresCatalog : IOptOutStore
             // is logged just before the erasure receipt, both after the gallery bump (EraseAsync).
             await ErasureExecuteAsync(connection, tx, "DELETE FROM face_thumbnails WHERE face_id = ANY(@ids)", present, ct).ConfigureAwait(false);
             await ErasureExecuteAsync(connection, tx, "DELETE FROM faces WHERE id = ANY(@ids)", present, ct).ConfigureAwait(false);
-            return new ErasedRows([], known, 0, OptOutSubject(optOutId), [requestEvent]);
+            return new ErasedRows([], known, 0, OptOutRequests.Subject(optOutId), [requestEvent]);
         }, by, ct).ConfigureAwait(false);
         return new OptOutRegistration((await GetOptOutAsync(optOutId, ct).ConfigureAwait(false))!, receipt);
     }
@@ -138,37 +137,7 @@ public sealed partial class PostgresCatalog : IOptOutStore
         return list;
     }
 
-    private static string OptOutSubject(long id) => string.Create(CultureInfo.InvariantCulture, $"optout:{id}");
-
     /// <summary>Validates a request as SQLite does (the same checks and messages) and returns its note, trimmed, or null.</summary>
-    private static string? RequireOptOutRequest(NewOptOut request)
-    {
-        RequireCaseText(request.Reference, "reference", NewOptOut.MaxReferenceLength);
-        var note = string.IsNullOrWhiteSpace(request.Note) ? null : request.Note.Trim();
-        if (note is not null && (note.Length > NewOptOut.MaxNoteLength || note.Any(c => char.IsControl(c) && c is not ('\n' or '\r' or '\t'))))
-        {
-            throw new ArgumentException($"The note must be at most {NewOptOut.MaxNoteLength} characters without control characters other than line breaks and tabs.");
-        }
-
-        var embeddings = request.Embeddings;
-        ArgumentNullException.ThrowIfNull(embeddings);
-        if (embeddings.Count is 0 or > NewOptOut.MaxEmbeddings)
-        {
-            throw new ArgumentException($"An opt-out request keeps 1 to {NewOptOut.MaxEmbeddings} embeddings, not {embeddings.Count}.");
-        }
-
-        var dimensions = embeddings[0]?.Length ?? 0;
-        foreach (var vector in embeddings)
-        {
-            if (vector is null || vector.Length == 0 || vector.Length != dimensions || !vector.All(float.IsFinite))
-            {
-                throw new ArgumentException("The embeddings of an opt-out request must be finite vectors of one length.");
-            }
-        }
-
-        return note;
-    }
-
     /// <summary>
     /// Inserts the request and its embeddings (float32, as computed: they are compared at a threshold, and the registry is
     /// small) and returns its id and its audit event (reference and counts only, never an embedding or the note), which
@@ -206,13 +175,7 @@ public sealed partial class PostgresCatalog : IOptOutStore
             await batch.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
         }
 
-        var details = AuditDetails.Empty
-            .With("change", "optout.record")
-            .With("reference", Truncate(reference, AuditDetails.MaxTextLength))
-            .With("photos", (long)request.Embeddings.Count)
-            .With("faces_erased", facesErased)
-            .With("previews_erased", previewsErased);
-        return (id, new NewAuditEvent(by, AuditActions.Admin, OptOutSubject(id), details));
+        return (id, OptOutRequests.RecordedEvent(id, request, facesErased, previewsErased, by));
     }
 
     private static async Task<OptOutRecord?> ReadOptOutAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, long id, CancellationToken ct)

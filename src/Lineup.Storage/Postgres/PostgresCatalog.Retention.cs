@@ -1,4 +1,3 @@
-using System.Globalization;
 using Lineup.Core.Audit;
 using Lineup.Core.Catalog;
 using Lineup.Core.Oversight;
@@ -33,12 +32,6 @@ namespace Lineup.Storage.Postgres;
 /// </remarks>
 public sealed partial class PostgresCatalog : IRetentionStore
 {
-    /// <summary>The subject of a sweep's receipt (action <see cref="AuditActions.Retention"/>); as in SQLite.</summary>
-    private const string RetentionSweepSubject = "sweep";
-
-    /// <summary>The receipt's detail naming the last pruned event; verification trusts no pruned event beyond it.</summary>
-    private const string RetentionPrunedThroughKey = "pruned_through";
-
     public async Task<IReadOnlyList<RetentionSetting>> GetRetentionAsync(CancellationToken ct = default)
     {
         await using var connection = await OpenConnectionAsync(ct).ConfigureAwait(false);
@@ -72,11 +65,7 @@ public sealed partial class PostgresCatalog : IRetentionStore
                 await upsert.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
             }
 
-            var details = AuditDetails.Empty
-                .With("change", "retention.set")
-                .With("ttl_days", ttlDays)
-                .With("previous_ttl_days", previous.TtlDays)
-                .With("previous_was_default", previous.IsDefault);
+            var details = RetentionReceipts.SettingDetails(ttlDays, previous);
             await AppendAuditAsync(connection, tx, new NewAuditEvent(by, AuditActions.Admin, $"retention:{name}", details), ct).ConfigureAwait(false);
             return new RetentionSetting(name, ttlDays, SqliteCatalog.ParseTime(SqliteCatalog.FormatTime(now)), by);
         }, ct).ConfigureAwait(false);
@@ -147,26 +136,13 @@ public sealed partial class PostgresCatalog : IRetentionStore
         var (pruned, prunedThrough) = await PruneAuditAsync(
             connection, tx, SqliteCatalog.FormatTime(cutoffs.AuditEvents), SqliteCatalog.FormatTime(stamp), ct).ConfigureAwait(false);
 
-        var details = AuditDetails.Empty
-            .With("probes", probes)
-            .With("candidate_lists", (long)candidateIds.Length)
-            .With("candidates", candidates)
-            .With("decisions", decisions)
-            .With("probes_held", probesHeld)
-            .With("candidate_lists_held", listsHeld)
-            .With("held_cases", heldCases)
-            .With("audit_pruned", pruned)
-            .With(RetentionPrunedThroughKey, prunedThrough)
-            .With("probe_cutoff", probeCutoff)
-            .With("candidate_cutoff", candidateCutoff)
-            .With("audit_cutoff", SqliteCatalog.FormatTime(cutoffs.AuditEvents))
-            .With("ttl_days", string.Create(CultureInfo.InvariantCulture,
-                $"{policy.ProbeImagesDays}/{policy.CandidateListsDays}/{policy.AuditEventsDays}"));
-        var receipt = await AppendAuditAsync(connection, tx, new NewAuditEvent(actor, AuditActions.Retention, RetentionSweepSubject, details), ct)
-            .ConfigureAwait(false);
-        return new SweepReport(
+        var report = new SweepReport(
             SqliteCatalog.ParseTime(SqliteCatalog.FormatTime(now)), policy, cutoffs, probes, candidateIds.Length, candidates, decisions,
-            probesHeld, listsHeld, heldCases, pruned, prunedThrough, receipt.Seq);
+            probesHeld, listsHeld, heldCases, pruned, prunedThrough, AuditSeq: 0);
+        var receipt = await AppendAuditAsync(
+            connection, tx, new NewAuditEvent(actor, AuditActions.Retention, RetentionReceipts.SweepSubject, RetentionReceipts.SweepDetails(report)), ct)
+            .ConfigureAwait(false);
+        return report with { AuditSeq = receipt.Seq };
     }
 
     /// <summary>
