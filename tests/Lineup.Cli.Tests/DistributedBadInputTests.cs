@@ -232,4 +232,19 @@ public sealed class DistributedBadInputTests : IDisposable
         Assert.Contains("--resume", result.Stderr, StringComparison.Ordinal);
         Assert.False(Directory.Exists(Data));
     }
+
+    [Fact]
+    public async Task Bench_workers_pinned_to_more_cpus_than_there_are_exits_2_before_queueing_anything()
+    {
+        var photos = _dir.Combine("photos");
+        Directory.CreateDirectory(photos);
+        var counts = $"1,{Environment.ProcessorCount + 1}";
+        var result = await CliProcess.RunAsync(
+            ["--data", Data, "--models", _dir.Combine("models"), "--backend", "distributed", "--postgres", Postgres, "--garnet", Garnet,
+             "bench", "workers", photos, "--workers", counts, "--pin"]);
+        Assert.True(result.ExitCode == ExitCodes.BadInput, $"exit {result.ExitCode}: {result.Stderr}{result.Stdout}");
+        Assert.Contains("--pin needs", result.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", result.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Data));
+    }
 }

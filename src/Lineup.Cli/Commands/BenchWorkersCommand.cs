@@ -20,9 +20,14 @@ public static class BenchWorkersCommand
         var workers = new Option<string?>("--workers") { Description = "Comma-separated worker process counts (default: 1,2)" };
         var threads = new Option<int>("--threads") { Description = "Analysis threads per worker process (default 1)", DefaultValueFactory = _ => 1 };
         var json = new Option<string?>("--json") { Description = "Also write the results to this JSON file" };
+        var pin = new Option<bool>("--pin")
+        {
+            Description = "Run worker i on CPU i only (taskset), as if each worker had a machine of one core: without it a one-thread "
+                + "worker also spreads its commits, GC and JIT over the other cores, and the baseline is more than one core",
+        };
         var command = new Command("workers", "Distributed ingest with 1 and N `lineup worker` processes on fresh schemas; report items/s and the speed-up")
         {
-            source, workers, threads, json,
+            source, workers, threads, json, pin,
         };
         command.SetAction((parse, ct) => GlobalOptions.RunAsync(async () =>
         {
@@ -35,15 +40,22 @@ public static class BenchWorkersCommand
             var counts = (parse.GetValue(workers) ?? "1,2").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
                 .Select(t => int.TryParse(t, out var n) && n is >= 1 and <= 64 ? n : throw new ArgumentException($"--workers: '{t}' is not a count (1-64)."))
                 .ToArray();
-            return await RunAsync(options, Path.GetFullPath(parse.GetValue(source)!), counts, parse.GetValue(threads), parse.GetValue(json),
-                GlobalOptions.Progress(parse), ct);
+            if (parse.GetValue(pin) && (!OperatingSystem.IsLinux() || counts.Max() > Environment.ProcessorCount))
+            {
+                return GlobalOptions.Fail(ExitCodes.BadInput,
+                    $"--pin needs Linux (taskset) and no more workers than CPUs ({Environment.ProcessorCount}).");
+            }
+
+            return await RunAsync(options, Path.GetFullPath(parse.GetValue(source)!), counts, parse.GetValue(threads), parse.GetValue(pin),
+                parse.GetValue(json), GlobalOptions.Progress(parse), ct);
         }));
         return command;
     }
 
     private sealed record Run(int Workers, long Items, long Faces, double WallSeconds, double ItemsPerSecond, double SteadyItemsPerSecond);
 
-    private static async Task<int> RunAsync(LineupOptions options, string path, int[] counts, int threads, string? jsonPath, IProgress<string> progress, CancellationToken ct)
+    private static async Task<int> RunAsync(
+        LineupOptions options, string path, int[] counts, int threads, bool pin, string? jsonPath, IProgress<string> progress, CancellationToken ct)
     {
         options.ModelsDirectory = options.FullModelsDirectory;
         var runs = new List<Run>();
@@ -66,7 +78,7 @@ public static class BenchWorkersCommand
 
                 progress.Report($"{count} worker process(es) on {items:N0} queued items…");
                 var clock = Stopwatch.StartNew();
-                var processes = Enumerable.Range(0, count).Select(i => StartWorker(run, $"bench-{i}", threads)).ToList();
+                var processes = Enumerable.Range(0, count).Select(i => StartWorker(run, $"bench-{i}", threads, pin ? i : null)).ToList();
                 foreach (var process in processes)
                 {
                     await process.WaitForExitAsync(ct);
@@ -109,7 +121,7 @@ public static class BenchWorkersCommand
         AnsiConsole.Write(table);
         if (jsonPath is not null)
         {
-            await File.WriteAllTextAsync(jsonPath, JsonSerializer.Serialize(new { source = path, threadsPerWorker = threads, runs }, SearchCommands.Json), ct);
+            await File.WriteAllTextAsync(jsonPath, JsonSerializer.Serialize(new { source = path, threadsPerWorker = threads, pinned = pin, runs }, SearchCommands.Json), ct);
         }
 
         return ExitCodes.Ok;
@@ -134,10 +146,18 @@ public static class BenchWorkersCommand
         return copy;
     }
 
-    private static Process StartWorker(LineupOptions options, string name, int threads)
+    private static Process StartWorker(LineupOptions options, string name, int threads, int? cpu)
     {
         var host = Environment.ProcessPath ?? "dotnet";
-        var start = new ProcessStartInfo(host) { RedirectStandardError = true, RedirectStandardOutput = false, UseShellExecute = false };
+        var start = new ProcessStartInfo(cpu is null ? host : "taskset") { RedirectStandardError = true, RedirectStandardOutput = false, UseShellExecute = false };
+        if (cpu is { } only)
+        {
+            // Every thread the runtime starts inherits the mask, which setting the affinity after the start would not give.
+            start.ArgumentList.Add("--cpu-list");
+            start.ArgumentList.Add(only.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            start.ArgumentList.Add(host);
+        }
+
         if (Path.GetFileNameWithoutExtension(host).Equals("dotnet", StringComparison.OrdinalIgnoreCase))
         {
             start.ArgumentList.Add(typeof(Program).Assembly.Location);
