@@ -131,14 +131,15 @@ is_replica_of() {
 }
 
 start() {
+  command -v redis-cli >/dev/null || { echo "garnet-cluster: redis-cli is required (apt-get install redis-tools)" >&2; exit 1; }
+  local binary port i
+  # Installed even when a cluster already runs: the fault tests start garnet-server processes of their own from it.
+  binary=$(garnet_binary)
   if all_alive && all_ok && replicas_in_sync 2>/dev/null; then
     echo "garnet cluster already running on $HOST:${ports[0]}-${ports[-1]}"
     return 0
   fi
 
-  command -v redis-cli >/dev/null || { echo "garnet-cluster: redis-cli is required (apt-get install redis-tools)" >&2; exit 1; }
-  local binary port i
-  binary=$(garnet_binary)
   mkdir -p "$data_dir"
   for port in "${ports[@]}"; do
     if ! alive "$port"; then

@@ -75,11 +75,17 @@ public sealed class DistributedWorkerTests(ITestOutputHelper output) : Distribut
             ["--data", embedded, "--models", TestPaths.ModelCache, "ingest", photos, "--collection", "dev", "--lawful-basis", "test photos", "--jurisdiction", "DE"],
             timeout: TimeSpan.FromMinutes(10));
         Assert.True(reference.ExitCode is ExitCodes.Ok or ExitCodes.Partial, reference.Stderr);
-        const string Items = "SELECT i.seq || ' ' || coalesce(i.image_id, -1) || ' ' || (SELECT count(*) FROM faces f WHERE f.image_id = i.image_id) FROM ingest_items i";
+        // A near-duplicate copy is stored as an image row of its own, without faces, pointing at its original.
+        const string Items = """
+            SELECT i.seq || ' ' || coalesce(coalesce(im.near_duplicate_of, im.id), -1) || ' '
+                   || (SELECT count(*) FROM faces f WHERE f.image_id = coalesce(im.near_duplicate_of, im.id))
+            FROM ingest_items i LEFT JOIN images im ON im.id = i.image_id
+            """;
         var expected = Groups(SqliteRows(embedded, Items));
         var actual = Groups(await RowsAsync(Items));
         Assert.Equal(expected, actual);
-        const string Ungrouped = "FROM images i WHERE i.id NOT IN (SELECT image_id FROM ingest_items WHERE status = 'near_duplicate' AND image_id IS NOT NULL) ORDER BY 1";
+        const string Ungrouped =
+            "FROM images i WHERE i.near_duplicate_of IS NULL AND NOT EXISTS (SELECT 1 FROM images c WHERE c.near_duplicate_of = i.id) ORDER BY 1";
         Assert.Equal(SqliteRows(embedded, "SELECT lower(hex(i.sha256)) " + Ungrouped), await RowsAsync("SELECT encode(i.sha256, 'hex') " + Ungrouped));
         Assert.Equal(SqliteRows(embedded, "SELECT count(*) FROM images"), await RowsAsync("SELECT count(*) FROM images"));
         Assert.Equal(
@@ -115,7 +121,10 @@ public sealed class DistributedWorkerTests(ITestOutputHelper output) : Distribut
     private async Task<long> ClaimedByAsync(string worker) =>
         long.Parse((await RowsAsync($"SELECT count(*) FROM ingest_work WHERE state = 'claimed' AND worker = '{worker}'"))[0], System.Globalization.CultureInfo.InvariantCulture);
 
-    /// <summary>"seq image faces" rows grouped by image: "seq,seq,… faces" per stored image, and "seq none" for the rest.</summary>
+    /// <summary>
+    /// "seq original faces" rows grouped by original image: "seq,seq,… faces" per original (with its near-duplicate
+    /// copies and exact duplicates), and "seq none" for items that stored nothing.
+    /// </summary>
     private static string[] Groups(string[] rows) =>
     [
         .. rows.Select(r => r.Split(' ')).GroupBy(r => r[1] == "-1" ? "none " + r[0] : r[1])
