@@ -5,6 +5,7 @@ using Lineup.Core.Imaging;
 using Lineup.Core.Network;
 using Lineup.Core.Oversight;
 using Lineup.Hosting;
+using Lineup.Index;
 using Lineup.Ingest.Sources;
 using Lineup.Vision.Models;
 using Microsoft.Extensions.Configuration;
@@ -162,6 +163,11 @@ public static class GlobalOptions
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or ValidationException or ArgumentException or FormatException)
         {
             return Fail(ExitCodes.BadInput, e.Message);
+        }
+        catch (VectorIndexException e)
+        {
+            // A cluster that does not answer or refuses a write is not the operator's input, but it is one line too.
+            return Fail(ExitCodes.Error, $"vector index: {e.Message}");
         }
         catch (OperationCanceledException)
         {

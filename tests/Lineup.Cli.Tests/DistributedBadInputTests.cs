@@ -247,4 +247,16 @@ public sealed class DistributedBadInputTests : IDisposable
         Assert.DoesNotContain("Unhandled exception", result.Stderr, StringComparison.Ordinal);
         Assert.False(Directory.Exists(Data));
     }
+
+    [SkippableFact]
+    public async Task An_unreachable_garnet_cluster_is_one_line_naming_the_nodes_and_exit_1()
+    {
+        await using var schema = await PostgresTestServer.CreateSchemaAsync();
+        var result = await CliProcess.RunAsync(
+            ["--data", Data, "--models", TestPaths.ModelCache, "--backend", "distributed", "--postgres", schema.ConnectionString, "--garnet", "127.0.0.1:1",
+             "stats"]);
+        Assert.True(result.ExitCode == ExitCodes.Error, $"exit {result.ExitCode}: {result.Stderr}{result.Stdout}");
+        Assert.Contains("lineup: vector index: No Garnet node answered at 127.0.0.1:1", result.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", result.Stderr, StringComparison.Ordinal);
+    }
 }
