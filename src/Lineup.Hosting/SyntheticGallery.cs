@@ -228,6 +228,7 @@ public static class SyntheticGallery
     private const ulong CentreStream = 1;
     private const ulong FaceStream = 2;
     private const ulong ReportStream = 3;
+    private const ulong ProbeStream = 4;
     private const ulong SizeStream = 0x51;
     private const ulong AngleStream = 0x52;
     private const ulong HashStream = 0x53;
@@ -383,6 +384,96 @@ public static class SyntheticGallery
             fitElapsed, elapsed, generating, cataloguing, waiting, stats.Faces, index.Count);
     }
 
+    /// <summary>
+    /// Fits the synthetic face distribution to the catalog's real faces (as <see cref="AddAsync"/> does) and returns a
+    /// generator of gallery faces and probes that writes nothing: for benchmarks that need vectors, not catalog rows
+    /// (<c>lineup bench index</c>). The same seed and real faces give the same vectors as <see cref="AddAsync"/>.
+    /// </summary>
+    /// <exception cref="SyntheticGalleryException">Fewer than <see cref="MinimumRealFaces"/> real faces.</exception>
+    public static async Task<Generator> FitAsync(
+        ICatalog catalog, int dimensions, SyntheticGalleryOptions options, IProgress<string>? progress = null, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        var existing = await catalog.FindCollectionAsync(CollectionName, ct).ConfigureAwait(false);
+        var synthetic = existing is null ? FaceKeySet.Empty : await SyntheticFacesAsync(catalog, ct).ConfigureAwait(false);
+        progress?.Report("reading the real faces…");
+        var (sample, realFaces) = await SampleRealFacesAsync(catalog, synthetic, dimensions, options.Seed, ct).ConfigureAwait(false);
+        if (realFaces < MinimumRealFaces)
+        {
+            throw new SyntheticGalleryException(
+                $"The catalog holds {realFaces:N0} real face(s); synthetic identities are fitted to the real faces and need at least " +
+                $"{MinimumRealFaces}. Ingest real photos first (lineup ingest FOLDER --collection ...).");
+        }
+
+        progress?.Report($"fitting the face distribution to {sample.Count:N0} of {realFaces:N0} real faces…");
+        var (model, fit) = await Task.Run(() => FaceModel.Fit(sample, dimensions, options.Seed), ct).ConfigureAwait(false);
+        return new Generator(model, fit, options, sample, realFaces);
+    }
+
+    /// <summary>
+    /// Draws synthetic gallery faces (face k of the seed's layout, as <see cref="AddAsync"/> numbers them) and probes
+    /// (a new face of an existing identity, from a stream no gallery face uses). Thread-safe: draws are counter-based.
+    /// </summary>
+    public sealed class Generator
+    {
+        private readonly FaceModel _model;
+        private readonly Shape _shape;
+        private readonly SyntheticGalleryOptions _options;
+
+        internal Generator(FaceModel model, SyntheticFitReport fit, SyntheticGalleryOptions options, List<float[]> realSample, long realFaces)
+        {
+            _model = model;
+            _options = options;
+            _shape = new Shape(model, options);
+            Fit = fit;
+            RealSample = realSample;
+            RealFaces = realFaces;
+        }
+
+        public int Dimensions => _model.Dimensions;
+
+        /// <summary>How closely synthetic faces resemble held-out real ones.</summary>
+        public SyntheticFitReport Fit { get; }
+
+        /// <summary>The real faces fitted on (all of them, or a seeded sample of <see cref="MaxFitFaces"/>), unit vectors.</summary>
+        public IReadOnlyList<float[]> RealSample { get; }
+
+        /// <summary>Real faces in the catalog.</summary>
+        public long RealFaces { get; }
+
+        /// <summary>
+        /// Writes gallery faces <paramref name="first"/> … first + count − 1 (unit vectors, end to end) into
+        /// <paramref name="destination"/> and returns each face's identity.
+        /// </summary>
+        public long[] Faces(long first, int count, float[] destination)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(first);
+            ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
+            ArgumentOutOfRangeException.ThrowIfLessThan(destination.Length, count * Dimensions, nameof(destination));
+            var plan = new Layout(_options.Seed, _options.MaxFacesPerIdentity, first).Take(count);
+            _shape.Generate(plan, destination);
+            return [.. plan.Select(p => p.Identity)];
+        }
+
+        /// <summary>
+        /// Writes probe <paramref name="index"/> … (one per identity in <paramref name="identities"/>): a face of that identity
+        /// drawn apart from its gallery faces, as a new photo of a catalogued person would be.
+        /// </summary>
+        public void Probes(ReadOnlySpan<long> identities, long index, float[] destination)
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(destination.Length, identities.Length * Dimensions, nameof(destination));
+            var plan = new PlannedFace[identities.Length];
+            for (var i = 0; i < plan.Length; i++)
+            {
+                plan[i] = new PlannedFace(index + i, identities[i], 0);
+            }
+
+            _shape.Generate(plan, destination, ProbeStream);
+        }
+    }
+
     private static async Task<FaceKeySet> SyntheticFacesAsync(ICatalog catalog, CancellationToken ct) =>
         catalog is ISearchFilterCatalog filters
             ? await filters.ResolveAsync(new SearchFilter([CollectionName]).Normalize(), ct).ConfigureAwait(false)
@@ -445,13 +536,13 @@ public static class SyntheticGallery
     }
 
     /// <summary>Face <see cref="Number"/> (over all calls) is face <see cref="Face"/> of identity <see cref="Identity"/>.</summary>
-    private readonly record struct PlannedFace(long Number, long Identity, int Face);
+    internal readonly record struct PlannedFace(long Number, long Identity, int Face);
 
     /// <summary>
     /// The Gaussian of the real faces (mean and scaled centred basis rows) and its deviations μ-free: a deviation is
     /// Xcᵀw / √(n − 1), w ~ N(0, Iₙ) from (seed, stream, index).
     /// </summary>
-    private sealed class FaceModel
+    internal sealed class FaceModel
     {
         /// <summary>Vectors per block: they share each basis row while it is in cache (the basis is rows × 2 KB).</summary>
         private const int Block = 16;
@@ -685,7 +776,7 @@ public static class SyntheticGallery
     /// Which identity each face belongs to: identity i has 1 + (hash(seed, i) mod max) faces, in order. Starting at face
     /// <c>start</c> walks the layout from identity 0 (a hash per identity: 3.3M at 10M faces, well under a second).
     /// </summary>
-    private sealed class Layout
+    internal sealed class Layout
     {
         private readonly ulong _key;
         private readonly int _max;
@@ -736,27 +827,41 @@ public static class SyntheticGallery
     }
 
     /// <summary>Turns planned faces into unit vectors: normalise(μ + cos θ · u_c + sin θ · u_e⊥).</summary>
-    private sealed class Shape(FaceModel model, SyntheticGalleryOptions options)
+    internal sealed class Shape(FaceModel model, SyntheticGalleryOptions options)
     {
         private readonly double _theta0 = Math.Acos(Math.Sqrt(options.WithinIdentityCosine));
         private readonly ulong _key = Key(options.Seed) ^ AngleStream;
 
-        public void Generate(PlannedFace[] plan, float[] destination)
+        /// <summary>Faces of consecutive plan numbers: a gallery batch (identities consecutive, ascending) or probes (any identities).</summary>
+        public void Generate(PlannedFace[] plan, float[] destination, ulong stream = FaceStream)
         {
             var d = model.Dimensions;
             var firstIdentity = plan[0].Identity;
-            var identities = (int)(plan[^1].Identity - firstIdentity + 1);
-            var centres = new float[identities * d];
-            model.DeviationsParallel(CentreStream, firstIdentity, identities, centres);
-            model.DeviationsParallel(FaceStream, plan[0].Number, plan.Length, destination);
-            Parallel.For(0, plan.Length, i =>
-                Combine(centres.AsSpan((int)(plan[i].Identity - firstIdentity) * d, d), destination.AsSpan(i * d, d), plan[i].Number));
+            model.DeviationsParallel(stream, plan[0].Number, plan.Length, destination);
+            if (stream == FaceStream)
+            {
+                var centres = new float[(int)(plan[^1].Identity - firstIdentity + 1) * d];
+                model.DeviationsParallel(CentreStream, firstIdentity, centres.Length / d, centres);
+                Parallel.For(0, plan.Length, i =>
+                    Combine(centres.AsSpan((int)(plan[i].Identity - firstIdentity) * d, d), destination.AsSpan(i * d, d), plan[i].Number, stream));
+                return;
+            }
+
+            // Scattered identities (probes): each centre drawn on its own (the same draw a gallery batch makes for it).
+            Parallel.For(0, plan.Length, () => new float[d], (i, _, centre) =>
+            {
+                model.Deviations(CentreStream, plan[i].Identity, 1, centre);
+                Combine(centre, destination.AsSpan(i * d, d), plan[i].Number, stream);
+                return centre;
+            }, _ => { });
         }
 
         /// <summary>Writes the face over its own deviation <paramref name="face"/>; θ ~ N(θ₀, σ²), folded at 0.</summary>
-        private void Combine(ReadOnlySpan<float> centre, Span<float> face, long number)
+        private void Combine(ReadOnlySpan<float> centre, Span<float> face, long number, ulong stream)
         {
-            var theta = Math.Abs(_theta0 + (options.WithinIdentityAngleSpread * Normal(_key, (ulong)number)));
+            // Gallery faces keep their angle draw (stream 2 adds nothing to the key); probes draw theirs apart.
+            var key = stream == FaceStream ? _key : _key ^ Mix(stream);
+            var theta = Math.Abs(_theta0 + (options.WithinIdentityAngleSpread * Normal(key, (ulong)number)));
             var length = TensorPrimitives.Norm(face);
             var centreNorm2 = TensorPrimitives.Dot(centre, centre);
             if (centreNorm2 > 0)

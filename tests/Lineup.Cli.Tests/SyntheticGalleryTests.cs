@@ -3,6 +3,7 @@ using Lineup.Core.Catalog;
 using Lineup.Core.Faces;
 using Lineup.Core.Indexing;
 using Lineup.Hosting;
+using Lineup.Index;
 using Lineup.Ingest.Sources;
 using Lineup.TestSupport;
 using Xunit.Abstractions;
@@ -171,6 +172,125 @@ public sealed class SyntheticGalleryTests(SyntheticGalleryTests.RealGallery gall
         var same = once.Zip(other).Count(p => p.First.Vector.AsSpan().SequenceEqual(p.Second.Vector));
         Assert.Equal(0, same);
         Assert.True(once.Zip(other).Average(p => TensorPrimitives.Dot(p.First.Vector, p.Second.Vector)) < 0.2, "another seed must give unrelated vectors");
+    }
+
+    [SkippableFact]
+    public async Task The_index_benchmark_scores_against_exact_search_and_writes_nothing_to_the_catalog()
+    {
+        using var dir = new TempDirectory("bench-index");
+        var options = await gallery.CopyAsync(dir);
+        await using var engine = await LineupEngine.OpenAsync(options);
+        var before = await engine.Catalog.GetStatsAsync();
+        var generator = await SyntheticGallery.FitAsync(engine.Catalog, engine.Index.Dimensions, new SyntheticGalleryOptions { Seed = 3 });
+        const int Faces = 3_000;
+
+        // ef 16 barely explores; ef 3,000 (the whole gallery) makes the graph search exhaustive, so its top 10 must be the
+        // exact top 10 (float16 rounding aside): a wrong ground truth or recall count could not reach it.
+        var result = await IndexBenchmark.RunAsync(generator, new IndexBenchmarkOptions
+        {
+            Faces = Faces,
+            Queries = 200,
+            ExactQueries = 5,
+            Quantizations = [VectorQuantization.F16, VectorQuantization.I8],
+            ExpansionSearch = [16, Faces],
+            Threads = 2,
+            BatchSize = 1_000,
+        }, coldStart: null);
+
+        Assert.Equal(Faces, result.Faces);
+        Assert.Equal(generator.RealSample.Count, result.RealFaces);
+        Assert.Equal(Faces - result.RealFaces, result.SyntheticFaces);
+        Assert.Equal(2, result.Builds.Count);
+        var f16 = result.Builds.Single(b => b.Quantization == VectorQuantization.F16);
+        var exhaustive = f16.Searches.Single(s => s.ExpansionSearch == Faces);
+        var narrow = f16.Searches.Single(s => s.ExpansionSearch == 16);
+        output.WriteLine($"f16 recall@10: ef 16 {narrow.RecallAt10:0.000}, ef {Faces} {exhaustive.RecallAt10:0.000}; exact {result.ExactMeanMs:0.00} ms");
+        Assert.InRange(exhaustive.RecallAt10, 0.98, 1.0);
+        Assert.InRange(exhaustive.RecallMated, 0.98, 1.0);
+        Assert.True(narrow.RecallAt10 <= exhaustive.RecallAt10, "a narrower search cannot find more of the exact top 10");
+
+        // Probes of gallery identities find their identity's other faces: the exact top 10 of a mated probe is mostly
+        // that person, so its best similarity is well above a non-mated probe's (strangers only).
+        foreach (var build in result.Builds)
+        {
+            Assert.True(build.VectorsPerSecond > 0 && build.BuildSeconds > 0);
+            Assert.True(build.MemoryBytes > Faces * 256L, $"{build.Quantization}: {build.MemoryBytes} bytes for {Faces} 512-d vectors");
+            Assert.Empty(build.ColdStarts);
+            Assert.All(build.Searches, s =>
+            {
+                Assert.InRange(s.RecallAt10, 0.0, 1.0);
+                Assert.True(s.P99Ms >= s.P50Ms && s.P50Ms > 0);
+                Assert.True(s.SpeedupOverExact > 0 && s.QueriesPerSecond > 0 && s.ConcurrentQueriesPerSecond > 0);
+            });
+        }
+
+        Assert.True(result.ExactMeanMs > 0);
+        var after = await engine.Catalog.GetStatsAsync();
+        Assert.Equal(before.Faces, after.Faces);
+        Assert.Equal(before.Images, after.Images);
+        Assert.Null(await engine.Catalog.FindCollectionAsync(SyntheticGallery.CollectionName));
+    }
+
+    [SkippableFact]
+    public async Task Synthetic_probes_of_gallery_identities_resemble_their_faces_and_others_do_not()
+    {
+        using var dir = new TempDirectory("bench-probes");
+        var options = await gallery.CopyAsync(dir);
+        await using var engine = await LineupEngine.OpenAsync(options);
+        var generator = await SyntheticGallery.FitAsync(engine.Catalog, engine.Index.Dimensions, new SyntheticGalleryOptions { Seed = 5 });
+        var d = generator.Dimensions;
+        var faces = new float[500 * d];
+        var identities = generator.Faces(0, 500, faces);
+        var again = new float[500 * d];
+        generator.Faces(0, 500, again);
+        Assert.Equal(faces, again);
+
+        var probeOf = identities.Distinct().Take(50).ToArray();
+        var probes = new float[probeOf.Length * d];
+        generator.Probes(probeOf, 0, probes);
+        var genuine = new List<double>();
+        var impostor = new List<double>();
+        for (var p = 0; p < probeOf.Length; p++)
+        {
+            var probe = probes.AsSpan(p * d, d);
+            Assert.Equal(1.0, TensorPrimitives.Norm(probe), 3);
+            for (var f = 0; f < identities.Length; f++)
+            {
+                var cosine = TensorPrimitives.Dot(probe, faces.AsSpan(f * d, d));
+                Assert.False(cosine > 0.9999, "a probe is a new face, never a copy of a gallery face");
+                (identities[f] == probeOf[p] ? genuine : impostor).Add(cosine);
+            }
+        }
+
+        output.WriteLine($"probe to own identity: median {Median(genuine):0.000}; to others: median {Median(impostor):0.000}, 99th {Q(impostor, 0.99):0.000}");
+        Assert.InRange(Median(genuine), SyntheticGallery.DefaultWithinIdentityCosine - 0.08, SyntheticGallery.DefaultWithinIdentityCosine + 0.08);
+        Assert.InRange(Median(impostor), -0.1, 0.1);
+    }
+
+    [SkippableFact]
+    public async Task Lineup_bench_index_reports_every_measure_with_a_cold_start_in_a_new_process()
+    {
+        using var dir = new TempDirectory("bench-index-cli");
+        var options = await gallery.CopyAsync(dir);
+        var json = dir.Combine("bench.json");
+
+        var result = await CliProcess.RunAsync(
+            ["--data", options.DataDirectory, "--models", options.ModelsDirectory!, "bench", "index", "--faces", "2500", "--queries", "60",
+             "--exact-queries", "5", "--quantization", "i8", "--ef", "32,64", "--json", json],
+            timeout: TimeSpan.FromMinutes(5));
+
+        Assert.True(result.ExitCode == ExitCodes.Ok, result.Stderr);
+        Assert.Contains("recall@10", result.Stdout, StringComparison.Ordinal);
+        using var report = System.Text.Json.JsonDocument.Parse(await File.ReadAllTextAsync(json));
+        var root = report.RootElement;
+        Assert.Equal(2500, root.GetProperty("faces").GetInt32());
+        var build = BenchIndexCommandTests.Build(root, "I8");
+        Assert.Equal(2, build.GetProperty("searches").GetArrayLength());
+        Assert.True(build.GetProperty("fileBytes").GetInt64() > 2500 * 512L, "the saved int8 index holds at least its vectors");
+        var colds = build.GetProperty("coldStarts").EnumerateArray().ToList();
+        Assert.Equal(["view", "load"], colds.Select(c => c.GetProperty("mode").GetString()));
+        Assert.All(colds, c => Assert.True(c.GetProperty("processStartToAnswerMs").GetDouble() > c.GetProperty("openMs").GetDouble()));
+        Assert.False(Directory.Exists(Path.Combine(options.DataDirectory, "bench-tmp")), "the saved index files are removed");
     }
 
     [SkippableFact]

@@ -33,7 +33,7 @@ public static class BenchCommands
             var counts = ParseWorkers(parse.GetValue(workers));
             return await RunIngestAsync(options, parse.GetValue(folder)!, counts, parse.GetValue(json), GlobalOptions.Progress(parse), ct);
         }));
-        return new Command("bench", "Benchmarks (figures with a same-run baseline)") { ingest, BenchLoadCommands.BuildGallery(), BenchLoadCommands.BuildLoad(), NetworkBench.Build(), BenchWorkersCommand.Build(), BenchGarnetCommand.Build() };
+        return new Command("bench", "Benchmarks (figures with a same-run baseline)") { ingest, BenchLoadCommands.BuildGallery(), BenchLoadCommands.BuildLoad(), NetworkBench.Build(), BenchWorkersCommand.Build(), BenchGarnetCommand.Build(), BenchIndexCommand.Build(), BenchIndexCommand.BuildOpen() };
     }
 
     private static int[] ParseWorkers(string? text)

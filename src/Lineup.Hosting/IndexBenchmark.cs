@@ -1,0 +1,499 @@
+using System.Diagnostics;
+using System.Numerics.Tensors;
+using Lineup.Core.Indexing;
+using Lineup.Index;
+
+namespace Lineup.Hosting;
+
+/// <summary>What <see cref="IndexBenchmark"/> builds and measures.</summary>
+public sealed record IndexBenchmarkOptions
+{
+    /// <summary>Gallery size: the real sample faces plus synthetic faces up to this many (1,000 to 100,000,000).</summary>
+    public int Faces { get; init; } = 100_000;
+
+    /// <summary>Probes searched per setting; half are new faces of gallery identities, half of identities not in it.</summary>
+    public int Queries { get; init; } = 1_000;
+
+    /// <summary>Probes timed through the exact (brute-force, float32, one thread) baseline.</summary>
+    public int ExactQueries { get; init; } = 20;
+
+    public int K { get; init; } = 10;
+
+    public IReadOnlyList<VectorQuantization> Quantizations { get; init; } = [VectorQuantization.F16, VectorQuantization.I8];
+
+    public IReadOnlyList<int> Connectivities { get; init; } = [16];
+
+    public int ExpansionAdd { get; init; } = 128;
+
+    public IReadOnlyList<int> ExpansionSearch { get; init; } = [32, 64, 128];
+
+    /// <summary>Search threads of the concurrent measurement (the single-query one always uses one).</summary>
+    public int Threads { get; init; } = Math.Max(2, Environment.ProcessorCount);
+
+    public int Seed { get; init; } = 1;
+
+    /// <summary>Vectors generated and added per step (also the ground truth's unit of work).</summary>
+    public int BatchSize { get; init; } = 8_192;
+
+    /// <summary>
+    /// Where each built index is saved for the cold-start measurement (deleted afterwards); null skips it.
+    /// </summary>
+    public string? ColdStartDirectory { get; init; }
+
+    /// <exception cref="ArgumentOutOfRangeException">A value outside its range, named by its property.</exception>
+    public void Validate()
+    {
+        Check(Faces is >= 1_000 and <= 100_000_000, nameof(Faces), Faces, "The gallery must hold 1,000 to 100,000,000 faces.");
+        Check(Queries is >= 2 and <= 100_000, nameof(Queries), Queries, "Give 2 to 100,000 queries.");
+        Check(ExactQueries >= 1 && ExactQueries <= Queries, nameof(ExactQueries), ExactQueries, "Time 1 to --queries exact searches.");
+        Check(K is >= 1 and <= 1_000, nameof(K), K, "k must be 1 to 1,000.");
+        Check(Quantizations.Count > 0 && Quantizations.All(Enum.IsDefined), nameof(Quantizations), Quantizations.Count, "Give at least one of f32, f16, i8.");
+        Check(Connectivities.Count > 0 && Connectivities.All(c => c is >= 2 and <= 256), nameof(Connectivities), Connectivities.Count, "Connectivity must be 2 to 256.");
+        Check(ExpansionAdd is >= 1 and <= 4_096, nameof(ExpansionAdd), ExpansionAdd, "Build expansion must be 1 to 4,096.");
+        Check(ExpansionSearch.Count > 0 && ExpansionSearch.All(e => e >= K && e <= 4_096), nameof(ExpansionSearch), ExpansionSearch.Count, $"Search expansion must be k ({K}) to 4,096.");
+        Check(Threads is >= 1 and <= 256, nameof(Threads), Threads, "Threads must be 1 to 256.");
+        Check(BatchSize is >= 64 and <= 1_000_000, nameof(BatchSize), BatchSize, "A batch holds 64 to 1,000,000 vectors.");
+
+        static void Check(bool ok, string name, object value, string message)
+        {
+            if (!ok)
+            {
+                throw new ArgumentOutOfRangeException(name, value, message);
+            }
+        }
+    }
+}
+
+/// <summary>One search setting's figures.</summary>
+/// <param name="RecallAt10">Mean over all probes of |ANN top-k ∩ exact top-k| / k, exact float32 search in the same run as truth.</param>
+/// <param name="RecallMated">The same over probes whose identity is in the gallery.</param>
+/// <param name="RecallNonMated">The same over probes of identities not in the gallery (their top-k are all strangers: near-ties).</param>
+/// <param name="SpeedupOverExact">Exact search's mean latency (one thread, same run) over this setting's mean latency (one thread).</param>
+public sealed record IndexSearchResult(
+    int ExpansionSearch,
+    double RecallAt10,
+    double RecallMated,
+    double RecallNonMated,
+    double MeanMs,
+    double P50Ms,
+    double P99Ms,
+    double QueriesPerSecond,
+    int Threads,
+    double ConcurrentQueriesPerSecond,
+    double ConcurrentP50Ms,
+    double ConcurrentP99Ms,
+    double SpeedupOverExact);
+
+/// <summary>Time from a fresh process's start to its first search answer, on an index file the page cache holds.</summary>
+/// <param name="Mode">"view" (memory-mapped) or "load" (read into memory).</param>
+/// <param name="ProcessStartToAnswerMs">From the child process's start (as the OS records it) to its first answer.</param>
+/// <param name="OpenMs">Opening the index file, within the child.</param>
+/// <param name="FirstSearchMs">The first search, within the child.</param>
+public sealed record ColdStartResult(string Mode, double ProcessStartToAnswerMs, double OpenMs, double FirstSearchMs);
+
+/// <summary>One built index (quantization × connectivity) and its searches.</summary>
+public sealed record IndexBuildResult(
+    VectorQuantization Quantization,
+    int Connectivity,
+    int ExpansionAdd,
+    double BuildSeconds,
+    double VectorsPerSecond,
+    long MemoryBytes,
+    double MemoryBytesPerFace,
+    long FileBytes,
+    IReadOnlyList<IndexSearchResult> Searches,
+    IReadOnlyList<ColdStartResult> ColdStarts);
+
+/// <summary>Everything one <c>lineup bench index</c> run measured.</summary>
+public sealed record IndexBenchmarkResult(
+    int Faces,
+    int RealFaces,
+    int SyntheticFaces,
+    long Identities,
+    int Queries,
+    int Dimensions,
+    int ProcessorCount,
+    string Hardware,
+    SyntheticFitReport Fit,
+    double GenerateSeconds,
+    double GroundTruthSeconds,
+    double ExactMeanMs,
+    double ExactP99Ms,
+    IReadOnlyList<IndexBuildResult> Builds);
+
+/// <summary>
+/// Measures the embedded index on a realistic gallery: the catalog's real faces (a seeded sample of up to
+/// <see cref="SyntheticGallery.MaxFitFaces"/>) plus synthetic identities fitted to them, held in memory (nothing is
+/// written to the catalog). Ground truth is exact float32 search over the same vectors in the same run; the exact
+/// baseline's latency is timed on one thread in the same run, so ratios hold on a noisy machine.
+/// </summary>
+public static class IndexBenchmark
+{
+    /// <summary>Runs the benchmark; <paramref name="coldStart"/> measures a fresh process opening a saved index (null skips it).</summary>
+    public static async Task<IndexBenchmarkResult> RunAsync(
+        SyntheticGallery.Generator generator,
+        IndexBenchmarkOptions options,
+        Func<string, USearchOptions, string, CancellationToken, Task<ColdStartResult>>? coldStart,
+        IProgress<string>? progress = null,
+        CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(generator);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        var d = generator.Dimensions;
+        var real = generator.RealSample;
+        if (real.Count >= options.Faces)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.Faces, $"The gallery must be larger than the {real.Count:N0} real faces it starts with.");
+        }
+
+        var needed = (long)options.Faces * d * sizeof(float);
+        var available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        if (needed > available / 2)
+        {
+            throw new InsufficientMemoryException(
+                $"{options.Faces:N0} faces take {needed / 1e9:0.0} GB as float32 (kept for the exact ground truth); this process may use " +
+                $"{available / 1e9:0.0} GB and the index needs room too. Use fewer --faces.");
+        }
+
+        // The gallery: real faces first (keys 1..R), then synthetic faces (keys R+1..), in blocks.
+        var clock = Stopwatch.StartNew();
+        var synthetic = options.Faces - real.Count;
+        var blocks = new List<float[]>();
+        var blockKeys = new List<long[]>();
+        var realBlock = new float[real.Count * d];
+        for (var i = 0; i < real.Count; i++)
+        {
+            real[i].CopyTo(realBlock.AsSpan(i * d, d));
+        }
+
+        blocks.Add(realBlock);
+        blockKeys.Add([.. Enumerable.Range(1, real.Count).Select(i => (long)i)]);
+        long lastIdentity = 0;
+        for (var done = 0; done < synthetic;)
+        {
+            ct.ThrowIfCancellationRequested();
+            var count = Math.Min(options.BatchSize, synthetic - done);
+            var vectors = new float[count * d];
+            var identities = await Task.Run(() => generator.Faces(done, count, vectors), ct).ConfigureAwait(false);
+            lastIdentity = identities[^1];
+            blocks.Add(vectors);
+            var first = real.Count + done + 1L;
+            blockKeys.Add([.. Enumerable.Range(0, count).Select(i => first + i)]);
+            done += count;
+            progress?.Report($"generating: {done:N0}/{synthetic:N0} synthetic faces");
+        }
+
+        var generateSeconds = clock.Elapsed.TotalSeconds;
+
+        // Probes: even ones are new faces of gallery identities (complete ones: the last may be cut off), odd ones of
+        // identities past the gallery's end.
+        var identitiesInGallery = Math.Max(1, lastIdentity);
+        var probeIdentities = new long[options.Queries];
+        var pick = new Random(options.Seed);
+        for (var q = 0; q < probeIdentities.Length; q++)
+        {
+            probeIdentities[q] = q % 2 == 0 ? pick.NextInt64(identitiesInGallery) : lastIdentity + 1 + q;
+        }
+
+        var probes = new float[options.Queries * d];
+        generator.Probes(probeIdentities, 0, probes);
+
+        progress?.Report($"exact ground truth: {options.Queries:N0} probes against {options.Faces:N0} faces…");
+        clock.Restart();
+        var truth = GroundTruth(blocks, blockKeys, probes, options.Queries, d, options.K);
+        var groundTruthSeconds = clock.Elapsed.TotalSeconds;
+
+        progress?.Report($"exact baseline: {options.ExactQueries} probes, one thread…");
+        var exact = new double[options.ExactQueries];
+        var scratch = new VectorHit[options.K];
+        for (var q = 0; q < exact.Length; q++)
+        {
+            var start = Stopwatch.GetTimestamp();
+            ExactSearch(blocks, blockKeys, probes.AsSpan(q * d, d), scratch);
+            exact[q] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        }
+
+        var exactMean = exact.Average();
+        var builds = new List<IndexBuildResult>();
+        string hardware = "unknown";
+        foreach (var quantization in options.Quantizations)
+        {
+            foreach (var connectivity in options.Connectivities)
+            {
+                var settings = new USearchOptions
+                {
+                    Dimensions = d,
+                    Quantization = quantization,
+                    Connectivity = connectivity,
+                    ExpansionAdd = options.ExpansionAdd,
+                    ExpansionSearch = options.ExpansionSearch[0],
+                    Threads = options.Threads,
+                };
+                builds.Add(await MeasureAsync(settings, blocks, blockKeys, probes, truth, options, exactMean, coldStart, progress, h => hardware = h, ct)
+                    .ConfigureAwait(false));
+            }
+        }
+
+        return new IndexBenchmarkResult(
+            options.Faces, real.Count, synthetic, lastIdentity + 1, options.Queries, d, Environment.ProcessorCount, hardware, generator.Fit,
+            generateSeconds, groundTruthSeconds, exactMean, Percentile([.. exact.Order()], 0.99), builds);
+    }
+
+    private static async Task<IndexBuildResult> MeasureAsync(
+        USearchOptions settings,
+        List<float[]> blocks,
+        List<long[]> blockKeys,
+        float[] probes,
+        long[][] truth,
+        IndexBenchmarkOptions options,
+        double exactMean,
+        Func<string, USearchOptions, string, CancellationToken, Task<ColdStartResult>>? coldStart,
+        IProgress<string>? progress,
+        Action<string> hardware,
+        CancellationToken ct)
+    {
+        var label = $"{settings.Quantization} M {settings.Connectivity}";
+        var d = settings.Dimensions;
+        using var index = new USearchVectorIndex(settings);
+        hardware(index.HardwareAcceleration);
+        var clock = Stopwatch.StartNew();
+        index.Reserve(options.Faces);
+        var added = 0L;
+        var lastReport = Stopwatch.GetTimestamp();
+        for (var b = 0; b < blocks.Count; b++)
+        {
+            ct.ThrowIfCancellationRequested();
+            var (keys, vectors) = (blockKeys[b], blocks[b]);
+            await Task.Run(() => index.AddRange(keys, vectors), ct).ConfigureAwait(false);
+            added += keys.Length;
+            if (Stopwatch.GetElapsedTime(lastReport).TotalSeconds >= 5)
+            {
+                lastReport = Stopwatch.GetTimestamp();
+                progress?.Report($"{label}: built {added:N0}/{options.Faces:N0} ({added / clock.Elapsed.TotalSeconds:N0} vectors/s)");
+            }
+        }
+
+        var buildSeconds = clock.Elapsed.TotalSeconds;
+        var memory = index.MemoryUsageBytes;
+        var searches = new List<IndexSearchResult>();
+        foreach (var ef in options.ExpansionSearch)
+        {
+            progress?.Report($"{label}: searching at ef {ef}…");
+            index.ExpansionSearch = ef;
+            searches.Add(Search(index, probes, truth, options, ef, exactMean));
+        }
+
+        long fileBytes = 0;
+        var colds = new List<ColdStartResult>();
+        if (options.ColdStartDirectory is { } directory && coldStart is not null)
+        {
+            Directory.CreateDirectory(directory);
+            var path = Path.Combine(directory, $"bench-{settings.Quantization}-{settings.Connectivity}.usearch");
+            try
+            {
+                index.Save(path);
+                fileBytes = new FileInfo(path).Length;
+                var runtime = settings with { ExpansionSearch = options.ExpansionSearch[^1] };
+                foreach (var mode in new[] { "view", "load" })
+                {
+                    progress?.Report($"{label}: cold start ({mode}) in a new process…");
+                    colds.Add(await coldStart(path, runtime, mode, ct).ConfigureAwait(false));
+                }
+            }
+            finally
+            {
+                File.Delete(path);
+            }
+        }
+
+        return new IndexBuildResult(
+            settings.Quantization, settings.Connectivity, settings.ExpansionAdd, buildSeconds, options.Faces / buildSeconds, memory,
+            (double)memory / options.Faces, fileBytes, searches, colds);
+    }
+
+    private static IndexSearchResult Search(USearchVectorIndex index, float[] probes, long[][] truth, IndexBenchmarkOptions options, int ef, double exactMean)
+    {
+        var d = index.Dimensions;
+        var q = options.Queries;
+        var hits = new VectorHit[options.K];
+
+        // Warm-up: a few searches so the first timed one does not pay for page faults and JIT.
+        for (var i = 0; i < Math.Min(q, 20); i++)
+        {
+            index.Search(probes.AsSpan(i * d, d), hits);
+        }
+
+        var latencies = new double[q];
+        var recalls = new double[q];
+        var wall = Stopwatch.StartNew();
+        for (var i = 0; i < q; i++)
+        {
+            var start = Stopwatch.GetTimestamp();
+            var found = index.Search(probes.AsSpan(i * d, d), hits);
+            latencies[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            recalls[i] = Recall(hits.AsSpan(0, found), truth[i]);
+        }
+
+        var single = wall.Elapsed.TotalSeconds;
+
+        // Concurrent: the same probes split over the threads, each its own closed loop.
+        var threads = options.Threads;
+        var concurrent = new double[q];
+        wall.Restart();
+        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+        {
+            var own = new VectorHit[options.K];
+            for (var i = t; i < q; i += threads)
+            {
+                var start = Stopwatch.GetTimestamp();
+                index.Search(probes.AsSpan(i * d, d), own);
+                concurrent[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            }
+        });
+        var parallelSeconds = wall.Elapsed.TotalSeconds;
+
+        var sorted = latencies.Order().ToArray();
+        var sortedConcurrent = concurrent.Order().ToArray();
+        var mean = latencies.Average();
+        return new IndexSearchResult(
+            ef,
+            recalls.Average(),
+            recalls.Where((_, i) => i % 2 == 0).Average(),
+            recalls.Where((_, i) => i % 2 == 1).Average(),
+            mean,
+            Percentile(sorted, 0.5),
+            Percentile(sorted, 0.99),
+            q / single,
+            threads,
+            q / parallelSeconds,
+            Percentile(sortedConcurrent, 0.5),
+            Percentile(sortedConcurrent, 0.99),
+            exactMean / mean);
+    }
+
+    private static double Recall(ReadOnlySpan<VectorHit> found, long[] truth)
+    {
+        var matched = 0;
+        foreach (var hit in found)
+        {
+            if (Array.IndexOf(truth, hit.Key) >= 0)
+            {
+                matched++;
+            }
+        }
+
+        return (double)matched / truth.Length;
+    }
+
+    /// <summary>Exact top-k of every probe: the gallery's blocks in parallel, each against all probes (the block stays in cache).</summary>
+    private static long[][] GroundTruth(List<float[]> blocks, List<long[]> blockKeys, float[] probes, int queries, int d, int k)
+    {
+        var partial = new Top[blocks.Count][];
+        Parallel.For(0, blocks.Count, b =>
+        {
+            var tops = new Top[queries];
+            var (vectors, keys) = (blocks[b], blockKeys[b]);
+            for (var q = 0; q < queries; q++)
+            {
+                tops[q] = new Top(k);
+            }
+
+            // Probes in tiles of 64 against rows of the block: each row is read once per tile.
+            const int Tile = 64;
+            for (var q0 = 0; q0 < queries; q0 += Tile)
+            {
+                var q1 = Math.Min(queries, q0 + Tile);
+                for (var r = 0; r < keys.Length; r++)
+                {
+                    var row = vectors.AsSpan(r * d, d);
+                    for (var q = q0; q < q1; q++)
+                    {
+                        tops[q].Offer(keys[r], TensorPrimitives.Dot(row, probes.AsSpan(q * d, d)));
+                    }
+                }
+            }
+
+            partial[b] = tops;
+        });
+
+        var truth = new long[queries][];
+        for (var q = 0; q < queries; q++)
+        {
+            var merged = new Top(k);
+            foreach (var tops in partial)
+            {
+                tops[q].CopyTo(merged);
+            }
+
+            truth[q] = merged.Keys();
+        }
+
+        return truth;
+    }
+
+    /// <summary>The baseline a search would be without an index: every vector compared, float32, one thread.</summary>
+    private static void ExactSearch(List<float[]> blocks, List<long[]> blockKeys, ReadOnlySpan<float> probe, VectorHit[] results)
+    {
+        var d = probe.Length;
+        var top = new Top(results.Length);
+        for (var b = 0; b < blocks.Count; b++)
+        {
+            var (vectors, keys) = (blocks[b], blockKeys[b]);
+            for (var r = 0; r < keys.Length; r++)
+            {
+                top.Offer(keys[r], TensorPrimitives.Dot(vectors.AsSpan(r * d, d), probe));
+            }
+        }
+
+        top.CopyTo(results);
+    }
+
+    private static double Percentile(double[] sorted, double level) =>
+        sorted.Length == 0 ? double.NaN : sorted[Math.Clamp((int)Math.Ceiling(level * sorted.Length) - 1, 0, sorted.Length - 1)];
+
+    /// <summary>The k largest similarities seen, kept sorted (k is small: 10).</summary>
+    private sealed class Top(int k)
+    {
+        private readonly long[] _keys = new long[k];
+        private readonly float[] _scores = new float[k];
+        private int _count;
+
+        public void Offer(long key, float score)
+        {
+            if (_count == _keys.Length && score <= _scores[_count - 1])
+            {
+                return;
+            }
+
+            var i = _count < _keys.Length ? _count++ : _count - 1;
+            while (i > 0 && _scores[i - 1] < score)
+            {
+                _scores[i] = _scores[i - 1];
+                _keys[i] = _keys[i - 1];
+                i--;
+            }
+
+            _scores[i] = score;
+            _keys[i] = key;
+        }
+
+        public void CopyTo(Top other)
+        {
+            for (var i = 0; i < _count; i++)
+            {
+                other.Offer(_keys[i], _scores[i]);
+            }
+        }
+
+        public void CopyTo(VectorHit[] results)
+        {
+            for (var i = 0; i < _count; i++)
+            {
+                results[i] = new VectorHit(_keys[i], _scores[i]);
+            }
+        }
+
+        public long[] Keys() => _keys[.._count];
+    }
+}
