@@ -9,6 +9,14 @@ namespace Lineup.Core.Faces;
 /// </summary>
 public readonly record struct PipelineTimings(double DetectMs, double LandmarksMs, double AlignMs, double EmbedMs);
 
+/// <summary><see cref="Stopwatch"/> ticks spent per stage of <see cref="FacePipeline.AnalyzeFace"/>, summed over faces.</summary>
+public struct FaceStageTicks
+{
+    public long Landmarks;
+    public long Align;
+    public long Embed;
+}
+
 /// <summary>
 /// Detect → 68 landmarks → five points → similarity-aligned 112×112 crop → quality → unit embedding, for every face
 /// of an image. Stateless apart from its three capabilities, so one instance serves all ingest workers.
@@ -37,7 +45,6 @@ public sealed class FacePipeline(IFaceDetector detector, ILandmarker landmarker,
         var t0 = Stopwatch.GetTimestamp();
         var detections = _detector.Detect(image);
         var detectTicks = Stopwatch.GetTimestamp() - t0;
-        long landmarkTicks = 0, alignTicks = 0, embedTicks = 0;
         if (detections.Count == 0)
         {
             timings = new PipelineTimings(Ms(detectTicks), 0, 0, 0);
@@ -49,36 +56,51 @@ public sealed class FacePipeline(IFaceDetector detector, ILandmarker landmarker,
         Span<PointF> points = stackalloc PointF[68];
         using var crop = ImageBuffer.Rent(_embedder.InputSize, _embedder.InputSize);
         var inverse = 1 / scale;
+        var ticks = new FaceStageTicks();
         for (var i = 0; i < ordered.Length; i++)
         {
-            var t = Stopwatch.GetTimestamp();
-            _landmarker.Predict(image, ordered[i].Box, points);
-            var five = FaceAligner.FivePoints(points);
-            var t1 = Stopwatch.GetTimestamp();
-            var transform = FaceAligner.EstimateAlignment(five);
-            if (_embedder.InputSize != FaceAligner.CropSize)
-            {
-                var k = _embedder.InputSize / (double)FaceAligner.CropSize;
-                transform = new SimilarityTransform(transform.A * k, transform.B * k, transform.Tx * k, transform.Ty * k);
-            }
-
-            FaceAligner.Warp(image, transform, crop);
-            var quality = FaceQualityAssessor.Assess(points, scale, crop, transform, ordered[i].Score);
-            var t2 = Stopwatch.GetTimestamp();
             var embedding = new float[_embedder.Dimensions];
-            _embedder.Embed(crop, embedding);
-            var t3 = Stopwatch.GetTimestamp();
-            landmarkTicks += t1 - t;
-            alignTicks += t2 - t1;
-            embedTicks += t3 - t2;
+            var quality = AnalyzeFace(image, ordered[i], scale, crop, points, embedding, out var five, ref ticks);
             faces[i] = new AnalyzedFace(Scale(ordered[i].Box, inverse), ordered[i].Score, Scale(five, inverse), embedding)
             {
                 Quality = quality,
             };
         }
 
-        timings = new PipelineTimings(Ms(detectTicks), Ms(landmarkTicks), Ms(alignTicks), Ms(embedTicks));
+        timings = new PipelineTimings(Ms(detectTicks), Ms(ticks.Landmarks), Ms(ticks.Align), Ms(ticks.Embed));
         return faces;
+    }
+
+    /// <summary>
+    /// The per-face path: 68 landmarks into <paramref name="points68"/>, the similarity-aligned crop into
+    /// <paramref name="crop"/>, the quality assessment, and the unit embedding into <paramref name="embedding"/>. With the
+    /// buffers reused, it allocates nothing on the managed heap after a thread's first face (<c>HotPathAllocationTests</c>);
+    /// <paramref name="ticks"/> accumulates each stage's <see cref="Stopwatch"/> ticks.
+    /// </summary>
+    public FaceQuality AnalyzeFace(
+        ImageBuffer image, in FaceDetection detection, float scale, ImageBuffer crop, Span<PointF> points68, Span<float> embedding,
+        out Landmarks5 five, ref FaceStageTicks ticks)
+    {
+        var t = Stopwatch.GetTimestamp();
+        _landmarker.Predict(image, detection.Box, points68);
+        five = FaceAligner.FivePoints(points68);
+        var t1 = Stopwatch.GetTimestamp();
+        var transform = FaceAligner.EstimateAlignment(five);
+        if (_embedder.InputSize != FaceAligner.CropSize)
+        {
+            var k = _embedder.InputSize / (double)FaceAligner.CropSize;
+            transform = new SimilarityTransform(transform.A * k, transform.B * k, transform.Tx * k, transform.Ty * k);
+        }
+
+        FaceAligner.Warp(image, transform, crop);
+        var quality = FaceQualityAssessor.Assess(points68, scale, crop, transform, detection.Score);
+        var t2 = Stopwatch.GetTimestamp();
+        _embedder.Embed(crop, embedding);
+        var t3 = Stopwatch.GetTimestamp();
+        ticks.Landmarks += t1 - t;
+        ticks.Align += t2 - t1;
+        ticks.Embed += t3 - t2;
+        return quality;
     }
 
     private static double Ms(long ticks) => ticks * 1000.0 / Stopwatch.Frequency;
