@@ -151,7 +151,11 @@ public sealed partial class LineupEngine : IAsyncDisposable
 
     private static async Task<FaceEngine> OpenFacesAsync(LineupOptions options, IProgress<string>? progress, CancellationToken ct)
     {
-        var store = new ModelStore(options.FullModelsDirectory, progress: progress);
+        var store = new ModelStore(options.FullModelsDirectory, progress: progress)
+        {
+            ExecutionProvider = options.ExecutionProvider == "cuda" ? ExecutionProvider.Cuda : ExecutionProvider.Cpu,
+            CudaDevice = options.CudaDevice,
+        };
         await store.EnsureAsync(allowFetch: true, ct).ConfigureAwait(false);
         return FaceEngine.Create(store, pictures: options.Pictures);
     }

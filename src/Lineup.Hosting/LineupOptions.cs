@@ -21,6 +21,16 @@ public sealed class LineupOptions
     /// <summary>Model cache; defaults to <c>&lt;data&gt;/models</c>. Several data directories may share one.</summary>
     public string? ModelsDirectory { get; set; }
 
+    /// <summary>
+    /// Where the face models run: "cpu" (default; all the project needs) or "cuda" (an NVIDIA GPU, with a build made
+    /// with <c>-p:OnnxRuntimeGpu=true</c>; see docs/performance.md).
+    /// </summary>
+    public string ExecutionProvider { get; set; } = "cpu";
+
+    /// <summary>The CUDA device ordinal when <see cref="ExecutionProvider"/> is "cuda".</summary>
+    [Range(0, 63)]
+    public int CudaDevice { get; set; }
+
     [Range(1, 256)]
     public int Workers { get; set; } = Environment.ProcessorCount;
 
@@ -97,6 +107,11 @@ public sealed class LineupOptions
         {
             ValidateSection(Distributed, Section + ":Distributed");
             Distributed.Validate();
+        }
+
+        if (ExecutionProvider is not ("cpu" or "cuda"))
+        {
+            throw new ValidationException($"Lineup:ExecutionProvider must be cpu or cuda, not '{ExecutionProvider}'.");
         }
 
         if (Index.Quantization is not ("f32" or "f16" or "i8"))

@@ -37,6 +37,12 @@ public sealed class ModelStore
 
     public string CacheDirectory { get; }
 
+    /// <summary>Where the pack's models run (default the CPU); every session built from this store uses it.</summary>
+    public ExecutionProvider ExecutionProvider { get; init; } = ExecutionProvider.Cpu;
+
+    /// <summary>The CUDA device ordinal when <see cref="ExecutionProvider"/> is <see cref="ExecutionProvider.Cuda"/>.</summary>
+    public int CudaDevice { get; init; }
+
     public ModelPackManifest Manifest { get; }
 
     /// <summary>Where the verified pack lives: <c>&lt;cache&gt;/&lt;pack id&gt;</c>.</summary>

@@ -32,7 +32,7 @@ public sealed class OnnxFaceDetector : IFaceDetector, IDisposable
     private readonly bool _ownsModel;
 
     public OnnxFaceDetector(ModelStore store, DetectorOptions? options = null)
-        : this(new OnnxModel(Checked(store).PathOf("detector"), store.Manifest.Get("detector"), ["scores", "boxes"]), options, ownsModel: true)
+        : this(new OnnxModel(Checked(store).PathOf("detector"), store.Manifest.Get("detector"), ["scores", "boxes"], store.ExecutionProvider, store.CudaDevice), options, ownsModel: true)
     {
     }
 

@@ -25,7 +25,7 @@ public sealed class OnnxFaceEmbedder : IFaceEmbedder, IDisposable
     public OnnxFaceEmbedder(ModelStore store)
     {
         ArgumentNullException.ThrowIfNull(store);
-        _model = new OnnxModel(store.PathOf("embedder"), store.Manifest.Get("embedder"));
+        _model = new OnnxModel(store.PathOf("embedder"), store.Manifest.Get("embedder"), null, store.ExecutionProvider, store.CudaDevice);
         InputSize = (int)_model.InputShape[3];
         Dimensions = _model.OutputLengths[0];
     }

@@ -53,7 +53,7 @@ public sealed class OnnxLandmarker : ILandmarker, IDisposable
     private readonly bool _ownsModel;
 
     public OnnxLandmarker(ModelStore store)
-        : this(new OnnxModel(Checked(store).PathOf("landmarker"), store.Manifest.Get("landmarker")), ownsModel: true)
+        : this(new OnnxModel(Checked(store).PathOf("landmarker"), store.Manifest.Get("landmarker"), null, store.ExecutionProvider, store.CudaDevice), ownsModel: true)
     {
     }
 

@@ -19,7 +19,7 @@ internal sealed class OnnxModel : IDisposable
     private readonly string[] _outputNames;
     private readonly ThreadLocal<Binding> _bindings;
 
-    public OnnxModel(string path, ModelFileEntry entry, IReadOnlyList<string>? outputNames = null)
+    public OnnxModel(string path, ModelFileEntry entry, IReadOnlyList<string>? outputNames = null, ExecutionProvider provider = ExecutionProvider.Cpu, int cudaDevice = 0)
     {
         ArgumentNullException.ThrowIfNull(entry);
         if (!File.Exists(path))
@@ -38,6 +38,11 @@ internal sealed class OnnxModel : IDisposable
             LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
         })
         {
+            if (provider == ExecutionProvider.Cuda)
+            {
+                AppendCuda(options, cudaDevice, entry.File);
+            }
+
             _session = new InferenceSession(path, options);
         }
 
@@ -72,6 +77,24 @@ internal sealed class OnnxModel : IDisposable
     }
 
     public string Name { get; }
+
+    /// <summary>
+    /// Adds the CUDA execution provider (ONNX Runtime falls back to the CPU for any operator it lacks). The CPU-only
+    /// runtime has the entry point but reports that the provider is not in the build; either way the error says what to do.
+    /// </summary>
+    private static void AppendCuda(SessionOptions options, int device, string file)
+    {
+        try
+        {
+            options.AppendExecutionProvider_CUDA(device);
+        }
+        catch (Exception e) when (e is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException)
+        {
+            throw new ModelStoreException(
+                $"{file}: the CUDA execution provider (device {device}) is not available: {e.Message.Trim()} It needs a build with the GPU runtime " +
+                "(dotnet build -p:OnnxRuntimeGpu=true) and an NVIDIA driver with CUDA 12 and cuDNN 9; otherwise set Lineup:ExecutionProvider to cpu.");
+        }
+    }
 
     public long[] InputShape { get; }
 
