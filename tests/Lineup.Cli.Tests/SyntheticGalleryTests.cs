@@ -207,6 +207,7 @@ public sealed class SyntheticGalleryTests(SyntheticGalleryTests.RealGallery gall
         output.WriteLine($"f16 recall@10: ef 16 {narrow.RecallAt10:0.000}, ef {Faces} {exhaustive.RecallAt10:0.000}; exact {result.ExactMeanMs:0.00} ms");
         Assert.InRange(exhaustive.RecallAt10, 0.98, 1.0);
         Assert.InRange(exhaustive.RecallMated, 0.98, 1.0);
+        Assert.InRange(exhaustive.NearestFound, 0.99, 1.0);
         Assert.True(narrow.RecallAt10 <= exhaustive.RecallAt10, "a narrower search cannot find more of the exact top 10");
 
         // Probes of gallery identities find their identity's other faces: the exact top 10 of a mated probe is mostly

@@ -240,7 +240,7 @@ public static class BenchIndexCommand
 
         AnsiConsole.Write(builds);
         var searches = new Table().AddColumns(
-            "index", "ef", "[bold]recall@10[/]", "mated/non", "p50 ms", "[bold]p99 ms[/]", "q/s 1 thr", "q/s N thr", "p99 N thr", "[bold]× exact[/]");
+            "index", "ef", "[bold]recall@10[/]", "mated/non", "nearest found", "p50 ms", "[bold]p99 ms[/]", "q/s 1 thr", "q/s N thr", "p99 N thr", "[bold]× exact[/]");
         foreach (var b in r.Builds)
         {
             foreach (var s in b.Searches)
@@ -250,6 +250,7 @@ public static class BenchIndexCommand
                     s.ExpansionSearch.ToString(inv),
                     s.RecallAt10.ToString("0.0000", inv),
                     $"{s.RecallMated.ToString("0.000", inv)}/{s.RecallNonMated.ToString("0.000", inv)}",
+                    s.NearestFound.ToString("0.000", inv),
                     s.P50Ms.ToString("0.000", inv),
                     s.P99Ms.ToString("0.000", inv),
                     s.QueriesPerSecond.ToString("N0", inv),
