@@ -33,6 +33,11 @@ public static class BenchIndexCommand
         var connectivity = new Option<string>("--connectivity") { Description = "Graph degrees (HNSW M) to compare, comma-separated", DefaultValueFactory = _ => "16" };
         var expansionAdd = new Option<int>("--expansion-add") { Description = "Build breadth (HNSW efConstruction)", DefaultValueFactory = _ => 128 };
         var ef = new Option<string>("--ef") { Description = "Search breadths (HNSW ef) to measure, comma-separated", DefaultValueFactory = _ => "32,64,128" };
+        var rerank = new Option<string>("--rerank")
+        {
+            Description = "Over-fetch factors, comma-separated: R fetches R × 10 and re-ranks them exactly with the catalog's float16 embeddings (1: none)",
+            DefaultValueFactory = _ => "1",
+        };
         var threads = new Option<int>("--threads") { Description = "Threads of the concurrent search measurement", DefaultValueFactory = _ => Math.Max(2, Environment.ProcessorCount) };
         var seed = new Option<int>("--seed") { Description = "Seed of the synthetic faces and the probes", DefaultValueFactory = _ => 1 };
         var noColdStart = new Option<bool>("--no-cold-start") { Description = "Skip saving each index and timing a new process's first answer" };
@@ -43,7 +48,7 @@ public static class BenchIndexCommand
             "fitted to them; nothing is written to the catalog. Reports build vectors/s, memory per face, recall@10 against exact search, " +
             "p50/p99 latency and queries/s at 1 and N threads, the speed-up over exact search timed in the same run, and a new process's cold start.")
         {
-            faces, queries, exactQueries, quantization, connectivity, expansionAdd, ef, threads, seed, noColdStart, json,
+            faces, queries, exactQueries, quantization, connectivity, expansionAdd, ef, rerank, threads, seed, noColdStart, json,
         };
         command.SetAction((parse, ct) => GlobalOptions.RunAsync(async () =>
         {
@@ -59,6 +64,7 @@ public static class BenchIndexCommand
                 Connectivities = ParseList(parse.GetValue(connectivity)!, "--connectivity", ParseInt),
                 ExpansionAdd = parse.GetValue(expansionAdd),
                 ExpansionSearch = ParseList(parse.GetValue(ef)!, "--ef", ParseInt),
+                Rerank = ParseList(parse.GetValue(rerank)!, "--rerank", ParseInt),
                 Threads = parse.GetValue(threads),
                 Seed = parse.GetValue(seed),
                 ColdStartDirectory = parse.GetValue(noColdStart) ? null : coldDirectory,
@@ -240,7 +246,7 @@ public static class BenchIndexCommand
 
         AnsiConsole.Write(builds);
         var searches = new Table().AddColumns(
-            "index", "ef", "[bold]recall@10[/]", "mated/non", "nearest found", "p50 ms", "[bold]p99 ms[/]", "q/s 1 thr", "q/s N thr", "p99 N thr", "[bold]× exact[/]");
+            "index", "ef", "rerank", "[bold]recall@10[/]", "mated/non", "nearest found", "p50 ms", "[bold]p99 ms[/]", "q/s 1 thr", "q/s N thr", "p99 N thr", "[bold]× exact[/]");
         foreach (var b in r.Builds)
         {
             foreach (var s in b.Searches)
@@ -248,6 +254,7 @@ public static class BenchIndexCommand
                 searches.AddRow(
                     $"{b.Quantization} M{b.Connectivity}",
                     s.ExpansionSearch.ToString(inv),
+                    s.Rerank == 1 ? "-" : $"×{s.Rerank}",
                     s.RecallAt10.ToString("0.0000", inv),
                     $"{s.RecallMated.ToString("0.000", inv)}/{s.RecallNonMated.ToString("0.000", inv)}",
                     s.NearestFound.ToString("0.000", inv),
@@ -302,6 +309,7 @@ public static class BenchIndexCommand
         nameof(IndexBenchmarkOptions.ExpansionAdd) => "--expansion-add",
         nameof(IndexBenchmarkOptions.ExpansionSearch) => "--ef",
         nameof(IndexBenchmarkOptions.Threads) => "--threads",
+        nameof(IndexBenchmarkOptions.Rerank) => "--rerank",
         _ => property ?? "an option",
     };
 
