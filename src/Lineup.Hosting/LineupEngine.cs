@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Numerics.Tensors;
 using System.Security.Cryptography;
 using Lineup.Core.Catalog;
 using Lineup.Core.Faces;
@@ -429,7 +430,7 @@ public sealed partial class LineupEngine : IAsyncDisposable
         // One index for the whole search: an erasure swaps in a rebuilt index and disposes the old one, and a search
         // that took the old one just before the swap asks the new one instead of failing.
         var index = Index;
-        var hits = new VectorHit[request.Top];
+        var hits = new VectorHit[request.Top * Options.Search.Rerank];
         int found;
         try
         {
@@ -439,6 +440,11 @@ public sealed partial class LineupEngine : IAsyncDisposable
         {
             index = Index;
             found = index.Search(analysis.Faces[chosen].Embedding, hits, allowed);
+        }
+
+        if (Options.Search.Rerank > 1)
+        {
+            (hits, found) = await RerankAsync(analysis.Faces[chosen].Embedding, hits.AsMemory(0, found), request.Top, ct).ConfigureAwait(false);
         }
 
         var indexMs = ElapsedMs(searching);
@@ -475,6 +481,30 @@ public sealed partial class LineupEngine : IAsyncDisposable
             index.Count, searched, filter.IsEmpty ? "none" : filter.Describe(), outcome, calibration?.Dataset, candidates);
     }
 
+    /// <summary>
+    /// Orders the index's candidates by exact cosine with the catalog's stored embeddings and keeps the best
+    /// <paramref name="top"/> (ties by face id, so equal scores rank the same way every time). A candidate the catalog
+    /// no longer holds (erased since the index was searched) drops out here, as it would at the record fetch.
+    /// </summary>
+    private async Task<(VectorHit[] Hits, int Found)> RerankAsync(float[] probe, ReadOnlyMemory<VectorHit> candidates, int top, CancellationToken ct)
+    {
+        var ids = new long[candidates.Length];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            ids[i] = candidates.Span[i].Key;
+        }
+
+        var stored = await Catalog.GetEmbeddingsAsync(ids, ct).ConfigureAwait(false);
+        var rescored = stored
+            .Where(e => e.Vector.Length == probe.Length)
+            .Select(e => new VectorHit(e.FaceId, TensorPrimitives.Dot(probe, e.Vector)))
+            .OrderByDescending(h => h.Similarity)
+            .ThenBy(h => h.Key)
+            .Take(top)
+            .ToArray();
+        return (rescored, rescored.Length);
+    }
+
     /// <summary>The case of the request and the first reason to refuse the search, if any (<see cref="SearchIntake"/>).</summary>
     private async Task<(CaseRecord? Case, (IntakeRefusal Refusal, string Message)? Refusal)> CheckIntakeAsync(
         SearchRequest request, DateTimeOffset now, CancellationToken ct)
@@ -491,7 +521,7 @@ public sealed partial class LineupEngine : IAsyncDisposable
     /// <summary>What a search applied, as recorded: top-k, face choice, filter, threshold.</summary>
     private string Parameters(SearchRequest request, SearchFilter filter) =>
         string.Create(CultureInfo.InvariantCulture,
-            $"top={request.Top}; face={(request.Face is { } f ? f.ToString(CultureInfo.InvariantCulture) : "most prominent")}; filter={(filter.IsEmpty ? "none" : filter.Describe())}; threshold={Threshold:0.000}; index={Options.Index.Kind}");
+            $"top={request.Top}; face={(request.Face is { } f ? f.ToString(CultureInfo.InvariantCulture) : "most prominent")}; filter={(filter.IsEmpty ? "none" : filter.Describe())}; threshold={Threshold:0.000}; index={Options.Index.Kind}{(Options.Search.Rerank > 1 ? $"; rerank={Options.Search.Rerank}" : "")}");
 
     private async Task<long> RecordAsync(SearchRecord record, ReadOnlyMemory<byte> probe, IReadOnlyList<StoredCandidate> candidates, CancellationToken ct) =>
         await SearchLog.RecordSearchAsync(record, probe, candidates, ct).ConfigureAwait(false);

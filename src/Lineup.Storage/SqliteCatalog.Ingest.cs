@@ -373,6 +373,46 @@ public sealed partial class SqliteCatalog
         }
     }
 
+    public async Task<IReadOnlyList<StoredEmbedding>> GetEmbeddingsAsync(IReadOnlyList<long> faceIds, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(faceIds);
+        if (faceIds.Count == 0)
+        {
+            return [];
+        }
+
+        await using var connection = await OpenReaderAsync(ct).ConfigureAwait(false);
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT id, embedding FROM faces WHERE id IN (SELECT value FROM json_each($ids)) AND model_id = $model";
+        command.Parameters.AddWithValue("$ids", System.Text.Json.JsonSerializer.Serialize(faceIds));
+        command.Parameters.AddWithValue("$model", ModelId);
+        var found = new Dictionary<long, float[]>(faceIds.Count);
+        using (var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync(ct).ConfigureAwait(false))
+            {
+                found[reader.GetInt64(0)] = VectorMath.FromHalfBlob((byte[])reader.GetValue(1));
+            }
+        }
+
+        return InOrder(faceIds, found);
+    }
+
+    /// <summary>The found embeddings in the order of <paramref name="faceIds"/> (each id once).</summary>
+    internal static List<StoredEmbedding> InOrder(IReadOnlyList<long> faceIds, Dictionary<long, float[]> found)
+    {
+        var result = new List<StoredEmbedding>(found.Count);
+        foreach (var id in faceIds)
+        {
+            if (found.Remove(id, out var vector))
+            {
+                result.Add(new StoredEmbedding(id, vector));
+            }
+        }
+
+        return result;
+    }
+
     public async Task<IReadOnlyList<StoredEmbedding>> GetEmbeddingsOfImageAsync(long imageId, CancellationToken ct = default)
     {
         await using var connection = await OpenReaderAsync(ct).ConfigureAwait(false);

@@ -119,6 +119,51 @@ public sealed class IngestAndSearchTests
     }
 
     [SkippableFact]
+    public async Task With_rerank_an_int8_index_reports_the_catalogs_exact_scores_in_order()
+    {
+        using var dir = new TempDirectory("rerank");
+        var folder = Engines.Gallery(dir, "gallery", People.SelectMany(p => p.Gallery).ToArray());
+        foreach (var other in Engines.Identities.Where(i => i.Key.StartsWith("glint_celebs/", StringComparison.Ordinal)).Where((_, i) => i % 9 == 0).Take(20))
+        {
+            File.Copy(TestPaths.Face(other.Key), Path.Combine(folder, other.Key.Replace('/', '_')));
+        }
+
+        var options = await Engines.OptionsAsync(dir);
+        options.Index.Quantization = "i8";
+        options.Search.Rerank = 4;
+        await using var engine = await LineupEngine.OpenAsync(options);
+        var collection = await engine.Catalog.EnsureCollectionAsync("test", "unit test", null);
+        await engine.IngestAsync(new FolderSource(folder, options.Limits.MaxBytes), collection);
+        await TestCases.PrepareAsync(engine);
+
+        var worstWithout = 0.0;
+        foreach (var (_, probe) in People)
+        {
+            var photo = await File.ReadAllBytesAsync(TestPaths.Face(probe));
+            var probeVector = engine.Analyzer.Analyze(photo, options.Limits).Faces[0].Embedding;
+            var exact = (await engine.Catalog.ReadEmbeddingsAsync().ToListAsync())
+                .Select(e => (e.FaceId, Score: System.Numerics.Tensors.TensorPrimitives.Dot(probeVector, e.Vector)))
+                .OrderByDescending(e => e.Score).ThenBy(e => e.FaceId).Take(5).ToList();
+
+            options.Search.Rerank = 4;
+            var reranked = await engine.SearchAsync(TestCases.Request(photo) with { Top = 5, Face = 1 });
+            Assert.Equal(exact.Select(e => e.FaceId), reranked.Candidates.Select(c => c.FaceId));
+            foreach (var (candidate, truth) in reranked.Candidates.Zip(exact))
+            {
+                Assert.Equal(truth.Score, candidate.Similarity, 5);
+            }
+
+            // Without the re-rank the same int8 index reports its own quantised scores, which are off by more.
+            options.Search.Rerank = 1;
+            var raw = await engine.SearchAsync(TestCases.Request(photo) with { Top = 5, Face = 1 });
+            var byId = exact.ToDictionary(e => e.FaceId, e => e.Score);
+            worstWithout = Math.Max(worstWithout, raw.Candidates.Where(c => byId.ContainsKey(c.FaceId)).Max(c => Math.Abs(c.Similarity - byId[c.FaceId])));
+        }
+
+        Assert.True(worstWithout > 1e-4, $"the int8 index's own scores differ from the catalog's by at most {worstWithout}: the re-rank test would not show anything");
+    }
+
+    [SkippableFact]
     public async Task Verify_puts_same_person_pairs_above_and_different_people_below_the_threshold()
     {
         using var dir = new TempDirectory("verify");

@@ -98,6 +98,13 @@ public abstract class CatalogContract<TCatalog>(ICatalogBackend<TCatalog> backen
         Assert.Equal([faceIds[2], faceIds[0]], withImages.Select(p => p.Face.Id));
         Assert.All(withImages, p => Assert.Equal(record, p.Image));
 
+        // The re-rank's read: in the order asked, unknown ids left out, each id once, the same vectors as the stream.
+        var asked = await reopened.GetEmbeddingsAsync([faceIds[1], 999_999, faceIds[2], faceIds[1]]);
+        Assert.Equal([faceIds[1], faceIds[2]], asked.Select(e => e.FaceId));
+        Assert.Equal(embeddings[1].Vector, asked[0].Vector);
+        Assert.Equal(embeddings[2].Vector, asked[1].Vector);
+        Assert.Empty(await reopened.GetEmbeddingsAsync([]));
+
         var stats = await reopened.GetStatsAsync();
         Assert.Equal(new CatalogStats(1, 1, 3, faceIds[^1], Migrations.LatestVersion), stats);
     }

@@ -33,6 +33,12 @@ public interface ICatalog : IAsyncDisposable
 
     Task<IReadOnlyList<FaceRecord>> GetFacesOfImageAsync(long imageId, CancellationToken ct = default);
 
+    /// <summary>
+    /// The stored (half-precision) embeddings of these faces, in the order asked; unknown ids and faces of another model
+    /// are left out. A search re-ranks the index's candidates with them (<c>Lineup:Search:Rerank</c>).
+    /// </summary>
+    Task<IReadOnlyList<StoredEmbedding>> GetEmbeddingsAsync(IReadOnlyList<long> faceIds, CancellationToken ct = default);
+
     /// <summary>Streams embeddings in ascending face id order, starting after <paramref name="afterFaceId"/>.</summary>
     IAsyncEnumerable<StoredEmbedding> ReadEmbeddingsAsync(long afterFaceId = 0, CancellationToken ct = default);
 

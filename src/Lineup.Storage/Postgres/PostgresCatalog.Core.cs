@@ -341,6 +341,30 @@ public sealed partial class PostgresCatalog : ICatalog
         }
     }
 
+    public async Task<IReadOnlyList<StoredEmbedding>> GetEmbeddingsAsync(IReadOnlyList<long> faceIds, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(faceIds);
+        if (faceIds.Count == 0)
+        {
+            return [];
+        }
+
+        await using var connection = await OpenConnectionAsync(ct).ConfigureAwait(false);
+        await using var command = new NpgsqlCommand("SELECT id, embedding FROM faces WHERE id = ANY(@ids) AND model_id = @model", connection);
+        command.Parameters.AddWithValue("ids", faceIds.ToArray());
+        command.Parameters.AddWithValue("model", ModelId);
+        var found = new Dictionary<long, float[]>(faceIds.Count);
+        await using (var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync(ct).ConfigureAwait(false))
+            {
+                found[reader.GetInt64(0)] = VectorMath.FromHalfBlob(reader.GetFieldValue<byte[]>(1));
+            }
+        }
+
+        return SqliteCatalog.InOrder(faceIds, found);
+    }
+
     public async Task<IReadOnlyList<StoredEmbedding>> GetEmbeddingsOfImageAsync(long imageId, CancellationToken ct = default)
     {
         await using var connection = await OpenConnectionAsync(ct).ConfigureAwait(false);
