@@ -294,18 +294,9 @@ public static class SyntheticGallery
         }
 
         var synthetic = existing is null ? FaceKeySet.Empty : await SyntheticFacesAsync(catalog, ct).ConfigureAwait(false);
-        progress?.Report($"reading the real faces ({synthetic.Count:N0} synthetic faces are already catalogued)…");
-        var (sample, realFaces) = await SampleRealFacesAsync(catalog, synthetic, dimensions, options.Seed, ct).ConfigureAwait(false);
-        if (realFaces < MinimumRealFaces)
-        {
-            throw new SyntheticGalleryException(
-                $"The catalog holds {realFaces:N0} real face(s); synthetic identities are fitted to the real faces and need at least " +
-                $"{MinimumRealFaces}. Ingest real photos first (lineup ingest FOLDER --collection ...).");
-        }
-
-        progress?.Report($"fitting the face distribution to {sample.Count:N0} of {realFaces:N0} real faces…");
         var fitClock = Stopwatch.StartNew();
-        var (model, fit) = await Task.Run(() => FaceModel.Fit(sample, dimensions, options.Seed), ct).ConfigureAwait(false);
+        var generator = await FitAsync(catalog, synthetic, dimensions, options, progress, ct).ConfigureAwait(false);
+        var (model, fit, sample, realFaces) = (generator.Model, generator.Fit, generator.Sample, generator.RealFaces);
         var fitElapsed = fitClock.Elapsed;
         progress?.Report(string.Create(CultureInfo.InvariantCulture,
             $"fitted in {fitElapsed.TotalSeconds:0.0} s: {fit.PseudoIdentities:N0} pseudo-identities, basis {fit.BasisFaces:N0} / held out {fit.HeldOutFaces:N0} faces; " +
@@ -398,7 +389,14 @@ public static class SyntheticGallery
         options.Validate();
         var existing = await catalog.FindCollectionAsync(CollectionName, ct).ConfigureAwait(false);
         var synthetic = existing is null ? FaceKeySet.Empty : await SyntheticFacesAsync(catalog, ct).ConfigureAwait(false);
-        progress?.Report("reading the real faces…");
+        return await FitAsync(catalog, synthetic, dimensions, options, progress, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Samples the real faces (all but <paramref name="synthetic"/>) and fits the model to them.</summary>
+    private static async Task<Generator> FitAsync(
+        ICatalog catalog, FaceKeySet synthetic, int dimensions, SyntheticGalleryOptions options, IProgress<string>? progress, CancellationToken ct)
+    {
+        progress?.Report($"reading the real faces ({synthetic.Count:N0} synthetic faces are already catalogued)…");
         var (sample, realFaces) = await SampleRealFacesAsync(catalog, synthetic, dimensions, options.Seed, ct).ConfigureAwait(false);
         if (realFaces < MinimumRealFaces)
         {
@@ -425,6 +423,7 @@ public static class SyntheticGallery
         internal Generator(FaceModel model, SyntheticFitReport fit, SyntheticGalleryOptions options, List<float[]> realSample, long realFaces)
         {
             _model = model;
+            Sample = realSample;
             _options = options;
             _shape = new Shape(model, options);
             Fit = fit;
@@ -433,6 +432,10 @@ public static class SyntheticGallery
         }
 
         public int Dimensions => _model.Dimensions;
+
+        internal FaceModel Model => _model;
+
+        internal List<float[]> Sample { get; }
 
         /// <summary>How closely synthetic faces resemble held-out real ones.</summary>
         public SyntheticFitReport Fit { get; }

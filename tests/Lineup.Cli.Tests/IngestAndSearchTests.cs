@@ -74,12 +74,7 @@ public sealed class IngestAndSearchTests
     public async Task Search_returns_the_right_identity_at_rank_1_and_a_rebuilt_index_answers_the_same()
     {
         using var dir = new TempDirectory("search");
-        var folder = Engines.Gallery(dir, "gallery", People.SelectMany(p => p.Gallery).ToArray());
-        // Distractors: other people.
-        foreach (var other in Engines.Identities.Where(i => i.Key.StartsWith("glint_celebs/", StringComparison.Ordinal)).Where((_, i) => i % 9 == 0).Take(20))
-        {
-            File.Copy(TestPaths.Face(other.Key), Path.Combine(folder, other.Key.Replace('/', '_')));
-        }
+        var folder = GalleryWithDistractors(dir);
 
         var options = await Engines.OptionsAsync(dir);
         var before = new List<long[]>();
@@ -118,15 +113,23 @@ public sealed class IngestAndSearchTests
         }
     }
 
-    [SkippableFact]
-    public async Task With_rerank_an_int8_index_reports_the_catalogs_exact_scores_in_order()
+    /// <summary>The people's gallery photos plus 20 other people (Glint crops) as distractors.</summary>
+    private static string GalleryWithDistractors(TempDirectory dir)
     {
-        using var dir = new TempDirectory("rerank");
         var folder = Engines.Gallery(dir, "gallery", People.SelectMany(p => p.Gallery).ToArray());
         foreach (var other in Engines.Identities.Where(i => i.Key.StartsWith("glint_celebs/", StringComparison.Ordinal)).Where((_, i) => i % 9 == 0).Take(20))
         {
             File.Copy(TestPaths.Face(other.Key), Path.Combine(folder, other.Key.Replace('/', '_')));
         }
+
+        return folder;
+    }
+
+    [SkippableFact]
+    public async Task With_rerank_an_int8_index_reports_the_catalogs_exact_scores_in_order()
+    {
+        using var dir = new TempDirectory("rerank");
+        var folder = GalleryWithDistractors(dir);
 
         var options = await Engines.OptionsAsync(dir);
         options.Index.Quantization = "i8";
