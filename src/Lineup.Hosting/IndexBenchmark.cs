@@ -43,9 +43,16 @@ public sealed record IndexBenchmarkOptions
     public int BatchSize { get; init; } = 8_192;
 
     /// <summary>
-    /// Where each built index is saved for the cold-start measurement (deleted afterwards); null skips it.
+    /// Where each built index is saved for the cold-start measurement, and the catalog sample is written (both deleted
+    /// afterwards); null skips both.
     /// </summary>
     public string? ColdStartDirectory { get; init; }
+
+    /// <summary>
+    /// Synthetic faces written into a fresh SQLite catalog under <see cref="ColdStartDirectory"/> to measure the catalog's
+    /// bytes per face (the file grows linearly; 0 skips it).
+    /// </summary>
+    public int CatalogSample { get; init; } = 20_000;
 
     /// <exception cref="ArgumentOutOfRangeException">A value outside its range, named by its property.</exception>
     public void Validate()
@@ -60,6 +67,7 @@ public sealed record IndexBenchmarkOptions
         Check(ExpansionSearch.Count > 0 && ExpansionSearch.All(e => e >= K && e <= 4_096), nameof(ExpansionSearch), ExpansionSearch.Count, $"Search expansion must be k ({K}) to 4,096.");
         Check(Threads is >= 1 and <= 256, nameof(Threads), Threads, "Threads must be 1 to 256.");
         Check(BatchSize is >= 64 and <= 1_000_000, nameof(BatchSize), BatchSize, "A batch holds 64 to 1,000,000 vectors.");
+        Check(CatalogSample is >= 0 and <= 10_000_000, nameof(CatalogSample), CatalogSample, "The catalog sample holds 0 to 10,000,000 faces.");
         Check(Rerank.Count > 0 && Rerank.All(r => r is >= 1 and <= 100), nameof(Rerank), Rerank.Count, "Re-rank factors must be 1 to 100.");
 
         static void Check(bool ok, string name, object value, string message)
@@ -132,7 +140,15 @@ public sealed record IndexBenchmarkResult(
     double GroundTruthSeconds,
     double ExactMeanMs,
     double ExactP99Ms,
+    CatalogSizeResult? Catalog,
     IReadOnlyList<IndexBuildResult> Builds);
+
+/// <summary>
+/// The embedded catalog's size per face: <paramref name="Faces"/> synthetic faces (each its own image, as
+/// <c>bench gallery</c> writes them: no pictures) written into a fresh SQLite catalog, the file's growth over its empty
+/// size after a checkpoint, divided by the faces.
+/// </summary>
+public sealed record CatalogSizeResult(int Faces, long EmptyBytes, long Bytes, double BytesPerFace, double FacesPerSecond);
 
 /// <summary>
 /// Measures the embedded index on a realistic gallery: the catalog's real faces (a seeded sample of up to
@@ -228,6 +244,12 @@ public static class IndexBenchmark
         }
 
         var exactMean = exact.Average();
+        CatalogSizeResult? catalogSize = null;
+        if (options.ColdStartDirectory is { } sampleDirectory && options.CatalogSample > 0)
+        {
+            catalogSize = await MeasureCatalogAsync(generator, Path.Combine(sampleDirectory, "catalog-sample"), options.CatalogSample, progress, ct).ConfigureAwait(false);
+        }
+
         var builds = new List<IndexBuildResult>();
         string hardware = "unknown";
         foreach (var quantization in options.Quantizations)
@@ -250,7 +272,47 @@ public static class IndexBenchmark
 
         return new IndexBenchmarkResult(
             options.Faces, real.Count, synthetic, lastIdentity + 1, options.Queries, d, Environment.ProcessorCount, hardware, generator.Fit,
-            generateSeconds, groundTruthSeconds, exactMean, Percentile([.. exact.Order()], 0.99), builds);
+            generateSeconds, groundTruthSeconds, exactMean, Percentile([.. exact.Order()], 0.99), catalogSize, builds);
+    }
+
+    private static async Task<CatalogSizeResult> MeasureCatalogAsync(
+        SyntheticGallery.Generator generator, string directory, int faces, IProgress<string>? progress, CancellationToken ct)
+    {
+        Directory.CreateDirectory(directory);
+        var path = Path.Combine(directory, "catalog.db");
+        try
+        {
+            long empty, full;
+            var clock = new Stopwatch();
+            await using (var catalog = await Storage.SqliteCatalog.OpenAsync(path, "bench", ct).ConfigureAwait(false))
+            {
+                var collection = await catalog.EnsureCollectionAsync(SyntheticGallery.CollectionName, SyntheticGallery.LawfulBasis, SyntheticGallery.Jurisdiction, ct)
+                    .ConfigureAwait(false);
+                empty = SizeOf(path);
+                clock.Start();
+                const int Batch = 2_000;
+                for (var done = 0; done < faces; done += Batch)
+                {
+                    var count = Math.Min(Batch, faces - done);
+                    var images = generator.Images(collection.Id, done, count);
+                    await catalog.AddImagesAsync(images, ct).ConfigureAwait(false);
+                    progress?.Report($"catalog sample: {done + count:N0}/{faces:N0} faces");
+                }
+
+                clock.Stop();
+            }
+
+            // Closing the catalog checkpoints its write-ahead log into the file.
+            full = SizeOf(path);
+            return new CatalogSizeResult(faces, empty, full, (double)(full - empty) / faces, faces / clock.Elapsed.TotalSeconds);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+
+        static long SizeOf(string file) =>
+            new[] { file, file + "-wal" }.Where(File.Exists).Sum(f => new FileInfo(f).Length);
     }
 
     private static async Task<IndexBuildResult> MeasureAsync(

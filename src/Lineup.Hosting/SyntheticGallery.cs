@@ -461,6 +461,18 @@ public static class SyntheticGallery
         }
 
         /// <summary>
+        /// Gallery faces <paramref name="first"/> … first + count − 1 as catalog images of <paramref name="collectionId"/>,
+        /// exactly as <see cref="AddAsync"/> writes them (one face each, synthetic provenance).
+        /// </summary>
+        public List<NewImage> Images(long collectionId, long first, int count)
+        {
+            var plan = new Layout(_options.Seed, _options.MaxFacesPerIdentity, first).Take(count);
+            var vectors = new float[count * Dimensions];
+            _shape.Generate(plan, vectors);
+            return SyntheticGallery.Images(collectionId, plan, vectors, Dimensions, _options.Seed);
+        }
+
+        /// <summary>
         /// Writes probe <paramref name="index"/> … (one per identity in <paramref name="identities"/>): a face of that identity
         /// drawn apart from its gallery faces, as a new photo of a catalogued person would be.
         /// </summary>

@@ -277,7 +277,7 @@ public sealed class SyntheticGalleryTests(SyntheticGalleryTests.RealGallery gall
 
         var result = await CliProcess.RunAsync(
             ["--data", options.DataDirectory, "--models", options.ModelsDirectory!, "bench", "index", "--faces", "2500", "--queries", "60",
-             "--exact-queries", "5", "--quantization", "i8", "--ef", "32,64", "--json", json],
+             "--exact-queries", "5", "--quantization", "i8", "--ef", "32,64", "--catalog-sample", "3000", "--json", json],
             timeout: TimeSpan.FromMinutes(5));
 
         Assert.True(result.ExitCode == ExitCodes.Ok, result.Stderr);
@@ -291,7 +291,13 @@ public sealed class SyntheticGalleryTests(SyntheticGalleryTests.RealGallery gall
         var colds = build.GetProperty("coldStarts").EnumerateArray().ToList();
         Assert.Equal(["view", "load"], colds.Select(c => c.GetProperty("mode").GetString()));
         Assert.All(colds, c => Assert.True(c.GetProperty("processStartToAnswerMs").GetDouble() > c.GetProperty("openMs").GetDouble()));
-        Assert.False(Directory.Exists(Path.Combine(options.DataDirectory, "bench-tmp")), "the saved index files are removed");
+        Assert.False(Directory.Exists(Path.Combine(options.DataDirectory, "bench-tmp")), "the saved index files and the catalog sample are removed");
+
+        // A synthetic face's catalog row carries its half-float embedding (1,024 bytes) and more, but no pictures.
+        var catalog = root.GetProperty("catalog");
+        Assert.Equal(3000, catalog.GetProperty("faces").GetInt32());
+        Assert.InRange(catalog.GetProperty("bytesPerFace").GetDouble(), 1_100, 4_000);
+        Assert.Contains("bytes per face", result.Stdout, StringComparison.Ordinal);
     }
 
     [SkippableFact]

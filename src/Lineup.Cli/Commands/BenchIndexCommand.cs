@@ -40,7 +40,12 @@ public static class BenchIndexCommand
         };
         var threads = new Option<int>("--threads") { Description = "Threads of the concurrent search measurement", DefaultValueFactory = _ => Math.Max(2, Environment.ProcessorCount) };
         var seed = new Option<int>("--seed") { Description = "Seed of the synthetic faces and the probes", DefaultValueFactory = _ => 1 };
-        var noColdStart = new Option<bool>("--no-cold-start") { Description = "Skip saving each index and timing a new process's first answer" };
+        var noColdStart = new Option<bool>("--no-cold-start") { Description = "Skip saving each index and timing a new process's first answer, and the catalog sample" };
+        var catalogSample = new Option<int>("--catalog-sample")
+        {
+            Description = "Synthetic faces written into a temporary SQLite catalog to measure its bytes per face (0 skips it)",
+            DefaultValueFactory = _ => 20_000,
+        };
         var json = new Option<string?>("--json") { Description = "Also write the results to this JSON file" };
         var command = new Command(
             "index",
@@ -48,7 +53,7 @@ public static class BenchIndexCommand
             "fitted to them; nothing is written to the catalog. Reports build vectors/s, memory per face, recall@10 against exact search, " +
             "p50/p99 latency and queries/s at 1 and N threads, the speed-up over exact search timed in the same run, and a new process's cold start.")
         {
-            faces, queries, exactQueries, quantization, connectivity, expansionAdd, ef, rerank, threads, seed, noColdStart, json,
+            faces, queries, exactQueries, quantization, connectivity, expansionAdd, ef, rerank, threads, seed, noColdStart, catalogSample, json,
         };
         command.SetAction((parse, ct) => GlobalOptions.RunAsync(async () =>
         {
@@ -68,6 +73,7 @@ public static class BenchIndexCommand
                 Threads = parse.GetValue(threads),
                 Seed = parse.GetValue(seed),
                 ColdStartDirectory = parse.GetValue(noColdStart) ? null : coldDirectory,
+                CatalogSample = parse.GetValue(catalogSample),
             };
             try
             {
@@ -231,7 +237,13 @@ public static class BenchIndexCommand
             $"Gallery {r.Faces:N0} × {r.Dimensions}-d: {r.RealFaces:N0} real faces + {r.SyntheticFaces:N0} synthetic ({r.Identities:N0} identities); {r.Queries:N0} probes; {r.ProcessorCount} CPUs, USearch kernels '{r.Hardware}'.");
         AnsiConsole.MarkupLineInterpolated(
             $"Exact search (float32, one thread, same run): mean {r.ExactMeanMs.ToString("0.0", inv)} ms, p99 {r.ExactP99Ms.ToString("0.0", inv)} ms per probe. Generated in {r.GenerateSeconds.ToString("0.0", inv)} s; ground truth in {r.GroundTruthSeconds.ToString("0.0", inv)} s.");
-        var builds = new Table().AddColumns("index", "build vec/s", "build s", "mem B/face", "file B/face", "cold start ms view/load");
+        if (r.Catalog is { } c)
+        {
+            AnsiConsole.MarkupLineInterpolated(
+                $"Catalog (SQLite, {c.Faces:N0} synthetic faces written in a temporary catalog at {c.FacesPerSecond.ToString("N0", inv)} faces/s): {c.BytesPerFace.ToString("N0", inv)} bytes per face.");
+        }
+
+        var builds = new Table().AddColumns("index", "build vec/s", "build s", "mem B/face", "file B/face", "all-in B/face", "cold start ms view/load");
         foreach (var b in r.Builds)
         {
             var cold = b.ColdStarts.Count == 0 ? "-" : string.Join(" / ", b.ColdStarts.Select(c => c.ProcessStartToAnswerMs.ToString("0", inv)));
@@ -241,6 +253,7 @@ public static class BenchIndexCommand
                 b.BuildSeconds.ToString("0.0", inv),
                 b.MemoryBytesPerFace.ToString("N0", inv),
                 b.FileBytes == 0 ? "-" : ((double)b.FileBytes / r.Faces).ToString("N0", inv),
+                b.FileBytes == 0 || r.Catalog is null ? "-" : (((double)b.FileBytes / r.Faces) + r.Catalog.BytesPerFace).ToString("N0", inv),
                 cold);
         }
 
@@ -310,6 +323,7 @@ public static class BenchIndexCommand
         nameof(IndexBenchmarkOptions.ExpansionSearch) => "--ef",
         nameof(IndexBenchmarkOptions.Threads) => "--threads",
         nameof(IndexBenchmarkOptions.Rerank) => "--rerank",
+        nameof(IndexBenchmarkOptions.CatalogSample) => "--catalog-sample",
         _ => property ?? "an option",
     };
 
