@@ -296,7 +296,7 @@ public static class SyntheticGallery
         var synthetic = existing is null ? FaceKeySet.Empty : await SyntheticFacesAsync(catalog, ct).ConfigureAwait(false);
         var fitClock = Stopwatch.StartNew();
         var generator = await FitAsync(catalog, synthetic, dimensions, options, progress, ct).ConfigureAwait(false);
-        var (model, fit, sample, realFaces) = (generator.Model, generator.Fit, generator.Sample, generator.RealFaces);
+        var (fit, realFaces) = (generator.Fit, generator.RealFaces);
         var fitElapsed = fitClock.Elapsed;
         progress?.Report(string.Create(CultureInfo.InvariantCulture,
             $"fitted in {fitElapsed.TotalSeconds:0.0} s: {fit.PseudoIdentities:N0} pseudo-identities, basis {fit.BasisFaces:N0} / held out {fit.HeldOutFaces:N0} faces; " +
@@ -309,7 +309,7 @@ public static class SyntheticGallery
         var layout = new Layout(options.Seed, options.MaxFacesPerIdentity, synthetic.Count);
         var first = layout.Face;
         var firstIdentity = layout.Identity;
-        var shape = new Shape(model, options);
+        var shape = generator.Shape;
         var buffers = new[] { new float[options.BatchSize * dimensions], new float[options.BatchSize * dimensions] };
         Task? indexing = null;
         var added = 0;
@@ -371,7 +371,7 @@ public static class SyntheticGallery
         var elapsed = clock.Elapsed;
         var stats = await catalog.GetStatsAsync(ct).ConfigureAwait(false);
         return new SyntheticGalleryResult(
-            added, first, added == 0 ? 0 : lastIdentity - firstIdentity + 1, synthetic.Count + added, realFaces, sample.Count, fit,
+            added, first, added == 0 ? 0 : lastIdentity - firstIdentity + 1, synthetic.Count + added, realFaces, generator.RealSample.Count, fit,
             fitElapsed, elapsed, generating, cataloguing, waiting, stats.Faces, index.Count);
     }
 
@@ -423,7 +423,6 @@ public static class SyntheticGallery
         internal Generator(FaceModel model, SyntheticFitReport fit, SyntheticGalleryOptions options, List<float[]> realSample, long realFaces)
         {
             _model = model;
-            Sample = realSample;
             _options = options;
             _shape = new Shape(model, options);
             Fit = fit;
@@ -433,9 +432,8 @@ public static class SyntheticGallery
 
         public int Dimensions => _model.Dimensions;
 
-        internal FaceModel Model => _model;
-
-        internal List<float[]> Sample { get; }
+        /// <summary>Turns planned faces into vectors; <see cref="AddAsync"/> draws through the same one.</summary>
+        internal Shape Shape => _shape;
 
         /// <summary>How closely synthetic faces resemble held-out real ones.</summary>
         public SyntheticFitReport Fit { get; }
