@@ -16,6 +16,8 @@ public sealed class BenchIndexCommandTests
     [InlineData("--queries", "1", "2 to 100,000")]
     [InlineData("--exact-queries", "5000", "--queries")]
     [InlineData("--threads", "0", "Threads must be 1 to 256")]
+    [InlineData("--rerank", "0", "Re-rank factors must be 1 to 100")]
+    [InlineData("--catalog-sample", "-1", "0 to 10,000,000")]
     public async Task A_bad_setting_is_refused_naming_the_option(string option, string value, string message)
     {
         using var dir = new TempDirectory("bench-index-args");
