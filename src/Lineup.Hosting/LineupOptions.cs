@@ -219,13 +219,14 @@ public sealed class IndexSettings
     public int ExpansionAdd { get; set; } = 128;
 
     /// <summary>
-    /// Search breadth (HNSW ef). 256, not USearch's 64: on 100,000 faces of real plus fitted synthetic identities
-    /// (lineup bench index, 2026-11-29) ef 64 had recall@10 0.77 with float16 vectors, and with int8 left the exact
-    /// nearest face out of the top 10 for 16 % of probes; ef 256 reached 0.96 (float16) and missed the nearest for 3 %
-    /// (int8), for about 1.3 ms more per search, which spends 40 ms analysing the probe anyway.
+    /// Search breadth (HNSW ef). Unset (the default), it follows the gallery's size: 256 up to 100,000 faces, then about
+    /// 256 × (faces / 100,000)^0.6, 1,024 at a million, at most 4,096 (<see cref="Lineup.Index.USearchVectorIndex.ExpansionSearchFor"/>).
+    /// Measured with lineup bench index on real plus fitted synthetic faces (docs/performance.md): at 100,000 faces ef 256
+    /// has recall@10 0.96 (USearch's own default, 64, has 0.77); at a million ef 256 has 0.77 and ef 1,024 has 0.94. A
+    /// number fixes it whatever the size.
     /// </summary>
     [Range(8, 4096)]
-    public int ExpansionSearch { get; set; } = 256;
+    public int? ExpansionSearch { get; set; }
 }
 
 public sealed class DecodeSettings

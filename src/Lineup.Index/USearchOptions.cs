@@ -22,8 +22,11 @@ public sealed record USearchOptions
     /// <summary>Candidate list size while inserting (HNSW "efConstruction").</summary>
     public int ExpansionAdd { get; init; } = 128;
 
-    /// <summary>Candidate list size while searching (HNSW "ef"); raises recall at the cost of latency.</summary>
-    public int ExpansionSearch { get; init; } = 64;
+    /// <summary>
+    /// Candidate list size while searching (HNSW "ef"); raises recall at the cost of latency. Null chooses it by the
+    /// number of vectors and follows the index as it grows (<see cref="USearchVectorIndex.ExpansionSearchFor"/>).
+    /// </summary>
+    public int? ExpansionSearch { get; init; } = 64;
 
     public VectorQuantization Quantization { get; init; } = VectorQuantization.F16;
 
@@ -43,7 +46,10 @@ public sealed record USearchOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(Dimensions, 1, nameof(Dimensions));
         ArgumentOutOfRangeException.ThrowIfLessThan(Connectivity, 2, nameof(Connectivity));
         ArgumentOutOfRangeException.ThrowIfLessThan(ExpansionAdd, 1, nameof(ExpansionAdd));
-        ArgumentOutOfRangeException.ThrowIfLessThan(ExpansionSearch, 1, nameof(ExpansionSearch));
+        if (ExpansionSearch is { } ef)
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(ef, 1, nameof(ExpansionSearch));
+        }
         ArgumentOutOfRangeException.ThrowIfLessThan(Threads, 1, nameof(Threads));
         if (ExactFilterLimit is { } limit)
         {

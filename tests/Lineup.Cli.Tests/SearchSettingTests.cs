@@ -16,11 +16,20 @@ public sealed class SearchSettingTests
     }
 
     [Fact]
-    public void The_defaults_search_breadth_256_without_a_rerank()
+    public void By_default_the_search_breadth_follows_the_gallery_size_without_a_rerank()
     {
         var options = new LineupOptions();
         options.Validate();
-        Assert.Equal(256, options.Index.ExpansionSearch);
+        Assert.Null(options.Index.ExpansionSearch);
         Assert.Equal(1, options.Search.Rerank);
+    }
+
+    [Theory]
+    [InlineData(4)]
+    [InlineData(5000)]
+    public void A_search_breadth_outside_8_to_4096_is_refused_naming_the_setting(int ef)
+    {
+        var refused = Assert.Throws<ValidationException>(new LineupOptions { Index = new IndexSettings { ExpansionSearch = ef } }.Validate);
+        Assert.StartsWith("Lineup:Index:ExpansionSearch:", refused.Message, StringComparison.Ordinal);
     }
 }

@@ -146,7 +146,7 @@ public static class BenchIndexCommand
         var quantization = new Option<string>("--quantization") { DefaultValueFactory = _ => "f16" };
         var dimensions = new Option<int>("--dimensions") { DefaultValueFactory = _ => 512 };
         var connectivity = new Option<int>("--connectivity") { DefaultValueFactory = _ => 16 };
-        var ef = new Option<int>("--ef") { DefaultValueFactory = _ => 64 };
+        var ef = new Option<int?>("--ef") { Description = "Search breadth; unset, chosen by the index size" };
         var mode = new Option<string>("--mode") { DefaultValueFactory = _ => "view" };
         var command = new Command("index-open", "Cold-start probe of lineup bench index: open a saved index, search once, print the times as JSON")
         {
@@ -198,10 +198,16 @@ public static class BenchIndexCommand
             "bench", "index-open", path, "--quantization", options.Quantization.ToString().ToLowerInvariant(),
             "--dimensions", options.Dimensions.ToString(CultureInfo.InvariantCulture),
             "--connectivity", options.Connectivity.ToString(CultureInfo.InvariantCulture),
-            "--ef", options.ExpansionSearch.ToString(CultureInfo.InvariantCulture), "--mode", mode,
+            "--mode", mode,
         })
         {
             start.ArgumentList.Add(arg);
+        }
+
+        if (options.ExpansionSearch is { } ef)
+        {
+            start.ArgumentList.Add("--ef");
+            start.ArgumentList.Add(ef.ToString(CultureInfo.InvariantCulture));
         }
 
         using var process = Process.Start(start) ?? throw new ColdStartException($"could not start {host} for the cold-start measurement.");
