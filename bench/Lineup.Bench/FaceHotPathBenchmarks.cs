@@ -9,7 +9,7 @@ namespace Lineup.Bench;
 /// <summary>
 /// The per-face path on the real models (<see cref="FacePipeline.AnalyzeFace"/>: landmarks, alignment, quality,
 /// embedding with its mirrored pass) next to its stages, on one decoded photo. The memory diagnoser's "Allocated" column
-/// is the point: after warm-up the whole path allocates only its 56-byte quality record.
+/// is the point: after warm-up the whole path allocates nothing (its quality result is a value).
 /// </summary>
 [MemoryDiagnoser]
 public class FaceHotPathBenchmarks

@@ -407,7 +407,7 @@ public sealed partial class LineupEngine : IAsyncDisposable
             var id = await RecordAsync(
                 record with { Outcome = SearchOutcome.RefusedLowQuality, DurationMs = ElapsedMs(started) }, request.Photo, [], ct).ConfigureAwait(false);
             throw new ProbeQualityException(
-                $"{request.Name}: face {chosen + 1} has quality {quality:0} of 100, under the floor of {floor:0} ({Shortfalls(face.Quality!)}). " +
+                $"{request.Name}: face {chosen + 1} has quality {quality:0} of 100, under the floor of {floor:0} ({Shortfalls(face.Quality!.Value)}). " +
                 "Matches on such a probe are unreliable; search it anyway only with a recorded reason.",
                 id, face, floor);
         }

@@ -62,8 +62,7 @@ public abstract class FaceQualityStorageContract<TCatalog>(ICatalogBackend<TCata
         var collection = await catalog.EnsureCollectionAsync("press", "public-interest", "GB");
         var stored = Assert.Single(await catalog.AddImagesAsync([TestData.Image(collection.Id, _random, faces: 0) with { Faces = [face] }]));
 
-        var read = (await catalog.GetFaceAsync(stored.FaceIds[0]))!.Quality;
-        Assert.NotNull(read);
+        var read = Assert.IsType<FaceQuality>((await catalog.GetFaceAsync(stored.FaceIds[0]))!.Quality);
         Assert.Equal(40, read.Score);
         Assert.True(float.IsNaN(read.Sharpness));
         Assert.True(float.IsNaN(read.LandmarkFit));

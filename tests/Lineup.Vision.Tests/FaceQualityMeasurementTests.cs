@@ -33,8 +33,8 @@ public sealed class FaceQualityMeasurementTests(EngineFixture fixture, ITestOutp
             var analysis = Engine.AnalyzeFile(Path.Combine(root, path), DecodeLimits.Default);
             foreach (var f in analysis.Faces)
             {
-                var q = f.Quality;
-                Assert.True(q is not null, $"{path}: a face without quality");
+                Assert.True(f.Quality is not null, $"{path}: a face without quality");
+                var q = f.Quality.Value;
                 float[] components = [q.Score, q.InterEyePixels, q.Sharpness, q.Brightness, q.Contrast, q.Yaw, q.Pitch, q.Roll, q.DetectorScore, q.LandmarkFit];
                 Assert.True(components.All(float.IsFinite), $"{path}: {q}");
                 Assert.InRange(q.Score, 0, 100);
@@ -130,8 +130,8 @@ public sealed class FaceQualityMeasurementTests(EngineFixture fixture, ITestOutp
         var dark = photos.Values.Where(p => p.Quality is { Brightness: < 100 }).ToList();
         var light = photos.Values.Where(p => p.Quality is { Brightness: >= 100 }).ToList();
         output.WriteLine(
-            $"at floor {floorValue}: {Share(dark, p => p.Quality!.Score < floorValue):P1} of {dark.Count} faces with a central luma under 100 refused, " +
-            $"{Share(light, p => p.Quality!.Score < floorValue):P1} of the other {light.Count}");
+            $"at floor {floorValue}: {Share(dark, p => p.Quality!.Value.Score < floorValue):P1} of {dark.Count} faces with a central luma under 100 refused, " +
+            $"{Share(light, p => p.Quality!.Value.Score < floorValue):P1} of the other {light.Count}");
     }
 
     /// <summary>Genuine misses when the weaker face of the pair is on the bad side of one cut, against the rest.</summary>
@@ -156,8 +156,8 @@ public sealed class FaceQualityMeasurementTests(EngineFixture fixture, ITestOutp
         var genuine = pairs.Where(p => p.Same && p.A is not null && p.B is not null).ToList();
         foreach (var (name, bad) in cuts)
         {
-            var worse = genuine.Where(p => bad(p.A!) || bad(p.B!)).ToList();
-            var rest = genuine.Where(p => !bad(p.A!) && !bad(p.B!)).ToList();
+            var worse = genuine.Where(p => bad(p.A!.Value) || bad(p.B!.Value)).ToList();
+            var rest = genuine.Where(p => !bad(p.A!.Value) && !bad(p.B!.Value)).ToList();
             output.WriteLine(
                 $"  {name,-28} {worse.Count,4} pairs {Share(worse, p => p.Similarity < threshold),7:P1} missed;  other {rest.Count,4} pairs {Share(rest, p => p.Similarity < threshold),6:P1}");
         }

@@ -7,17 +7,18 @@ namespace Lineup.Vision.Tests;
 
 /// <summary>
 /// The per-face path (landmarks, alignment, quality, embedding with its mirrored pass) on the real models allocates
-/// nothing on the managed heap once the thread has analysed one face but its result, the <see cref="FaceQuality"/>
-/// record (56 bytes): the ONNX runs go through buffers bound once per thread, the crop and the points are reused.
-/// Before the bound buffers, each face allocated 1,736 bytes (ONNX Runtime value wrappers and arrays per run). Measured with the runtime's per-thread allocation counter, which is
-/// exact (not a timing), so it belongs in a unit test; <c>bench/Lineup.Bench</c> shows the same with its memory diagnoser.
+/// nothing on the managed heap once the thread has analysed one face: the ONNX runs go through buffers bound once per
+/// thread, the crop and the points are reused, and the <see cref="FaceQuality"/> it returns is a value (it was a
+/// 56-byte record). Before the bound buffers, each face allocated 1,736 bytes (ONNX Runtime value wrappers and arrays
+/// per run). Measured with the runtime's per-thread allocation counter, which is exact (not a timing), so it belongs in
+/// a unit test; <c>bench/Lineup.Bench</c> shows the same with its memory diagnoser.
 /// </summary>
 [Collection(EngineGroup.Name)]
 [Trait("Category", "Data")]
 public sealed class HotPathAllocationTests(EngineFixture fixture, ITestOutputHelper output)
 {
     [SkippableFact]
-    public void The_per_face_path_allocates_only_its_result_after_the_first_face()
+    public void The_per_face_path_allocates_nothing_after_the_first_face()
     {
         var engine = fixture.Engine;
         using var decoded = engine.Decoder.Decode(File.ReadAllBytes(TestPaths.Face("deepface/images/Angelina_Jolie/img2.jpg")), DecodeLimits.Default);
@@ -39,12 +40,9 @@ public sealed class HotPathAllocationTests(EngineFixture fixture, ITestOutputHel
         }
 
         var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        var mark = GC.GetAllocatedBytesForCurrentThread();
-        var copy = first with { Score = first.Score };
-        var result = GC.GetAllocatedBytesForCurrentThread() - mark;
-        GC.KeepAlive(copy);
-        output.WriteLine($"{allocated} bytes over {Faces} faces after warm-up ({result} bytes per quality record)");
-        Assert.Equal(Faces * result, allocated);
+        output.WriteLine($"{allocated} bytes over {Faces} faces after warm-up");
+        Assert.Equal(0, allocated);
+        Assert.InRange(first.Score, 0, 100);
 
         // The bound buffers carry each run's own input: the same face gives the same unit embedding every time.
         Assert.Equal(1.0, System.Numerics.Tensors.TensorPrimitives.Norm(embedding), 3);

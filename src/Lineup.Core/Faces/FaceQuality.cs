@@ -22,7 +22,7 @@ namespace Lineup.Core.Faces;
 /// <param name="LandmarkFit">RMS distance, in pixels of the 112×112 crop, between the five alignment points after the
 /// similarity transform and the template they were fitted to (<see cref="FaceAligner.Reference112"/>): median 3.3 on the
 /// DEV faces, over 6 for most half-profiles and misplaced landmarks.</param>
-public sealed record FaceQuality(
+public readonly record struct FaceQuality(
     float Score,
     float InterEyePixels,
     float Sharpness,

@@ -18,7 +18,7 @@ public sealed record QualityDto(
     float Score, float InterEyePixels, float Sharpness, float Brightness, float Contrast, float Yaw, float Pitch, float Roll,
     float DetectorScore, float LandmarkFit)
 {
-    public static QualityDto? From(FaceQuality? q) => q is null
+    public static QualityDto? From(FaceQuality? quality) => quality is not { } q
         ? null
         : new(q.Score, q.InterEyePixels, q.Sharpness, q.Brightness, q.Contrast, q.Yaw, q.Pitch, q.Roll, q.DetectorScore, q.LandmarkFit);
 }
