@@ -43,7 +43,18 @@ internal sealed class IndexHandle : IDisposable
             return await FillExactAsync(options, catalog, dimensions, ct).ConfigureAwait(false);
         }
 
-        var report = await FaceIndexStore.OpenAndSyncAsync(catalog, options.IndexDirectory, UsearchOptions(options, dimensions), Reporter(progress), ct)
+        var settings = UsearchOptions(options, dimensions);
+        if (options.Index.MapAtStart)
+        {
+            var clock = Stopwatch.StartNew();
+            if (await FaceIndexStore.TryOpenMappedAsync(catalog, options.IndexDirectory, settings, ct).ConfigureAwait(false) is { } mapped)
+            {
+                return new IndexHandle(mapped, options.IndexDirectory,
+                    $"index mapped: {mapped.Count:N0} faces in {clock.Elapsed.TotalSeconds:0.00} s (a writable copy loads in the background)");
+            }
+        }
+
+        var report = await FaceIndexStore.OpenAndSyncAsync(catalog, options.IndexDirectory, settings, Reporter(progress), ct)
             .ConfigureAwait(false);
         if (report.Outcome != IndexSyncOutcome.Loaded)
         {
@@ -88,7 +99,15 @@ internal sealed class IndexHandle : IDisposable
     /// <summary>Persists the index when it changed since it was opened or last saved.</summary>
     public async Task SaveAsync(ICatalog catalog, CancellationToken ct)
     {
-        if (Index is not USearchVectorIndex usearch || usearch.Count == _savedCount)
+        var usearch = Index switch
+        {
+            USearchVectorIndex loaded => loaded,
+
+            // Every add and remove waits for the writable copy, so a mapped index still loading has not changed.
+            MappedFirstIndex { IsLoaded: true } mapped => mapped.Writable,
+            _ => null,
+        };
+        if (usearch is null || usearch.Count == _savedCount)
         {
             return;
         }

@@ -227,6 +227,14 @@ public sealed class IndexSettings
     /// </summary>
     [Range(8, 4096)]
     public int? ExpansionSearch { get; set; }
+
+    /// <summary>
+    /// When the saved index is in step with the catalog, answer searches at once from a memory-mapped view of it while
+    /// a writable copy loads in the background (<see cref="Lineup.Index.MappedFirstIndex"/>); the first ingest or erasure
+    /// waits for the copy. Measured on 1M faces (lineup bench index): mapping answers 1.1 s after process start, loading
+    /// 4.9 s (int8) to 7.0 s (float16). False loads before the first answer.
+    /// </summary>
+    public bool MapAtStart { get; set; } = true;
 }
 
 public sealed class DecodeSettings

@@ -184,6 +184,44 @@ public static class FaceIndexStore
         }
     }
 
+    /// <summary>
+    /// Opens the saved index as a <see cref="MappedFirstIndex"/> (searches at once from a memory-mapped view, a writable
+    /// copy loading behind it) when it is exactly in step with <paramref name="catalog"/>: same model, shape and format,
+    /// as many faces as the catalog and no face newer than its high-water mark. Null otherwise, and when the file cannot
+    /// be mapped or holds another count: the caller then goes through <see cref="OpenAndSyncAsync"/>, which catches up or
+    /// rebuilds.
+    /// </summary>
+    public static async Task<MappedFirstIndex?> TryOpenMappedAsync(ICatalog catalog, string indexDir, USearchOptions options, CancellationToken ct = default)
+    {
+        CheckArguments(catalog, indexDir, options);
+        var stats = await catalog.GetStatsAsync(ct).ConfigureAwait(false);
+        var (meta, problem) = ReadMeta(indexDir);
+        if (problem is not null || Mismatch(meta!, catalog, options, stats) is not null
+            || meta!.Count != stats.Faces || meta.HighWaterFaceId != stats.MaxFaceId)
+        {
+            return null;
+        }
+
+        var path = IndexPath(indexDir);
+        USearchVectorIndex view;
+        try
+        {
+            view = USearchVectorIndex.Open(path, options, view: true);
+        }
+        catch (Exception ex) when (ex is VectorIndexException or IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+
+        if (view.Count != meta.Count)
+        {
+            view.Dispose();
+            return null;
+        }
+
+        return new MappedFirstIndex(view, path, options);
+    }
+
     private static void CheckArguments(ICatalog catalog, string indexDir, USearchOptions options)
     {
         ArgumentNullException.ThrowIfNull(catalog);

@@ -105,11 +105,33 @@ public sealed class IngestAndSearchTests
             }
         }
 
-        // Reopening loads the saved index and answers the same.
+        // Reopening maps the saved index (its writable copy loading behind) and answers the same; an ingest then goes
+        // into the loaded copy, which is saved, so the next start maps it again with the new face.
+        long faces;
         await using (var engine = await LineupEngine.OpenAsync(options))
         {
+            Assert.StartsWith("index mapped:", engine.IndexReport, StringComparison.Ordinal);
             var result = await engine.SearchAsync(TestCases.Request(await File.ReadAllBytesAsync(TestPaths.Face(People[0].Probe))) with { Top = 10 });
             Assert.Equal(before[0], result.Candidates.Select(c => c.FaceId).ToArray());
+
+            var more = Engines.Gallery(dir, "more", [People[1].Probe]);
+            var collection = await engine.Catalog.EnsureCollectionAsync("test", "unit test", null);
+            Assert.Equal(1, (await engine.IngestAsync(new FolderSource(more, options.Limits.MaxBytes), collection)).Summary.Ingested);
+            faces = (await engine.Catalog.GetStatsAsync()).Faces;
+        }
+
+        await using (var engine = await LineupEngine.OpenAsync(options))
+        {
+            Assert.StartsWith($"index mapped: {faces:N0} faces", engine.IndexReport, StringComparison.Ordinal);
+            var result = await engine.SearchAsync(TestCases.Request(await File.ReadAllBytesAsync(TestPaths.Face(People[1].Probe))) with { Top = 1 });
+            Assert.True(result.Candidates[0].Similarity > 0.99f, "the probe ingested after the mapped start is found as itself");
+        }
+
+        // Turned off, the index is loaded before the first answer.
+        options.Index.MapAtStart = false;
+        await using (var engine = await LineupEngine.OpenAsync(options))
+        {
+            Assert.StartsWith($"index loaded: {faces:N0} faces", engine.IndexReport, StringComparison.Ordinal);
         }
     }
 
