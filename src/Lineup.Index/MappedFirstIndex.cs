@@ -91,20 +91,9 @@ public sealed class MappedFirstIndex : IVectorIndex
 
     public bool Remove(long key) => Writable.Remove(key);
 
-    public bool Contains(long key)
-    {
-        _switch.EnterReadLock();
-        try
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            return _current.Contains(key);
-        }
-        finally
-        {
-            _switch.ExitReadLock();
-        }
-    }
+    public bool Contains(long key) => Read(i => i.Contains(key));
 
+    // The searches take spans, which a delegate cannot capture: they hold the switch lock themselves.
     public int Search(ReadOnlySpan<float> query, Span<VectorHit> results)
     {
         _switch.EnterReadLock();
