@@ -430,7 +430,8 @@ public sealed partial class LineupEngine : IAsyncDisposable
         // One index for the whole search: an erasure swaps in a rebuilt index and disposes the old one, and a search
         // that took the old one just before the swap asks the new one instead of failing.
         var index = Index;
-        var hits = new VectorHit[request.Top * Options.Search.Rerank];
+        var rerank = Options.EffectiveRerank;
+        var hits = new VectorHit[request.Top * rerank];
         int found;
         try
         {
@@ -442,7 +443,7 @@ public sealed partial class LineupEngine : IAsyncDisposable
             found = index.Search(analysis.Faces[chosen].Embedding, hits, allowed);
         }
 
-        if (Options.Search.Rerank > 1)
+        if (rerank > 1)
         {
             (hits, found) = await RerankAsync(analysis.Faces[chosen].Embedding, hits.AsMemory(0, found), request.Top, ct).ConfigureAwait(false);
         }
@@ -521,7 +522,7 @@ public sealed partial class LineupEngine : IAsyncDisposable
     /// <summary>What a search applied, as recorded: top-k, face choice, filter, threshold.</summary>
     private string Parameters(SearchRequest request, SearchFilter filter) =>
         string.Create(CultureInfo.InvariantCulture,
-            $"top={request.Top}; face={(request.Face is { } f ? f.ToString(CultureInfo.InvariantCulture) : "most prominent")}; filter={(filter.IsEmpty ? "none" : filter.Describe())}; threshold={Threshold:0.000}; index={Options.Index.Kind}{(Options.Search.Rerank > 1 ? $"; rerank={Options.Search.Rerank}" : "")}");
+            $"top={request.Top}; face={(request.Face is { } f ? f.ToString(CultureInfo.InvariantCulture) : "most prominent")}; filter={(filter.IsEmpty ? "none" : filter.Describe())}; threshold={Threshold:0.000}; index={Options.Index.Kind}{(Options.EffectiveRerank > 1 ? $"; rerank={Options.EffectiveRerank}" : "")}");
 
     private async Task<long> RecordAsync(SearchRecord record, ReadOnlyMemory<byte> probe, IReadOnlyList<StoredCandidate> candidates, CancellationToken ct) =>
         await SearchLog.RecordSearchAsync(record, probe, candidates, ct).ConfigureAwait(false);

@@ -155,7 +155,6 @@ public sealed class IngestAndSearchTests
 
         var options = await Engines.OptionsAsync(dir);
         options.Index.Quantization = "i8";
-        options.Search.Rerank = 4;
         await using var engine = await LineupEngine.OpenAsync(options);
         var collection = await engine.Catalog.EnsureCollectionAsync("test", "unit test", null);
         await engine.IngestAsync(new FolderSource(folder, options.Limits.MaxBytes), collection);
@@ -170,9 +169,11 @@ public sealed class IngestAndSearchTests
                 .Select(e => (e.FaceId, Score: System.Numerics.Tensors.TensorPrimitives.Dot(probeVector, e.Vector)))
                 .OrderByDescending(e => e.Score).ThenBy(e => e.FaceId).Take(5).ToList();
 
-            options.Search.Rerank = 4;
+            // Unset, an int8 index re-ranks × 4.
+            options.Search.Rerank = null;
             var reranked = await engine.SearchAsync(TestCases.Request(photo) with { Top = 5, Face = 1 });
             Assert.Equal(exact.Select(e => e.FaceId), reranked.Candidates.Select(c => c.FaceId));
+            Assert.Contains("; rerank=4", (await engine.SearchLog.GetSearchAsync(reranked.SearchId))!.Parameters, StringComparison.Ordinal);
             foreach (var (candidate, truth) in reranked.Candidates.Zip(exact))
             {
                 Assert.Equal(truth.Score, candidate.Similarity, 5);

@@ -21,7 +21,27 @@ public sealed class SearchSettingTests
         var options = new LineupOptions();
         options.Validate();
         Assert.Null(options.Index.ExpansionSearch);
-        Assert.Equal(1, options.Search.Rerank);
+        Assert.Null(options.Search.Rerank);
+        Assert.Equal(1, options.EffectiveRerank);
+    }
+
+    [Fact]
+    public void Unset_the_rerank_is_4_for_an_embedded_int8_index_only_and_a_set_one_wins()
+    {
+        var options = new LineupOptions();
+        options.Index.Quantization = "i8";
+        Assert.Equal(4, options.EffectiveRerank);
+        options.Index.Kind = "exact";
+        Assert.Equal(1, options.EffectiveRerank);
+        options.Index.Kind = "usearch";
+        options.Backend = "distributed";
+        Assert.Equal(1, options.EffectiveRerank);
+        options.Backend = "embedded";
+        options.Search.Rerank = 1;
+        Assert.Equal(1, options.EffectiveRerank);
+        options.Index.Quantization = "f16";
+        options.Search.Rerank = 3;
+        Assert.Equal(3, options.EffectiveRerank);
     }
 
     [Theory]
