@@ -37,6 +37,16 @@ public sealed class GarnetFaultTests(ITestOutputHelper output)
 
         const int Shard = 0;
         var status = await index.ShardStatusAsync();
+
+        // The cluster map can name a replica a moment after the replica holds the data (gossip on a loaded machine:
+        // CI saw no replica for shard 0 right after the sync): wait for the map before reading it.
+        var mapped = Stopwatch.StartNew();
+        while (status[Shard].Replica is null && mapped.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            await Task.Delay(200);
+            status = await index.ShardStatusAsync();
+        }
+
         var victim = status[Shard].Node!;
         var victimPort = int.Parse(victim.Split(':')[1]);
         var replica = cluster.ReplicaOf(victimPort).Endpoint;
