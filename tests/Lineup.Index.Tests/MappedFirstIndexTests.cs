@@ -67,7 +67,6 @@ public sealed class MappedFirstIndexTests : IDisposable
 
         // Still loading: the view answers, filtered searches and membership included.
         Assert.False(index.IsLoaded);
-        Assert.Null(index.LoadedAfter);
         Assert.Equal(Count, index.Count);
         Assert.Equal(expected, SearchAll(index));
         Assert.True(index.Contains(17));
@@ -86,7 +85,6 @@ public sealed class MappedFirstIndexTests : IDisposable
         gate.Set();
         await add.WaitAsync(TimeSpan.FromSeconds(60));
         Assert.True(index.IsLoaded);
-        Assert.NotNull(index.LoadedAfter);
         Assert.Equal(Count + 1, index.Count);
         var hits = new VectorHit[1];
         Assert.Equal(1, index.Search(added, hits));
