@@ -165,7 +165,7 @@ public sealed partial class LineupEngine
         }
 
         var matched = new HashSet<long>();
-        foreach (var face in await OptOuts.GetFaceEmbeddingsAsync(faceIds, ct).ConfigureAwait(false))
+        foreach (var face in await Catalog.GetEmbeddingsAsync(faceIds, ct).ConfigureAwait(false))
         {
             if (registry.Refuses(face.Vector))
             {

@@ -1,7 +1,5 @@
 using System.Runtime.InteropServices;
 using System.Text.Json;
-using Lineup.Core.Catalog;
-using Lineup.Core.Numerics;
 using Lineup.Core.Oversight;
 using Microsoft.Data.Sqlite;
 
@@ -99,29 +97,6 @@ public sealed partial class SqliteCatalog : IOptOutStore
         using var command = connection.CreateCommand();
         command.CommandText = "SELECT coalesce(max(id), 0) FROM opt_outs";
         return (long)(await command.ExecuteScalarAsync(ct).ConfigureAwait(false))!;
-    }
-
-    public async Task<IReadOnlyList<StoredEmbedding>> GetFaceEmbeddingsAsync(IReadOnlyList<long> faceIds, CancellationToken ct = default)
-    {
-        ArgumentNullException.ThrowIfNull(faceIds);
-        if (faceIds.Count == 0)
-        {
-            return [];
-        }
-
-        await using var connection = await OpenReaderAsync(ct).ConfigureAwait(false);
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT id, embedding FROM faces WHERE id IN (SELECT value FROM json_each($ids)) AND model_id = $model ORDER BY id";
-        command.Parameters.AddWithValue("$ids", JsonSerializer.Serialize(faceIds));
-        command.Parameters.AddWithValue("$model", ModelId);
-        var list = new List<StoredEmbedding>(faceIds.Count);
-        using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
-        while (await reader.ReadAsync(ct).ConfigureAwait(false))
-        {
-            list.Add(new StoredEmbedding(reader.GetInt64(0), VectorMath.FromHalfBlob((byte[])reader.GetValue(1))));
-        }
-
-        return list;
     }
 
     /// <summary>

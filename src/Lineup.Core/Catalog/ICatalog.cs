@@ -35,7 +35,8 @@ public interface ICatalog : IAsyncDisposable
 
     /// <summary>
     /// The stored (half-precision) embeddings of these faces, in the order asked; unknown ids and faces of another model
-    /// are left out. A search re-ranks the index's candidates with them (<c>Lineup:Search:Rerank</c>).
+    /// are left out. A search re-ranks the index's candidates with them (<c>Lineup:Search:Rerank</c>) and screens them
+    /// against the opt-out registry.
     /// </summary>
     Task<IReadOnlyList<StoredEmbedding>> GetEmbeddingsAsync(IReadOnlyList<long> faceIds, CancellationToken ct = default);
 

@@ -55,7 +55,4 @@ public interface IOptOutStore
     /// empty registry. Cheap enough to ask before every search.
     /// </summary>
     Task<long> OptOutVersionAsync(CancellationToken ct = default);
-
-    /// <summary>The stored embeddings of those of <paramref name="faceIds"/> still in the catalog (for screening search candidates).</summary>
-    Task<IReadOnlyList<StoredEmbedding>> GetFaceEmbeddingsAsync(IReadOnlyList<long> faceIds, CancellationToken ct = default);
 }

@@ -1,7 +1,5 @@
 using System.Runtime.InteropServices;
 using Lineup.Core.Audit;
-using Lineup.Core.Catalog;
-using Lineup.Core.Numerics;
 using Lineup.Core.Oversight;
 using Npgsql;
 using NpgsqlTypes;
@@ -112,29 +110,6 @@ public sealed partial class PostgresCatalog : IOptOutStore
         await using var connection = await OpenConnectionAsync(ct).ConfigureAwait(false);
         await using var command = new NpgsqlCommand("SELECT coalesce(max(id), 0) FROM opt_outs", connection);
         return (long)(await command.ExecuteScalarAsync(ct).ConfigureAwait(false))!;
-    }
-
-    public async Task<IReadOnlyList<StoredEmbedding>> GetFaceEmbeddingsAsync(IReadOnlyList<long> faceIds, CancellationToken ct = default)
-    {
-        ArgumentNullException.ThrowIfNull(faceIds);
-        if (faceIds.Count == 0)
-        {
-            return [];
-        }
-
-        await using var connection = await OpenConnectionAsync(ct).ConfigureAwait(false);
-        await using var command = new NpgsqlCommand(
-            "SELECT id, embedding FROM faces WHERE id = ANY(@ids) AND model_id = @model ORDER BY id", connection);
-        command.Parameters.Add(new NpgsqlParameter("ids", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = faceIds.ToArray() });
-        command.Parameters.AddWithValue("model", ModelId);
-        var list = new List<StoredEmbedding>(faceIds.Count);
-        await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
-        while (await reader.ReadAsync(ct).ConfigureAwait(false))
-        {
-            list.Add(new StoredEmbedding(reader.GetInt64(0), VectorMath.FromHalfBlob((byte[])reader.GetValue(1))));
-        }
-
-        return list;
     }
 
     /// <summary>Validates a request as SQLite does (the same checks and messages) and returns its note, trimmed, or null.</summary>
