@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Numerics.Tensors;
 using Lineup.Core.Indexing;
 using Lineup.Index;
+using Lineup.Index.Ivf;
 
 namespace Lineup.Hosting;
 
@@ -26,6 +27,18 @@ public sealed record IndexBenchmarkOptions
     public int ExpansionAdd { get; init; } = 128;
 
     public IReadOnlyList<int> ExpansionSearch { get; init; } = [32, 64, 128];
+
+    /// <summary>
+    /// Index engines to build: "usearch" (the HNSW graph, once per quantization × connectivity) and "ivf" (the inverted
+    /// file over int8 codes, <see cref="IvfVectorIndex"/>).
+    /// </summary>
+    public IReadOnlyList<string> Engines { get; init; } = ["usearch"];
+
+    /// <summary>IVF: lists scanned per search, one measurement each; 0 is the index's own size-chosen number.</summary>
+    public IReadOnlyList<int> Probes { get; init; } = [0];
+
+    /// <summary>IVF: list count; null follows the gallery size (<see cref="IvfVectorIndex.ListsFor"/>).</summary>
+    public int? Lists { get; init; }
 
     /// <summary>Search threads of the concurrent measurement (the single-query one always uses one).</summary>
     public int Threads { get; init; } = Math.Max(2, Environment.ProcessorCount);
@@ -65,6 +78,9 @@ public sealed record IndexBenchmarkOptions
         Check(Connectivities.Count > 0 && Connectivities.All(c => c is >= 2 and <= 256), nameof(Connectivities), Connectivities.Count, "Connectivity must be 2 to 256.");
         Check(ExpansionAdd is >= 1 and <= 4_096, nameof(ExpansionAdd), ExpansionAdd, "Build expansion must be 1 to 4,096.");
         Check(ExpansionSearch.Count > 0 && ExpansionSearch.All(e => e >= K && e <= 4_096), nameof(ExpansionSearch), ExpansionSearch.Count, $"Search expansion must be k ({K}) to 4,096.");
+        Check(Engines.Count > 0 && Engines.All(e => e is "usearch" or "ivf"), nameof(Engines), string.Join(",", Engines), "Engines are usearch and ivf.");
+        Check(Probes.Count > 0 && Probes.All(p => p is >= 0 and <= IvfVectorIndex.MaxLists), nameof(Probes), Probes.Count, $"Probes must be 0 (by size) to {IvfVectorIndex.MaxLists:N0}.");
+        Check(Lists is null or (>= 1 and <= IvfVectorIndex.MaxLists), nameof(Lists), Lists ?? 0, $"Lists must be 1 to {IvfVectorIndex.MaxLists:N0}.");
         Check(Threads is >= 1 and <= 256, nameof(Threads), Threads, "Threads must be 1 to 256.");
         Check(BatchSize is >= 64 and <= 1_000_000, nameof(BatchSize), BatchSize, "A batch holds 64 to 1,000,000 vectors.");
         Check(CatalogSample is >= 0 and <= 10_000_000, nameof(CatalogSample), CatalogSample, "The catalog sample holds 0 to 10,000,000 faces.");
@@ -81,6 +97,7 @@ public sealed record IndexBenchmarkOptions
 }
 
 /// <summary>One search setting's figures.</summary>
+/// <param name="ExpansionSearch">The search breadth: HNSW ef for usearch, lists scanned for ivf.</param>
 /// <param name="Rerank">Over-fetch factor: the index returned Rerank × k, re-ranked exactly (1: none).</param>
 /// <param name="RecallAt10">Mean over all probes of |ANN top-k ∩ exact top-k| / k, exact float32 search in the same run as truth.</param>
 /// <param name="RecallMated">The same over probes whose identity is in the gallery.</param>
@@ -112,7 +129,9 @@ public sealed record IndexSearchResult(
 /// <param name="FirstSearchMs">The first search, within the child.</param>
 public sealed record ColdStartResult(string Mode, double ProcessStartToAnswerMs, double OpenMs, double FirstSearchMs);
 
-/// <summary>One built index (quantization × connectivity) and its searches.</summary>
+/// <summary>One built index (an engine; for usearch a quantization × connectivity) and its searches.</summary>
+/// <param name="Engine">"usearch" or "ivf" (then <paramref name="Quantization"/> is I8, <paramref name="Connectivity"/> and
+/// <paramref name="ExpansionAdd"/> 0, and <paramref name="Lists"/> the list count the build ended with).</param>
 public sealed record IndexBuildResult(
     VectorQuantization Quantization,
     int Connectivity,
@@ -123,7 +142,9 @@ public sealed record IndexBuildResult(
     double MemoryBytesPerFace,
     long FileBytes,
     IReadOnlyList<IndexSearchResult> Searches,
-    IReadOnlyList<ColdStartResult> ColdStarts);
+    IReadOnlyList<ColdStartResult> ColdStarts,
+    string Engine = "usearch",
+    int Lists = 0);
 
 /// <summary>Everything one <c>lineup bench index</c> run measured.</summary>
 public sealed record IndexBenchmarkResult(
@@ -252,7 +273,7 @@ public static class IndexBenchmark
 
         var builds = new List<IndexBuildResult>();
         string hardware = "unknown";
-        foreach (var quantization in options.Quantizations)
+        foreach (var quantization in options.Engines.Contains("usearch") ? options.Quantizations : [])
         {
             foreach (var connectivity in options.Connectivities)
             {
@@ -268,6 +289,11 @@ public static class IndexBenchmark
                 builds.Add(await MeasureAsync(settings, blocks, blockKeys, probes, truth, options, exactMean, coldStart, progress, h => hardware = h, ct)
                     .ConfigureAwait(false));
             }
+        }
+
+        if (options.Engines.Contains("ivf"))
+        {
+            builds.Add(await MeasureIvfAsync(d, blocks, blockKeys, probes, truth, options, exactMean, coldStart, progress, ct).ConfigureAwait(false));
         }
 
         return new IndexBenchmarkResult(
@@ -329,11 +355,74 @@ public static class IndexBenchmark
         CancellationToken ct)
     {
         var label = $"{settings.Quantization} M {settings.Connectivity}";
-        var d = settings.Dimensions;
         using var index = new USearchVectorIndex(settings);
         hardware(index.HardwareAcceleration);
+        var buildSeconds = await BuildAsync(index, index.Reserve, label, blocks, blockKeys, options, progress, ct).ConfigureAwait(false);
+        var memory = index.MemoryUsageBytes;
+        var searches = new List<IndexSearchResult>();
+        var gallery = new Gallery(blocks, blockKeys, options.BatchSize);
+        foreach (var ef in options.ExpansionSearch)
+        {
+            progress?.Report($"{label}: searching at ef {ef}…");
+            index.ExpansionSearch = ef;
+            foreach (var rerank in options.Rerank)
+            {
+                searches.Add(Search(index, probes, truth, options, ef, rerank, exactMean, gallery));
+            }
+        }
+
+        var runtime = settings with { ExpansionSearch = options.ExpansionSearch[^1] };
+        var (fileBytes, colds) = await ColdStartsAsync(
+            options, coldStart, label, $"bench-{settings.Quantization}-{settings.Connectivity}.usearch", index.Save, runtime, ["view", "load"], progress, ct)
+            .ConfigureAwait(false);
+        return new IndexBuildResult(
+            settings.Quantization, settings.Connectivity, settings.ExpansionAdd, buildSeconds, options.Faces / buildSeconds, memory,
+            (double)memory / options.Faces, fileBytes, searches, colds);
+    }
+
+    /// <summary>The inverted-file index: built with the gallery size reserved (so it trains once), searched at each probe count.</summary>
+    private static async Task<IndexBuildResult> MeasureIvfAsync(
+        int dimensions,
+        List<float[]> blocks,
+        List<long[]> blockKeys,
+        float[] probes,
+        long[][] truth,
+        IndexBenchmarkOptions options,
+        double exactMean,
+        Func<string, USearchOptions, string, CancellationToken, Task<ColdStartResult>>? coldStart,
+        IProgress<string>? progress,
+        CancellationToken ct)
+    {
+        const string Label = "ivf i8";
+        using var index = new IvfVectorIndex(new IvfOptions { Dimensions = dimensions, Lists = options.Lists, Threads = options.Threads, Seed = options.Seed });
+        var buildSeconds = await BuildAsync(index, index.Reserve, Label, blocks, blockKeys, options, progress, ct).ConfigureAwait(false);
+        var memory = index.MemoryUsageBytes;
+        var searches = new List<IndexSearchResult>();
+        var gallery = new Gallery(blocks, blockKeys, options.BatchSize);
+        foreach (var count in options.Probes)
+        {
+            index.Probes = count == 0 ? IvfVectorIndex.ProbesFor(index.Lists) : count;
+            progress?.Report($"{Label}: searching {index.Probes} of {index.Lists} lists…");
+            foreach (var rerank in options.Rerank)
+            {
+                searches.Add(Search(index, probes, truth, options, index.Probes, rerank, exactMean, gallery));
+            }
+        }
+
+        var (fileBytes, colds) = await ColdStartsAsync(
+            options, coldStart, Label, "bench.ivf", index.Save, new USearchOptions { Dimensions = dimensions }, ["ivf"], progress, ct).ConfigureAwait(false);
+        return new IndexBuildResult(
+            VectorQuantization.I8, 0, 0, buildSeconds, options.Faces / buildSeconds, memory, (double)memory / options.Faces, fileBytes, searches, colds,
+            "ivf", index.Lists);
+    }
+
+    /// <summary>Adds the gallery block by block (the size reserved first); returns the seconds it took.</summary>
+    private static async Task<double> BuildAsync(
+        IVectorIndex index, Action<long> reserve, string label, List<float[]> blocks, List<long[]> blockKeys, IndexBenchmarkOptions options,
+        IProgress<string>? progress, CancellationToken ct)
+    {
         var clock = Stopwatch.StartNew();
-        index.Reserve(options.Faces);
+        reserve(options.Faces);
         var added = 0L;
         var lastReport = Stopwatch.GetTimestamp();
         for (var b = 0; b < blocks.Count; b++)
@@ -349,49 +438,49 @@ public static class IndexBenchmark
             }
         }
 
-        var buildSeconds = clock.Elapsed.TotalSeconds;
-        var memory = index.MemoryUsageBytes;
-        var searches = new List<IndexSearchResult>();
-        foreach (var ef in options.ExpansionSearch)
-        {
-            progress?.Report($"{label}: searching at ef {ef}…");
-            index.ExpansionSearch = ef;
-            foreach (var rerank in options.Rerank)
-            {
-                searches.Add(Search(index, probes, truth, options, ef, rerank, exactMean, new Gallery(blocks, blockKeys, options.BatchSize)));
-            }
-        }
+        return clock.Elapsed.TotalSeconds;
+    }
 
-        long fileBytes = 0;
+    /// <summary>Saves the index and times a new process's first answer from it in each mode; the file is deleted after.</summary>
+    private static async Task<(long FileBytes, List<ColdStartResult> ColdStarts)> ColdStartsAsync(
+        IndexBenchmarkOptions options,
+        Func<string, USearchOptions, string, CancellationToken, Task<ColdStartResult>>? coldStart,
+        string label,
+        string fileName,
+        Func<string, long> save,
+        USearchOptions runtime,
+        string[] modes,
+        IProgress<string>? progress,
+        CancellationToken ct)
+    {
         var colds = new List<ColdStartResult>();
-        if (options.ColdStartDirectory is { } directory && coldStart is not null)
+        if (options.ColdStartDirectory is not { } directory || coldStart is null)
         {
-            Directory.CreateDirectory(directory);
-            var path = Path.Combine(directory, $"bench-{settings.Quantization}-{settings.Connectivity}.usearch");
-            try
-            {
-                index.Save(path);
-                fileBytes = new FileInfo(path).Length;
-                var runtime = settings with { ExpansionSearch = options.ExpansionSearch[^1] };
-                foreach (var mode in new[] { "view", "load" })
-                {
-                    progress?.Report($"{label}: cold start ({mode}) in a new process…");
-                    colds.Add(await coldStart(path, runtime, mode, ct).ConfigureAwait(false));
-                }
-            }
-            finally
-            {
-                File.Delete(path);
-            }
+            return (0, colds);
         }
 
-        return new IndexBuildResult(
-            settings.Quantization, settings.Connectivity, settings.ExpansionAdd, buildSeconds, options.Faces / buildSeconds, memory,
-            (double)memory / options.Faces, fileBytes, searches, colds);
+        Directory.CreateDirectory(directory);
+        var path = Path.Combine(directory, fileName);
+        try
+        {
+            save(path);
+            var fileBytes = new FileInfo(path).Length;
+            foreach (var mode in modes)
+            {
+                progress?.Report($"{label}: cold start ({mode}) in a new process…");
+                colds.Add(await coldStart(path, runtime, mode, ct).ConfigureAwait(false));
+            }
+
+            return (fileBytes, colds);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
     }
 
     private static IndexSearchResult Search(
-        USearchVectorIndex index, float[] probes, long[][] truth, IndexBenchmarkOptions options, int ef, int rerank, double exactMean, Gallery gallery)
+        IVectorIndex index, float[] probes, long[][] truth, IndexBenchmarkOptions options, int ef, int rerank, double exactMean, Gallery gallery)
     {
         var d = index.Dimensions;
         var q = options.Queries;

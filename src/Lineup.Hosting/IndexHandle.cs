@@ -6,23 +6,26 @@ using Lineup.Core.Catalog;
 using Lineup.Core.Indexing;
 using Lineup.Index;
 using Lineup.Index.Garnet;
+using Lineup.Index.Ivf;
 
 namespace Lineup.Hosting;
 
 /// <summary>
 /// The index the engine searches, opened according to <see cref="IndexSettings.Kind"/>: the on-disk
-/// USearch index (caught up or rebuilt from the catalog by <see cref="FaceIndexStore"/>), or the exact
+/// USearch graph or inverted file (caught up or rebuilt from the catalog by <see cref="FaceIndexStore"/>), or the exact
 /// in-memory reference filled from the catalog at start.
 /// </summary>
 internal sealed class IndexHandle : IDisposable
 {
     private readonly string _directory;
+    private readonly StoredIndexFormat? _format;
     private long _savedCount;
 
-    private IndexHandle(IVectorIndex index, string directory, string report)
+    private IndexHandle(IVectorIndex index, string directory, string report, StoredIndexFormat? format = null)
     {
         Index = index;
         _directory = directory;
+        _format = format;
         Report = report;
         _savedCount = index.Count;
     }
@@ -43,25 +46,27 @@ internal sealed class IndexHandle : IDisposable
             return await FillExactAsync(options, catalog, dimensions, ct).ConfigureAwait(false);
         }
 
+        var format = Format(options, dimensions);
+        RemoveOtherEngines(format, options.IndexDirectory, progress);
         var settings = UsearchOptions(options, dimensions);
-        if (options.Index.MapAtStart)
+        if (format.Engine == "usearch" && options.Index.MapAtStart)
         {
             var clock = Stopwatch.StartNew();
             if (await FaceIndexStore.TryOpenMappedAsync(catalog, options.IndexDirectory, settings, ct).ConfigureAwait(false) is { } mapped)
             {
                 return new IndexHandle(mapped, options.IndexDirectory,
-                    $"index mapped: {mapped.Count:N0} faces in {clock.Elapsed.TotalSeconds:0.00} s (a writable copy loads in the background)");
+                    $"index mapped: {mapped.Count:N0} faces in {clock.Elapsed.TotalSeconds:0.00} s (a writable copy loads in the background)", format);
             }
         }
 
-        var report = await FaceIndexStore.OpenAndSyncAsync(catalog, options.IndexDirectory, settings, Reporter(progress), ct)
+        var report = await FaceIndexStore.OpenAndSyncAsync(catalog, options.IndexDirectory, format, Reporter(progress), ct)
             .ConfigureAwait(false);
         if (report.Outcome != IndexSyncOutcome.Loaded)
         {
             progress?.Report(report.ToString());
         }
 
-        return new IndexHandle(report.Index, options.IndexDirectory, report.ToString());
+        return new IndexHandle(report.Index, options.IndexDirectory, Describe(format, report), format);
     }
 
     public static async Task<IndexHandle> RebuildAsync(LineupOptions options, ICatalog catalog, int dimensions, IProgress<string>? progress, CancellationToken ct)
@@ -91,23 +96,25 @@ internal sealed class IndexHandle : IDisposable
             return await FillExactAsync(options, catalog, dimensions, ct).ConfigureAwait(false);
         }
 
-        var report = await FaceIndexStore.RebuildAsync(catalog, options.IndexDirectory, UsearchOptions(options, dimensions), Reporter(progress), ct)
+        var format = Format(options, dimensions);
+        RemoveOtherEngines(format, options.IndexDirectory, progress);
+        var report = await FaceIndexStore.RebuildAsync(catalog, options.IndexDirectory, format, Reporter(progress), ct)
             .ConfigureAwait(false);
-        return new IndexHandle(report.Index, options.IndexDirectory, report.ToString());
+        return new IndexHandle(report.Index, options.IndexDirectory, Describe(format, report), format);
     }
 
     /// <summary>Persists the index when it changed since it was opened or last saved.</summary>
     public async Task SaveAsync(ICatalog catalog, CancellationToken ct)
     {
-        var usearch = Index switch
+        var stored = Index switch
         {
-            USearchVectorIndex loaded => loaded,
+            IStoredVectorIndex loaded => loaded,
 
             // Every add and remove waits for the writable copy, so a mapped index still loading has not changed.
             MappedFirstIndex { IsLoaded: true } mapped => mapped.Writable,
             _ => null,
         };
-        if (usearch is null || usearch.Count == _savedCount)
+        if (stored is null || _format is null || stored.Count == _savedCount)
         {
             return;
         }
@@ -115,8 +122,8 @@ internal sealed class IndexHandle : IDisposable
         // Every catalogued face was added to the index after its commit, so the catalog's newest face
         // id is the high-water mark. A face committed by a crashed writer is caught up at the next start.
         var stats = await catalog.GetStatsAsync(ct).ConfigureAwait(false);
-        await FaceIndexStore.SaveAsync(usearch, catalog, _directory, stats.MaxFaceId, ct).ConfigureAwait(false);
-        _savedCount = usearch.Count;
+        await FaceIndexStore.SaveAsync(stored, _format, catalog, _directory, stats.MaxFaceId, ct).ConfigureAwait(false);
+        _savedCount = stored.Count;
     }
 
     public void Dispose() => Index.Dispose();
@@ -299,6 +306,29 @@ internal sealed class IndexHandle : IDisposable
 
         return new IndexHandle(index, options.IndexDirectory, $"exact index filled with {index.Count:N0} faces in {clock.Elapsed.TotalSeconds:0.0} s");
     }
+
+    /// <summary>The on-disk index <see cref="IndexSettings.Kind"/> names (usearch or ivf).</summary>
+    internal static StoredIndexFormat Format(LineupOptions options, int dimensions) => options.Index.Kind == "ivf"
+        ? StoredIndexFormat.Ivf(new IvfOptions
+        {
+            Dimensions = dimensions,
+            Lists = options.Index.Lists,
+            Probes = options.Index.Probes,
+            Threads = options.Workers,
+        })
+        : StoredIndexFormat.USearch(UsearchOptions(options, dimensions));
+
+    private static void RemoveOtherEngines(StoredIndexFormat format, string indexDir, IProgress<string>? progress)
+    {
+        foreach (var removed in format.RemoveOthers(indexDir))
+        {
+            progress?.Report($"index: removed {Path.GetFileName(removed)}, left by another engine (Lineup:Index:Kind is {format.Engine})");
+        }
+    }
+
+    private static string Describe(StoredIndexFormat format, IndexSyncReport report) => report.Index is IvfVectorIndex ivf
+        ? $"{report} (inverted file: {ivf.Lists:N0} lists, {Math.Min(ivf.Probes, ivf.Lists):N0} scanned per search)"
+        : report.ToString();
 
     private static USearchOptions UsearchOptions(LineupOptions options, int dimensions) => new()
     {

@@ -132,7 +132,7 @@ public sealed partial class LineupEngine
     /// <summary>
     /// Removes erased faces from the live index at once (a search meanwhile cannot return them), then replaces the index
     /// with one rebuilt from the catalog and saved: the removed vectors' bytes stay in a USearch index until it is
-    /// rebuilt. Not cancellable: the catalog has already erased.
+    /// rebuilt. The inverted file is only saved (see below). Not cancellable: the catalog has already erased.
     /// </summary>
     private async Task<string> DropFromIndexAsync(IReadOnlyList<long> faceIds)
     {
@@ -145,6 +145,14 @@ public sealed partial class LineupEngine
         if (Options.Index.Kind == "exact" || faceIds.Count == 0)
         {
             return "removed from the in-memory index";
+        }
+
+        if (Options.Index.Kind == "ivf")
+        {
+            // The inverted file moves another vector's code over a removed one and saves only live entries, so saving it
+            // is enough: the file written holds no erased face.
+            await current.SaveAsync(Catalog, CancellationToken.None).ConfigureAwait(false);
+            return $"removed from the inverted-file index and saved it ({current.Index.Count:N0} faces)";
         }
 
         // Built beside the live one, then swapped in: searches keep using the old index (without the erased faces)

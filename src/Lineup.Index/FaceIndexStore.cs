@@ -5,7 +5,7 @@ using Lineup.Core.Catalog;
 
 namespace Lineup.Index;
 
-/// <summary>What <see cref="FaceIndexStore.OpenAndSyncAsync"/> had to do.</summary>
+/// <summary>What <see cref="FaceIndexStore.OpenAndSyncAsync(Core.Catalog.ICatalog, string, StoredIndexFormat, IProgress{IndexSyncProgress}?, CancellationToken)"/> had to do.</summary>
 public enum IndexSyncOutcome
 {
     /// <summary>The saved index matched the catalog and was used as is.</summary>
@@ -39,7 +39,7 @@ public readonly record struct IndexSyncProgress(IndexSyncOutcome Phase, long Don
 /// <summary>The synchronised index (owned by the caller: dispose it) and what it took to get there.</summary>
 public sealed class IndexSyncReport
 {
-    public required USearchVectorIndex Index { get; init; }
+    public required IStoredVectorIndex Index { get; init; }
 
     public required IndexSyncOutcome Outcome { get; init; }
 
@@ -73,7 +73,8 @@ public sealed class IndexSyncReport
 }
 
 /// <summary>
-/// Keeps <c>&lt;indexDir&gt;/faces.usearch</c> and <c>faces.meta.json</c> in step with the catalog. The catalog is the
+/// Keeps the saved index (<c>&lt;indexDir&gt;/faces.usearch</c> and <c>faces.meta.json</c>, or the inverted file's
+/// <c>faces.ivf</c> and <c>faces.ivf.meta.json</c>: <see cref="StoredIndexFormat"/>) in step with the catalog. The catalog is the
 /// truth and the index derived: anything doubtful about the saved index (missing, unreadable, other model or shape,
 /// count not as recorded, faces deleted since) is answered by a rebuild, never by an error.
 /// </summary>
@@ -102,7 +103,7 @@ public static class FaceIndexStore
     /// Opens the saved index and brings it up to date with <paramref name="catalog"/>: catch-up adds the faces after
     /// the saved high-water mark; anything inconsistent triggers a rebuild. The result is saved when it changed.
     /// </summary>
-    public static async Task<IndexSyncReport> OpenAndSyncAsync(
+    public static Task<IndexSyncReport> OpenAndSyncAsync(
         ICatalog catalog,
         string indexDir,
         USearchOptions options,
@@ -110,25 +111,39 @@ public static class FaceIndexStore
         CancellationToken ct = default)
     {
         CheckArguments(catalog, indexDir, options);
+        return OpenAndSyncAsync(catalog, indexDir, StoredIndexFormat.USearch(options), progress, ct);
+    }
+
+    /// <inheritdoc cref="OpenAndSyncAsync(ICatalog, string, USearchOptions, IProgress{IndexSyncProgress}?, CancellationToken)"/>
+    public static async Task<IndexSyncReport> OpenAndSyncAsync(
+        ICatalog catalog,
+        string indexDir,
+        StoredIndexFormat format,
+        IProgress<IndexSyncProgress>? progress = null,
+        CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentException.ThrowIfNullOrWhiteSpace(indexDir);
+        ArgumentNullException.ThrowIfNull(format);
 
         var total = Stopwatch.StartNew();
         var stats = await catalog.GetStatsAsync(ct).ConfigureAwait(false);
-        var (meta, problem) = ReadMeta(indexDir);
-        problem ??= Mismatch(meta!, catalog, options, stats);
+        var (meta, problem) = ReadMeta(indexDir, format);
+        problem ??= Mismatch(meta!, catalog, format, stats);
         if (problem is not null)
         {
-            return await RebuildCoreAsync(catalog, indexDir, options, problem, progress, total, ct).ConfigureAwait(false);
+            return await RebuildCoreAsync(catalog, indexDir, format, problem, progress, total, ct).ConfigureAwait(false);
         }
 
         var load = Stopwatch.StartNew();
-        USearchVectorIndex index;
+        IStoredVectorIndex index;
         try
         {
-            index = USearchVectorIndex.Open(IndexPath(indexDir), options);
+            index = format.Open(format.IndexPath(indexDir));
         }
         catch (Exception ex) when (ex is VectorIndexException or IOException or UnauthorizedAccessException)
         {
-            return await RebuildCoreAsync(catalog, indexDir, options, $"index file unusable: {ex.Message}", progress, total, ct)
+            return await RebuildCoreAsync(catalog, indexDir, format, $"index file unusable: {ex.Message}", progress, total, ct)
                 .ConfigureAwait(false);
         }
 
@@ -139,7 +154,7 @@ public static class FaceIndexStore
             {
                 var reason = $"index holds {index.Count:N0} vectors but its metadata says {meta.Count:N0}";
                 index.Dispose();
-                return await RebuildCoreAsync(catalog, indexDir, options, reason, progress, total, ct).ConfigureAwait(false);
+                return await RebuildCoreAsync(catalog, indexDir, format, reason, progress, total, ct).ConfigureAwait(false);
             }
 
             var catchUp = Stopwatch.StartNew();
@@ -155,13 +170,13 @@ public static class FaceIndexStore
             {
                 var reason = $"catalog has {expected:N0} faces but the caught-up index holds {index.Count:N0} (faces were deleted)";
                 index.Dispose();
-                return await RebuildCoreAsync(catalog, indexDir, options, reason, progress, total, ct).ConfigureAwait(false);
+                return await RebuildCoreAsync(catalog, indexDir, format, reason, progress, total, ct).ConfigureAwait(false);
             }
 
             var save = Stopwatch.StartNew();
             if (added > 0)
             {
-                await SaveAsync(index, catalog, indexDir, Math.Max(highWater, meta.HighWaterFaceId), ct).ConfigureAwait(false);
+                await SaveAsync(index, format, catalog, indexDir, Math.Max(highWater, meta.HighWaterFaceId), ct).ConfigureAwait(false);
             }
 
             return new IndexSyncReport
@@ -188,15 +203,16 @@ public static class FaceIndexStore
     /// Opens the saved index as a <see cref="MappedFirstIndex"/> (searches at once from a memory-mapped view, a writable
     /// copy loading behind it) when it is exactly in step with <paramref name="catalog"/>: same model, shape and format,
     /// as many faces as the catalog and no face newer than its high-water mark. Null otherwise, and when the file cannot
-    /// be mapped or holds another count: the caller then goes through <see cref="OpenAndSyncAsync"/>, which catches up or
+    /// be mapped or holds another count: the caller then goes through <see cref="OpenAndSyncAsync(ICatalog, string, StoredIndexFormat, IProgress{IndexSyncProgress}?, CancellationToken)"/>, which catches up or
     /// rebuilds.
     /// </summary>
     public static async Task<MappedFirstIndex?> TryOpenMappedAsync(ICatalog catalog, string indexDir, USearchOptions options, CancellationToken ct = default)
     {
         CheckArguments(catalog, indexDir, options);
         var stats = await catalog.GetStatsAsync(ct).ConfigureAwait(false);
-        var (meta, problem) = ReadMeta(indexDir);
-        if (problem is not null || Mismatch(meta!, catalog, options, stats) is not null
+        var format = StoredIndexFormat.USearch(options);
+        var (meta, problem) = ReadMeta(indexDir, format);
+        if (problem is not null || Mismatch(meta!, catalog, format, stats) is not null
             || meta!.Count != stats.Faces || meta.HighWaterFaceId != stats.MaxFaceId)
         {
             return null;
@@ -239,7 +255,21 @@ public static class FaceIndexStore
         CancellationToken ct = default)
     {
         CheckArguments(catalog, indexDir, options);
-        return RebuildCoreAsync(catalog, indexDir, options, "requested", progress, Stopwatch.StartNew(), ct);
+        return RebuildAsync(catalog, indexDir, StoredIndexFormat.USearch(options), progress, ct);
+    }
+
+    /// <inheritdoc cref="RebuildAsync(ICatalog, string, USearchOptions, IProgress{IndexSyncProgress}?, CancellationToken)"/>
+    public static Task<IndexSyncReport> RebuildAsync(
+        ICatalog catalog,
+        string indexDir,
+        StoredIndexFormat format,
+        IProgress<IndexSyncProgress>? progress = null,
+        CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentException.ThrowIfNullOrWhiteSpace(indexDir);
+        ArgumentNullException.ThrowIfNull(format);
+        return RebuildCoreAsync(catalog, indexDir, format, "requested", progress, Stopwatch.StartNew(), ct);
     }
 
     /// <summary>
@@ -247,32 +277,50 @@ public static class FaceIndexStore
     /// new index with old metadata, whose count no longer matches, so the next open rebuilds rather than trusts it.
     /// </summary>
     /// <param name="highWaterFaceId">Largest face id whose embedding is in the index.</param>
-    public static async Task SaveAsync(USearchVectorIndex index, ICatalog catalog, string indexDir, long highWaterFaceId, CancellationToken ct = default)
+    public static Task SaveAsync(USearchVectorIndex index, ICatalog catalog, string indexDir, long highWaterFaceId, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(index);
+        return SaveAsync(index, StoredIndexFormat.USearch(index.Options), catalog, indexDir, highWaterFaceId, ct);
+    }
+
+    /// <inheritdoc cref="SaveAsync(USearchVectorIndex, ICatalog, string, long, CancellationToken)"/>
+    public static async Task SaveAsync(
+        IStoredVectorIndex index, StoredIndexFormat format, ICatalog catalog, string indexDir, long highWaterFaceId, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(index);
+        ArgumentNullException.ThrowIfNull(format);
         ArgumentNullException.ThrowIfNull(catalog);
         Directory.CreateDirectory(indexDir);
         var stats = await catalog.GetStatsAsync(ct).ConfigureAwait(false);
-        var saved = index.Save(IndexPath(indexDir));
+        var saved = index.Save(format.IndexPath(indexDir));
         var meta = new IndexMeta(
             FormatVersion,
             catalog.ModelId,
             index.Dimensions,
-            index.Options.Quantization,
+            format.Quantization,
             saved,
             highWaterFaceId,
             stats.Faces,
             DateTimeOffset.UtcNow);
-        await WriteMetaAsync(indexDir, meta, ct).ConfigureAwait(false);
+        await WriteMetaAsync(format.MetaPath(indexDir), meta, ct).ConfigureAwait(false);
     }
 
     /// <summary>Reads the metadata file; returns the reason when it is missing or unreadable.</summary>
-    public static (IndexMeta? Meta, string? Problem) ReadMeta(string indexDir)
+    public static (IndexMeta? Meta, string? Problem) ReadMeta(string indexDir) =>
+        ReadMeta(Path.Combine(indexDir, MetaFileName), Path.Combine(indexDir, IndexFileName));
+
+    /// <summary>Reads the metadata file of <paramref name="format"/>'s index; returns the reason when it is missing or unreadable.</summary>
+    public static (IndexMeta? Meta, string? Problem) ReadMeta(string indexDir, StoredIndexFormat format)
     {
-        var path = MetaPath(indexDir);
+        ArgumentNullException.ThrowIfNull(format);
+        return ReadMeta(format.MetaPath(indexDir), format.IndexPath(indexDir));
+    }
+
+    private static (IndexMeta? Meta, string? Problem) ReadMeta(string path, string indexPath)
+    {
         if (!File.Exists(path))
         {
-            return (null, File.Exists(IndexPath(indexDir)) ? "index metadata missing" : "no saved index");
+            return (null, File.Exists(indexPath) ? "index metadata missing" : "no saved index");
         }
 
         try
@@ -286,7 +334,7 @@ public static class FaceIndexStore
         }
     }
 
-    private static string? Mismatch(IndexMeta meta, ICatalog catalog, USearchOptions options, CatalogStats stats)
+    private static string? Mismatch(IndexMeta meta, ICatalog catalog, StoredIndexFormat options, CatalogStats stats)
     {
         if (meta.FormatVersion != FormatVersion)
         {
@@ -314,7 +362,7 @@ public static class FaceIndexStore
     private static async Task<IndexSyncReport> RebuildCoreAsync(
         ICatalog catalog,
         string indexDir,
-        USearchOptions options,
+        StoredIndexFormat format,
         string reason,
         IProgress<IndexSyncProgress>? progress,
         Stopwatch total,
@@ -322,7 +370,7 @@ public static class FaceIndexStore
     {
         var rebuild = Stopwatch.StartNew();
         var stats = await catalog.GetStatsAsync(ct).ConfigureAwait(false);
-        var index = new USearchVectorIndex(options);
+        var index = format.Create();
         try
         {
             if (stats.Faces > 0)
@@ -335,7 +383,7 @@ public static class FaceIndexStore
             rebuild.Stop();
 
             var save = Stopwatch.StartNew();
-            await SaveAsync(index, catalog, indexDir, highWater, ct).ConfigureAwait(false);
+            await SaveAsync(index, format, catalog, indexDir, highWater, ct).ConfigureAwait(false);
             return new IndexSyncReport
             {
                 Index = index,
@@ -358,7 +406,7 @@ public static class FaceIndexStore
     /// <summary>Streams embeddings after <paramref name="afterFaceId"/> into the index in batches.</summary>
     /// <returns>How many were added, the largest face id seen, and how many had ids above <paramref name="statsMaxFaceId"/>.</returns>
     private static async Task<(long Added, long HighWater, long BeyondStats)> AddEmbeddingsAsync(
-        USearchVectorIndex index,
+        IStoredVectorIndex index,
         ICatalog catalog,
         long afterFaceId,
         long statsMaxFaceId,
@@ -411,9 +459,8 @@ public static class FaceIndexStore
         return (added, highWater, beyond);
     }
 
-    private static async Task WriteMetaAsync(string indexDir, IndexMeta meta, CancellationToken ct)
+    private static async Task WriteMetaAsync(string path, IndexMeta meta, CancellationToken ct)
     {
-        var path = MetaPath(indexDir);
         var temporary = path + ".tmp";
         await using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
         {

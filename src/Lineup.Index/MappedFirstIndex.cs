@@ -9,7 +9,7 @@ namespace Lineup.Index;
 /// remove waits for the copy. Both hold the same vectors, so a search gets the same answer from either.
 /// </summary>
 /// <remarks>
-/// Only an index that needs no catch-up is opened this way (<see cref="FaceIndexStore.OpenAndSyncAsync"/>): the view
+/// Only an index that needs no catch-up is opened this way (<see cref="FaceIndexStore.OpenAndSyncAsync(Core.Catalog.ICatalog, string, StoredIndexFormat, IProgress{IndexSyncProgress}?, CancellationToken)"/>): the view
 /// cannot take the faces catalogued since the save. If the background load fails, searches stay on the view and every
 /// mutation throws the load's error, so nothing is half-applied. While both exist, the file is in the page cache and
 /// its copy on the heap.

@@ -23,7 +23,7 @@ namespace Lineup.Index;
 /// <item>Adding a key that is present removes the old vector first (USearch refuses duplicate keys), so Add is an upsert.</item>
 /// </list>
 /// </remarks>
-public sealed class USearchVectorIndex : IVectorIndex
+public sealed class USearchVectorIndex : IStoredVectorIndex
 {
     /// <summary>Below this many vectors a batch is added on the calling thread: fan-out costs more than it saves.</summary>
 

@@ -135,6 +135,71 @@ public sealed class IngestAndSearchTests
         }
     }
 
+    [SkippableFact]
+    public async Task The_inverted_file_index_finds_each_person_is_saved_caught_up_and_keeps_no_erased_face()
+    {
+        using var dir = new TempDirectory("ivf");
+        var folder = GalleryWithDistractors(dir);
+        var options = await Engines.OptionsAsync(dir);
+
+        // A graph index left in the directory by an earlier engine is removed when the inverted file takes over.
+        await using (var engine = await LineupEngine.OpenAsync(options))
+        {
+            var collection = await engine.Catalog.EnsureCollectionAsync("test", "unit test", null);
+            await engine.IngestAsync(new FolderSource(folder, options.Limits.MaxBytes), collection);
+        }
+
+        Assert.True(File.Exists(Path.Combine(options.IndexDirectory, "faces.usearch")));
+        options.Index.Kind = "ivf";
+        Assert.Equal(4, options.EffectiveRerank);
+        long faces;
+        await using (var engine = await LineupEngine.OpenAsync(options))
+        {
+            Assert.StartsWith("index rebuilt (no saved index)", engine.IndexReport, StringComparison.Ordinal);
+            Assert.Contains("inverted file: 1 lists", engine.IndexReport, StringComparison.Ordinal);
+            Assert.False(File.Exists(Path.Combine(options.IndexDirectory, "faces.usearch")));
+            Assert.False(File.Exists(Path.Combine(options.IndexDirectory, "faces.meta.json")));
+            Assert.True(File.Exists(Path.Combine(options.IndexDirectory, "faces.ivf")));
+
+            await TestCases.PrepareAsync(engine);
+            foreach (var (_, probe) in People)
+            {
+                var result = await engine.SearchAsync(TestCases.Request(await File.ReadAllBytesAsync(TestPaths.Face(probe))) with { Top = 5 });
+                var top = result.Candidates[0];
+                Assert.Equal(Engines.Identities[probe], Engines.Identities[RelativeShared(top.Image.Provenance.OriginalPath!)]);
+                Assert.True(top.AboveThreshold, $"{probe}: top similarity {top.Similarity} under the threshold {result.Threshold}");
+            }
+
+            var more = Engines.Gallery(dir, "more", [People[1].Probe]);
+            var collection = await engine.Catalog.EnsureCollectionAsync("test", "unit test", null);
+            Assert.Equal(1, (await engine.IngestAsync(new FolderSource(more, options.Limits.MaxBytes), collection)).Summary.Ingested);
+            faces = (await engine.Catalog.GetStatsAsync()).Faces;
+        }
+
+        // The ingest was saved: the next start loads the file as it is. Erasing a face saves the index without it.
+        byte[] erased;
+        await using (var engine = await LineupEngine.OpenAsync(options))
+        {
+            Assert.StartsWith($"index loaded: {faces:N0} faces", engine.IndexReport, StringComparison.Ordinal);
+            Assert.Equal(faces, engine.Index.Count);
+            await TestCases.PrepareAsync(engine);
+            var result = await engine.SearchAsync(TestCases.Request(await File.ReadAllBytesAsync(TestPaths.Face(People[1].Probe))) with { Top = 1 });
+            var face = result.Candidates[0];
+            Assert.True(face.Similarity > 0.99f, "the probe ingested in the last session is found as itself");
+            erased = await File.ReadAllBytesAsync(Path.Combine(options.IndexDirectory, "faces.ivf"));
+            var erasure = await engine.EraseFacesAsync([face.FaceId], "tester");
+            Assert.StartsWith("removed from the inverted-file index and saved it", erasure.IndexReport, StringComparison.Ordinal);
+            Assert.Equal(faces - 1, engine.Index.Count);
+        }
+
+        await using (var engine = await LineupEngine.OpenAsync(options))
+        {
+            Assert.StartsWith($"index loaded: {faces - 1:N0} faces", engine.IndexReport, StringComparison.Ordinal);
+        }
+
+        Assert.True(new FileInfo(Path.Combine(options.IndexDirectory, "faces.ivf")).Length < erased.Length, "the saved file lost the erased face's entry");
+    }
+
     /// <summary>The people's gallery photos plus 20 other people (Glint crops) as distractors.</summary>
     private static string GalleryWithDistractors(TempDirectory dir)
     {

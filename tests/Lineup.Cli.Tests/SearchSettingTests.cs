@@ -52,4 +52,24 @@ public sealed class SearchSettingTests
         var refused = Assert.Throws<ValidationException>(new LineupOptions { Index = new IndexSettings { ExpansionSearch = ef } }.Validate);
         Assert.StartsWith("Lineup:Index:ExpansionSearch:", refused.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void The_index_kind_must_be_usearch_ivf_or_exact_and_ivf_reranks_by_default()
+    {
+        var refused = Assert.Throws<ValidationException>(new LineupOptions { Index = new IndexSettings { Kind = "hnsw" } }.Validate);
+        Assert.Equal("Lineup:Index:Kind must be usearch, ivf or exact, not 'hnsw'.", refused.Message);
+        var ivf = new LineupOptions { Index = new IndexSettings { Kind = "ivf" } };
+        ivf.Validate();
+        Assert.Equal(4, ivf.EffectiveRerank);
+    }
+
+    [Theory]
+    [InlineData(0, null)]
+    [InlineData(70_000, null)]
+    [InlineData(null, 0)]
+    public void Inverted_file_lists_and_probes_outside_their_range_are_refused_naming_the_setting(int? lists, int? probes)
+    {
+        var refused = Assert.Throws<ValidationException>(new LineupOptions { Index = new IndexSettings { Kind = "ivf", Lists = lists, Probes = probes } }.Validate);
+        Assert.StartsWith(lists is null ? "Lineup:Index:Probes:" : "Lineup:Index:Lists:", refused.Message, StringComparison.Ordinal);
+    }
 }

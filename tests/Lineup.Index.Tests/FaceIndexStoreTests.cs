@@ -214,6 +214,56 @@ public sealed class FaceIndexStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_inverted_file_is_kept_in_step_in_its_own_files()
+    {
+        var format = StoredIndexFormat.Ivf(new Ivf.IvfOptions { Dimensions = D, Threads = 2 });
+        var vectors = await AddFacesAsync(300);
+
+        // A graph index of the same catalog beside it: each engine's metadata describes only its own file.
+        (await SyncAsync()).Index.Dispose();
+        var built = await FaceIndexStore.OpenAndSyncAsync(_catalog, IndexDir, format);
+        built.Index.Dispose();
+        Assert.Equal(IndexSyncOutcome.Rebuilt, built.Outcome);
+        Assert.Equal("no saved index", built.RebuildReason);
+        Assert.True(File.Exists(Path.Combine(IndexDir, "faces.ivf")));
+        var (meta, problem) = FaceIndexStore.ReadMeta(IndexDir, format);
+        Assert.Null(problem);
+        Assert.Equal((VectorQuantization.I8, 600L, vectors.Keys.Max()), (meta!.Quantization, meta.Count, meta.HighWaterFaceId));
+
+        var added = await AddFacesAsync(10);
+        var caughtUp = await FaceIndexStore.OpenAndSyncAsync(_catalog, IndexDir, format);
+        using (var index = caughtUp.Index)
+        {
+            Assert.IsType<Ivf.IvfVectorIndex>(index);
+            Assert.Equal(IndexSyncOutcome.CaughtUp, caughtUp.Outcome);
+            Assert.Equal(20, caughtUp.CaughtUpFaces);
+            var hits = new VectorHit[1];
+            var (id, vector) = added.First();
+            index.Search(vector, hits);
+            Assert.Equal(id, hits[0].Key);
+        }
+
+        var loaded = await FaceIndexStore.OpenAndSyncAsync(_catalog, IndexDir, format);
+        loaded.Index.Dispose();
+        Assert.Equal(IndexSyncOutcome.Loaded, loaded.Outcome);
+
+        // A damaged file is rebuilt from the catalog, not trusted and not an error.
+        await File.WriteAllBytesAsync(Path.Combine(IndexDir, "faces.ivf"), new byte[100]);
+        var repaired = await FaceIndexStore.OpenAndSyncAsync(_catalog, IndexDir, format);
+        repaired.Index.Dispose();
+        Assert.Equal(IndexSyncOutcome.Rebuilt, repaired.Outcome);
+        Assert.Contains("wrong signature", repaired.RebuildReason, StringComparison.Ordinal);
+        Assert.Equal(620, repaired.Count);
+
+        // Switching engines removes the other engine's files.
+        Assert.Equal(
+            [Path.Combine(IndexDir, FaceIndexStore.MetaFileName), Path.Combine(IndexDir, FaceIndexStore.IndexFileName)],
+            format.RemoveOthers(IndexDir));
+        Assert.Empty(format.RemoveOthers(IndexDir));
+        Assert.True(File.Exists(Path.Combine(IndexDir, "faces.ivf")));
+    }
+
+    [Fact]
     public async Task A_rebuild_agrees_with_the_top_10_of_the_index_it_replaces()
     {
         var vectors = await AddFacesAsync(1000);

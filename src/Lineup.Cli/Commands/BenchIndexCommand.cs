@@ -5,6 +5,7 @@ using System.Text.Json;
 using Lineup.Core.Indexing;
 using Lineup.Hosting;
 using Lineup.Index;
+using Lineup.Index.Ivf;
 using Spectre.Console;
 
 namespace Lineup.Cli.Commands;
@@ -38,6 +39,17 @@ public static class BenchIndexCommand
             Description = "Over-fetch factors, comma-separated: R fetches R × 10 and re-ranks them exactly with the catalog's float16 embeddings (1: none)",
             DefaultValueFactory = _ => "1",
         };
+        var engine = new Option<string>("--engine")
+        {
+            Description = "Index engines to build, comma-separated: usearch (HNSW graph, per quantization and connectivity) and ivf (inverted file over int8 codes)",
+            DefaultValueFactory = _ => "usearch",
+        };
+        var probes = new Option<string>("--probes")
+        {
+            Description = "ivf: lists scanned per search to measure, comma-separated; 0 is the index's size-chosen number",
+            DefaultValueFactory = _ => "0",
+        };
+        var lists = new Option<int?>("--lists") { Description = "ivf: list count (default: about the square root of --faces)" };
         var threads = new Option<int>("--threads") { Description = "Threads of the concurrent search measurement", DefaultValueFactory = _ => Math.Max(2, Environment.ProcessorCount) };
         var seed = new Option<int>("--seed") { Description = "Seed of the synthetic faces and the probes", DefaultValueFactory = _ => 1 };
         var noColdStart = new Option<bool>("--no-cold-start") { Description = "Skip saving each index and timing a new process's first answer, and the catalog sample" };
@@ -49,11 +61,11 @@ public static class BenchIndexCommand
         var json = new Option<string?>("--json") { Description = "Also write the results to this JSON file" };
         var command = new Command(
             "index",
-            "The embedded (USearch) index on an in-memory gallery of this data directory's real faces (at least 200) plus synthetic identities " +
+            "The embedded indexes (USearch's HNSW graph, the inverted file) on an in-memory gallery of this data directory's real faces (at least 200) plus synthetic identities " +
             "fitted to them; nothing is written to the catalog. Reports build vectors/s, memory per face, recall@10 against exact search, " +
             "p50/p99 latency and queries/s at 1 and N threads, the speed-up over exact search timed in the same run, and a new process's cold start.")
         {
-            faces, queries, exactQueries, quantization, connectivity, expansionAdd, ef, rerank, threads, seed, noColdStart, catalogSample, json,
+            faces, queries, exactQueries, quantization, connectivity, expansionAdd, ef, rerank, engine, probes, lists, threads, seed, noColdStart, catalogSample, json,
         };
         command.SetAction((parse, ct) => GlobalOptions.RunAsync(async () =>
         {
@@ -70,6 +82,9 @@ public static class BenchIndexCommand
                 ExpansionAdd = parse.GetValue(expansionAdd),
                 ExpansionSearch = ParseList(parse.GetValue(ef)!, "--ef", ParseInt),
                 Rerank = ParseList(parse.GetValue(rerank)!, "--rerank", ParseInt),
+                Engines = ParseList(parse.GetValue(engine)!, "--engine", static e => e.ToLowerInvariant()),
+                Probes = ParseList(parse.GetValue(probes)!, "--probes", ParseInt),
+                Lists = parse.GetValue(lists),
                 Threads = parse.GetValue(threads),
                 Seed = parse.GetValue(seed),
                 ColdStartDirectory = parse.GetValue(noColdStart) ? null : coldDirectory,
@@ -147,7 +162,7 @@ public static class BenchIndexCommand
         var dimensions = new Option<int>("--dimensions") { DefaultValueFactory = _ => 512 };
         var connectivity = new Option<int>("--connectivity") { DefaultValueFactory = _ => 16 };
         var ef = new Option<int?>("--ef") { Description = "Search breadth; unset, chosen by the index size" };
-        var mode = new Option<string>("--mode") { DefaultValueFactory = _ => "view" };
+        var mode = new Option<string>("--mode") { Description = "view (USearch, memory-mapped), load (USearch, read in) or ivf (the inverted file, read in)", DefaultValueFactory = _ => "view" };
         var command = new Command("index-open", "Cold-start probe of lineup bench index: open a saved index, search once, print the times as JSON")
         {
             file, quantization, dimensions, connectivity, ef, mode,
@@ -162,14 +177,16 @@ public static class BenchIndexCommand
                 Connectivity = parse.GetValue(connectivity),
                 ExpansionSearch = parse.GetValue(ef),
             };
-            var view = parse.GetValue(mode) switch
+            var how = parse.GetValue(mode);
+            if (how is not ("view" or "load" or "ivf"))
             {
-                "view" => true,
-                "load" => false,
-                var other => throw new ArgumentException($"--mode: '{other}' is not view or load."),
-            };
+                throw new ArgumentException($"--mode: '{how}' is not view, load or ivf.");
+            }
+
             var open = Stopwatch.StartNew();
-            using var index = USearchVectorIndex.Open(parse.GetValue(file)!, options, view);
+            using IVectorIndex index = how == "ivf"
+                ? IvfVectorIndex.Open(parse.GetValue(file)!, new IvfOptions { Dimensions = options.Dimensions })
+                : USearchVectorIndex.Open(parse.GetValue(file)!, options, view: how == "view");
             var openMs = open.Elapsed.TotalMilliseconds;
             var query = new float[options.Dimensions];
             query[0] = 1;
@@ -249,12 +266,12 @@ public static class BenchIndexCommand
                 $"Catalog (SQLite, {c.Faces:N0} synthetic faces written in a temporary catalog at {c.FacesPerSecond.ToString("N0", inv)} faces/s): {c.BytesPerFace.ToString("N0", inv)} bytes per face.");
         }
 
-        var builds = new Table().AddColumns("index", "build vec/s", "build s", "mem B/face", "file B/face", "all-in B/face", "cold start ms view/load");
+        var builds = new Table().AddColumns("index", "build vec/s", "build s", "mem B/face", "file B/face", "all-in B/face", "cold start ms (view / load)");
         foreach (var b in r.Builds)
         {
             var cold = b.ColdStarts.Count == 0 ? "-" : string.Join(" / ", b.ColdStarts.Select(c => c.ProcessStartToAnswerMs.ToString("0", inv)));
             builds.AddRow(
-                $"{b.Quantization} M{b.Connectivity} efA{b.ExpansionAdd}",
+                Label(b, withBuild: true),
                 b.VectorsPerSecond.ToString("N0", inv),
                 b.BuildSeconds.ToString("0.0", inv),
                 b.MemoryBytesPerFace.ToString("N0", inv),
@@ -265,13 +282,13 @@ public static class BenchIndexCommand
 
         AnsiConsole.Write(builds);
         var searches = new Table().AddColumns(
-            "index", "ef", "rerank", "[bold]recall@10[/]", "mated/non", "nearest found", "p50 ms", "[bold]p99 ms[/]", "q/s 1 thr", "q/s N thr", "p99 N thr", "[bold]× exact[/]");
+            "index", "ef / probes", "rerank", "[bold]recall@10[/]", "mated/non", "nearest found", "p50 ms", "[bold]p99 ms[/]", "q/s 1 thr", "q/s N thr", "p99 N thr", "[bold]× exact[/]");
         foreach (var b in r.Builds)
         {
             foreach (var s in b.Searches)
             {
                 searches.AddRow(
-                    $"{b.Quantization} M{b.Connectivity}",
+                    Label(b, withBuild: false),
                     s.ExpansionSearch.ToString(inv),
                     s.Rerank == 1 ? "-" : $"×{s.Rerank}",
                     s.RecallAt10.ToString("0.0000", inv),
@@ -288,6 +305,10 @@ public static class BenchIndexCommand
 
         AnsiConsole.Write(searches);
     }
+
+    private static string Label(IndexBuildResult b, bool withBuild) => b.Engine == "ivf"
+        ? $"ivf i8 {b.Lists:N0} lists"
+        : withBuild ? $"{b.Quantization} M{b.Connectivity} efA{b.ExpansionAdd}" : $"{b.Quantization} M{b.Connectivity}";
 
     private static IReadOnlyList<T> ParseList<T>(string text, string option, Func<string, T> parse)
     {
@@ -330,6 +351,9 @@ public static class BenchIndexCommand
         nameof(IndexBenchmarkOptions.Threads) => "--threads",
         nameof(IndexBenchmarkOptions.Rerank) => "--rerank",
         nameof(IndexBenchmarkOptions.CatalogSample) => "--catalog-sample",
+        nameof(IndexBenchmarkOptions.Engines) => "--engine",
+        nameof(IndexBenchmarkOptions.Probes) => "--probes",
+        nameof(IndexBenchmarkOptions.Lists) => "--lists",
         _ => property ?? "an option",
     };
 

@@ -1,0 +1,328 @@
+using Lineup.Core.Indexing;
+using Lineup.Core.Numerics;
+using Lineup.Index.Ivf;
+using Xunit.Abstractions;
+
+namespace Lineup.Index.Tests;
+
+/// <summary>The contract on an inverted file still in its flat phase (one list: an exact scan of int8 codes).</summary>
+public sealed class IvfFlatContract : VectorIndexContract
+{
+    protected override IVectorIndex Create(int dimensions) => new IvfVectorIndex(new IvfOptions { Dimensions = dimensions });
+}
+
+/// <summary>
+/// The contract on an inverted file with 4 fixed lists, trained once 256 vectors are in: the contract's larger tests
+/// (the concurrent adds, the batch add) run across a training, and the others search lists after it.
+/// </summary>
+public sealed class IvfTrainedContract : VectorIndexContract
+{
+    protected override IVectorIndex Create(int dimensions) =>
+        new IvfVectorIndex(new IvfOptions { Dimensions = dimensions, Lists = 4, Probes = 4 });
+}
+
+public sealed class IvfVectorIndexTests(ITestOutputHelper output) : IDisposable
+{
+    private const int Dims = 64;
+    private readonly TempDirectory _temp = new("ivf");
+
+    public void Dispose() => _temp.Dispose();
+
+    [Theory]
+    [InlineData(512)]
+    [InlineData(64)]
+    [InlineData(100)]
+    [InlineData(7)]
+    public void The_integer_dot_product_matches_the_scalar_one_at_any_length(int length)
+    {
+        var random = new Random(length);
+        for (var trial = 0; trial < 50; trial++)
+        {
+            var probe = Enumerable.Range(0, length).Select(_ => (short)random.Next(-127, 128)).ToArray();
+            var code = Enumerable.Range(0, length).Select(_ => (sbyte)random.Next(-127, 128)).ToArray();
+            Assert.Equal(Int8Kernels.DotScalar(probe, code), Int8Kernels.Dot(probe, code));
+        }
+
+        // The extremes: every product at its largest magnitude, both signs.
+        var top = Enumerable.Repeat((short)127, length).ToArray();
+        var low = Enumerable.Repeat((sbyte)-127, length).ToArray();
+        Assert.Equal(-127 * 127 * length, Int8Kernels.Dot(top, low));
+    }
+
+    [Fact]
+    public void Quantised_codes_give_the_cosine_within_a_few_thousandths()
+    {
+        var random = new Random(5);
+        var codes = new sbyte[512];
+        var probe = new short[512];
+        var worst = 0f;
+        for (var trial = 0; trial < 200; trial++)
+        {
+            var a = Vectors.Unit(random, 512);
+            var b = Vectors.Near(random, a, 1.5f);
+            var sa = Int8Kernels.Quantize(a, codes);
+            var sb = Int8Kernels.Quantize(b, probe);
+            var estimate = Int8Kernels.Dot(probe, codes) * sa * sb;
+            worst = Math.Max(worst, Math.Abs(estimate - VectorMath.CosineOfUnit(a, b)));
+        }
+
+        output.WriteLine($"largest cosine error over 200 pairs: {worst:0.0000}");
+        Assert.InRange(worst, 0, 0.005);
+    }
+
+    [Fact]
+    public void The_list_count_follows_the_size_and_the_probes_the_lists()
+    {
+        Assert.Equal(1, IvfVectorIndex.ListsFor(0));
+        Assert.Equal(1, IvfVectorIndex.ListsFor(IvfVectorIndex.FlatLimit));
+        Assert.Equal(128, IvfVectorIndex.ListsFor(IvfVectorIndex.FlatLimit + 1));
+        Assert.Equal(1_000, IvfVectorIndex.ListsFor(1_000_000));
+        Assert.Equal(3_162, IvfVectorIndex.ListsFor(10_000_000));
+        Assert.Equal(IvfVectorIndex.MaxLists, IvfVectorIndex.ListsFor(long.MaxValue));
+        Assert.Equal(1, IvfVectorIndex.ProbesFor(1));
+        Assert.Equal(8, IvfVectorIndex.ProbesFor(8));
+        Assert.Equal(76, IvfVectorIndex.ProbesFor(224));
+        Assert.Equal(195, IvfVectorIndex.ProbesFor(1_000));
+        for (var lists = 9; lists < 5_000; lists += 37)
+        {
+            var probes = IvfVectorIndex.ProbesFor(lists);
+            Assert.InRange(probes, 8, lists);
+            Assert.True(probes >= IvfVectorIndex.ProbesFor(lists - 1), "more lists never scan fewer");
+        }
+    }
+
+    [Fact]
+    public void A_growing_index_trains_past_the_flat_limit_and_again_at_twice_the_lists()
+    {
+        const int Count = 84_000;
+        var data = Vectors.Clustered(new Random(11), Count, Count / 10, Dims);
+        using var index = new IvfVectorIndex(new IvfOptions { Dimensions = Dims, Threads = 2 });
+        var trainings = new List<(long At, int Lists)>();
+        for (var start = 0; start < Count; start += 4_000)
+        {
+            var n = Math.Min(4_000, Count - start);
+            index.AddRange(Keys(start + 1, n), data.AsSpan(start * Dims, n * Dims));
+            if (trainings.Count == 0 || trainings[^1].At != index.TrainedAt)
+            {
+                trainings.Add((index.TrainedAt, index.Lists));
+            }
+        }
+
+        output.WriteLine(string.Join("; ", trainings.Select(t => $"{t.Lists} lists at {t.At:N0}")));
+        Assert.Equal(Count, index.Count);
+
+        // Flat up to 16,384; trained at 20,000 (the first batch past it) with √20,000 ≈ 141 lists; again at 80,000, the
+        // first batch where √n reached twice that.
+        Assert.Equal([(0L, 1), (20_000L, 141), (80_000L, 283)], trainings);
+        Assert.All(Enumerable.Range(1, Count).Where(k => k % 97 == 0), k => Assert.True(index.Contains(k)));
+
+        // Scanning every list is an exact search over the codes: the exact top 10 comes back.
+        index.Probes = index.Lists;
+        Assert.InRange(Recall(index, data, Count, queries: 40), 0.97, 1.0);
+    }
+
+    [Fact]
+    public void A_reserved_size_trains_once_at_the_final_list_count()
+    {
+        const int Count = 40_000;
+        var data = Vectors.Clustered(new Random(12), Count, Count / 10, Dims);
+        using var index = new IvfVectorIndex(new IvfOptions { Dimensions = Dims });
+        index.Reserve(Count);
+        var trainedAt = new HashSet<long>();
+        for (var start = 0; start < Count; start += 5_000)
+        {
+            index.AddRange(Keys(start + 1, 5_000), data.AsSpan(start * Dims, 5_000 * Dims));
+            trainedAt.Add(index.TrainedAt);
+        }
+
+        Assert.Equal([0L, 20_000L], trainedAt.Order());
+        Assert.Equal(IvfVectorIndex.ListsFor(Count), index.Lists);
+        var recall = Recall(index, data, Count, queries: 40);
+        index.Probes = index.Lists / 2;
+        var half = Recall(index, data, Count, queries: 40);
+        index.Probes = index.Lists;
+        var all = Recall(index, data, Count, queries: 40);
+        output.WriteLine($"{index.Lists} lists: recall@10 {recall:0.000} at {IvfVectorIndex.ProbesFor(index.Lists)} probed, {half:0.000} at half, {all:0.000} at all");
+
+        // Random cluster centres in 64 dimensions are what lists cut worst: a cluster's members straddle list borders, so
+        // recall climbs with the share of lists scanned, and reaches the exact top 10 (codes aside) when all are.
+        Assert.True(recall <= half && half < all, "scanning more lists finds more of the top 10");
+        Assert.InRange(recall, 0.3, 1.0);
+        Assert.InRange(all, 0.97, 1.0);
+    }
+
+    [Fact]
+    public void Save_and_open_round_trip_with_the_same_answers()
+    {
+        const int Count = 20_000;
+        var data = Vectors.Clustered(new Random(13), Count, Count / 10, Dims);
+        var path = _temp.Combine("faces.ivf");
+        using var index = new IvfVectorIndex(new IvfOptions { Dimensions = Dims });
+        index.AddRange(Keys(1, Count), data);
+        Assert.True(index.Remove(17));
+        Assert.Equal(Count - 1, index.Save(path));
+        Assert.False(File.Exists(path + ".tmp"));
+
+        using var opened = IvfVectorIndex.Open(path, new IvfOptions { Dimensions = Dims });
+        Assert.Equal(index.Count, opened.Count);
+        Assert.Equal(index.Lists, opened.Lists);
+        Assert.Equal(index.TrainedAt, opened.TrainedAt);
+        Assert.False(opened.Contains(17));
+        var a = new VectorHit[10];
+        var b = new VectorHit[10];
+        for (var q = 0; q < 30; q++)
+        {
+            var probe = Vectors.Row(data, q * 331, Dims);
+            Assert.Equal(index.Search(probe, a), opened.Search(probe, b));
+            Assert.Equal(a, b);
+        }
+
+        // The opened index takes adds and removes like the one it was saved from.
+        opened.Add(17, Vectors.Row(data, 16, Dims));
+        Assert.True(opened.Remove(18));
+        Assert.Equal(Count - 1, opened.Count);
+    }
+
+    [Fact]
+    public void A_damaged_or_foreign_file_is_refused_naming_it()
+    {
+        var path = _temp.Combine("faces.ivf");
+        using (var index = new IvfVectorIndex(new IvfOptions { Dimensions = Dims }))
+        {
+            index.AddRange(Keys(1, 500), Vectors.Clustered(new Random(14), 500, 50, Dims));
+            index.Save(path);
+        }
+
+        var bytes = File.ReadAllBytes(path);
+        var truncated = _temp.Combine("truncated.ivf");
+        File.WriteAllBytes(truncated, bytes[..(bytes.Length - 100)]);
+        var e = Assert.Throws<VectorIndexException>(() => IvfVectorIndex.Open(truncated, new IvfOptions { Dimensions = Dims }));
+        Assert.Contains(truncated, e.Message);
+        Assert.Contains("truncated", e.Message);
+
+        var foreign = _temp.Combine("foreign.ivf");
+        File.WriteAllText(foreign, "this is not an index, only some text long enough to read a header from it.");
+        e = Assert.Throws<VectorIndexException>(() => IvfVectorIndex.Open(foreign, new IvfOptions { Dimensions = Dims }));
+        Assert.Contains("wrong signature", e.Message);
+
+        e = Assert.Throws<VectorIndexException>(() => IvfVectorIndex.Open(path, new IvfOptions { Dimensions = 128 }));
+        Assert.Contains("64-dimensional", e.Message);
+
+        var duplicated = _temp.Combine("duplicated.ivf");
+        var twice = (byte[])bytes.Clone();
+
+        // The first list's second key overwritten with its first: the same key stored twice.
+        var firstKey = 48 + (Dims * sizeof(float)) + 4;
+        twice.AsSpan(firstKey, 8).CopyTo(twice.AsSpan(firstKey + 8, 8));
+        File.WriteAllBytes(duplicated, twice);
+        e = Assert.Throws<VectorIndexException>(() => IvfVectorIndex.Open(duplicated, new IvfOptions { Dimensions = Dims }));
+        Assert.Contains("stored twice", e.Message);
+
+        Assert.Throws<VectorIndexException>(() => IvfVectorIndex.Open(_temp.Combine("missing.ivf"), new IvfOptions { Dimensions = Dims }));
+    }
+
+    [Fact]
+    public void Filtered_searches_return_only_allowed_keys_and_reach_k_when_the_nearest_lists_hold_too_few()
+    {
+        const int Count = 30_000;
+        var data = Vectors.Clustered(new Random(15), Count, Count / 10, Dims);
+        using var index = new IvfVectorIndex(new IvfOptions { Dimensions = Dims, Probes = 1 });
+        index.AddRange(Keys(1, Count), data);
+        Assert.True(index.Lists > 100);
+        var hits = new VectorHit[10];
+        var probe = Vectors.Row(data, 0, Dims).ToArray();
+
+        // A sparse set (1 key in 1,000, walked key by key): exactly the allowed keys' top 10 by their codes.
+        var sparse = FaceKeySet.FromKeys(Keys(1, Count).Where(k => k % 1_000 == 3).ToArray());
+        Assert.Equal(10, index.Search(probe, hits, sparse));
+        Assert.All(hits, h => Assert.True(sparse.Contains(h.Key)));
+        var expected = sparse.Select(k => (Key: k, Cos: VectorMath.CosineOfUnit(probe, Vectors.Row(data, (int)k - 1, Dims))))
+            .OrderByDescending(x => x.Cos).Take(10).Select(x => x.Key).ToHashSet();
+        Assert.True(hits.Count(h => expected.Contains(h.Key)) >= 9, "a walked set is scored exactly (codes aside)");
+
+        // A set of 1 key in 5 (scanned): one probed list holds about 40 of them, fewer than needed only by chance, and
+        // a set of 1 in 200 leaves one list with almost none: further lists are scanned until 10 are found.
+        foreach (var every in new[] { 5, 200 })
+        {
+            var allowed = FaceKeySet.FromKeys(Keys(1, Count).Where(k => k % every == 0).ToArray());
+            Assert.Equal(10, index.Search(probe, hits, allowed));
+            Assert.All(hits, h => Assert.True(allowed.Contains(h.Key)));
+            Assert.Equal(10, hits.Select(h => h.Key).Distinct().Count());
+        }
+
+        Assert.Equal(0, index.Search(probe, hits, FaceKeySet.Empty));
+        Assert.Equal(10, index.Search(probe, hits, FaceKeySet.All));
+        Assert.Equal(1, hits[0].Key);
+    }
+
+    [Fact]
+    public void A_search_allocates_nothing_after_warm_up()
+    {
+        const int Count = 20_000;
+        var data = Vectors.Clustered(new Random(16), Count, Count / 10, Dims);
+        using var index = new IvfVectorIndex(new IvfOptions { Dimensions = Dims });
+        index.AddRange(Keys(1, Count), data);
+        var hits = new VectorHit[10];
+        var probe = Vectors.Row(data, 5, Dims).ToArray();
+        index.Search(probe, hits);
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 100; i++)
+        {
+            index.Search(probe, hits);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
+    public void Removing_after_training_keeps_every_other_vector_findable()
+    {
+        const int Count = 20_000;
+        var data = Vectors.Clustered(new Random(17), Count, Count / 10, Dims);
+        using var index = new IvfVectorIndex(new IvfOptions { Dimensions = Dims });
+        index.AddRange(Keys(1, Count), data);
+        for (long k = 1; k <= Count; k += 2)
+        {
+            Assert.True(index.Remove(k));
+        }
+
+        Assert.Equal(Count / 2, index.Count);
+        index.Probes = index.Lists;
+        var hits = new VectorHit[3];
+        for (var k = 2; k <= Count; k += 200)
+        {
+            Assert.Equal(3, index.Search(Vectors.Row(data, k - 1, Dims), hits));
+            Assert.Equal(k, hits[0].Key);
+        }
+    }
+
+    [Fact]
+    public void Bad_settings_are_refused_naming_them()
+    {
+        Assert.Equal("Lists", Assert.Throws<ArgumentOutOfRangeException>(() => new IvfVectorIndex(new IvfOptions { Lists = 0 })).ParamName);
+        Assert.Equal("Lists", Assert.Throws<ArgumentOutOfRangeException>(() => new IvfVectorIndex(new IvfOptions { Lists = IvfVectorIndex.MaxLists + 1 })).ParamName);
+        Assert.Equal("Probes", Assert.Throws<ArgumentOutOfRangeException>(() => new IvfVectorIndex(new IvfOptions { Probes = 0 })).ParamName);
+        Assert.Equal("Dimensions", Assert.Throws<ArgumentOutOfRangeException>(() => new IvfVectorIndex(new IvfOptions { Dimensions = 0 })).ParamName);
+    }
+
+    private static long[] Keys(int first, int count) => [.. Enumerable.Range(first, count).Select(i => (long)i)];
+
+    /// <summary>Recall@10 of the index against exact float32 search, probes drawn near stored vectors.</summary>
+    private static double Recall(IVectorIndex index, float[] data, int count, int queries)
+    {
+        var random = new Random(99);
+        var hits = new VectorHit[10];
+        var total = 0.0;
+        for (var q = 0; q < queries; q++)
+        {
+            var probe = Vectors.Near(random, Vectors.Row(data, random.Next(count), Dims), 0.5f);
+            var exact = Enumerable.Range(0, count)
+                .Select(i => (Key: i + 1L, Cos: VectorMath.CosineOfUnit(probe, Vectors.Row(data, i, Dims))))
+                .OrderByDescending(x => x.Cos).Take(10).Select(x => x.Key).ToHashSet();
+            var found = index.Search(probe, hits);
+            total += hits.Take(found).Count(h => exact.Contains(h.Key)) / 10.0;
+        }
+
+        return total / queries;
+    }
+}
