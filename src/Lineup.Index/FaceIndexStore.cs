@@ -122,9 +122,7 @@ public static class FaceIndexStore
         IProgress<IndexSyncProgress>? progress = null,
         CancellationToken ct = default)
     {
-        ArgumentNullException.ThrowIfNull(catalog);
-        ArgumentException.ThrowIfNullOrWhiteSpace(indexDir);
-        ArgumentNullException.ThrowIfNull(format);
+        CheckArguments(catalog, indexDir, format);
 
         var total = Stopwatch.StartNew();
         var stats = await catalog.GetStatsAsync(ct).ConfigureAwait(false);
@@ -238,6 +236,13 @@ public static class FaceIndexStore
         return new MappedFirstIndex(view, path, options);
     }
 
+    private static void CheckArguments(ICatalog catalog, string indexDir, StoredIndexFormat format)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentException.ThrowIfNullOrWhiteSpace(indexDir);
+        ArgumentNullException.ThrowIfNull(format);
+    }
+
     private static void CheckArguments(ICatalog catalog, string indexDir, USearchOptions options)
     {
         ArgumentNullException.ThrowIfNull(catalog);
@@ -266,9 +271,7 @@ public static class FaceIndexStore
         IProgress<IndexSyncProgress>? progress = null,
         CancellationToken ct = default)
     {
-        ArgumentNullException.ThrowIfNull(catalog);
-        ArgumentException.ThrowIfNullOrWhiteSpace(indexDir);
-        ArgumentNullException.ThrowIfNull(format);
+        CheckArguments(catalog, indexDir, format);
         return RebuildCoreAsync(catalog, indexDir, format, "requested", progress, Stopwatch.StartNew(), ct);
     }
 

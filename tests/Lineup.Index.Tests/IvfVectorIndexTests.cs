@@ -49,6 +49,28 @@ public sealed class IvfVectorIndexTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(-127 * 127 * length, Int8Kernels.Dot(top, low));
     }
 
+    [Theory]
+    [InlineData(512, 1_000)]
+    [InlineData(64, 7)]
+    [InlineData(48, 13)]
+    public void The_blocked_nearest_centroid_is_the_plain_one(int dimensions, int k)
+    {
+        var random = new Random(k);
+        var centroids = Enumerable.Range(0, k).SelectMany(_ => Vectors.Unit(random, dimensions)).ToArray();
+        for (var trial = 0; trial < 100; trial++)
+        {
+            // Every fifth probe is a centroid itself, so the winner is clear; the rest are near-ties among many.
+            var vector = trial % 5 == 0 ? centroids.AsSpan(random.Next(k) * dimensions, dimensions).ToArray() : Vectors.Unit(random, dimensions);
+            var blocked = SphericalKMeans.Nearest(centroids, k, dimensions, vector);
+            var plain = SphericalKMeans.NearestScalar(centroids, k, dimensions, vector);
+
+            // Summation order differs, so an exact tie may resolve apart; then both must score alike.
+            var scoreBlocked = VectorMath.CosineOfUnit(vector, centroids.AsSpan(blocked * dimensions, dimensions));
+            var scorePlain = VectorMath.CosineOfUnit(vector, centroids.AsSpan(plain * dimensions, dimensions));
+            Assert.True(blocked == plain || Math.Abs(scoreBlocked - scorePlain) < 1e-5f, $"trial {trial}: {blocked} against {plain}");
+        }
+    }
+
     [Fact]
     public void Quantised_codes_give_the_cosine_within_a_few_thousandths()
     {
