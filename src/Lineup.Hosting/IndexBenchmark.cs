@@ -40,6 +40,12 @@ public sealed record IndexBenchmarkOptions
     /// <summary>IVF: list count; null follows the gallery size (<see cref="IvfVectorIndex.ListsFor"/>).</summary>
     public int? Lists { get; init; }
 
+    /// <summary>
+    /// IVF: threads one search scans on, one measurement each (1 and 2: the exact baseline runs on one thread, so the
+    /// one-thread figure is the like-for-like speed-up).
+    /// </summary>
+    public IReadOnlyList<int> ScanThreads { get; init; } = [1, 2];
+
     /// <summary>Search threads of the concurrent measurement (the single-query one always uses one).</summary>
     public int Threads { get; init; } = Math.Max(2, Environment.ProcessorCount);
 
@@ -81,6 +87,7 @@ public sealed record IndexBenchmarkOptions
         Check(Engines.Count > 0 && Engines.All(e => e is "usearch" or "ivf"), nameof(Engines), string.Join(",", Engines), "Engines are usearch and ivf.");
         Check(Probes.Count > 0 && Probes.All(p => p is >= 0 and <= IvfVectorIndex.MaxLists), nameof(Probes), Probes.Count, $"Probes must be 0 (by size) to {IvfVectorIndex.MaxLists:N0}.");
         Check(Lists is null or (>= 1 and <= IvfVectorIndex.MaxLists), nameof(Lists), Lists ?? 0, $"Lists must be 1 to {IvfVectorIndex.MaxLists:N0}.");
+        Check(ScanThreads.Count > 0 && ScanThreads.All(t => t is 1 or 2), nameof(ScanThreads), ScanThreads.Count, "Scan threads are 1 or 2.");
         Check(Threads is >= 1 and <= 256, nameof(Threads), Threads, "Threads must be 1 to 256.");
         Check(BatchSize is >= 64 and <= 1_000_000, nameof(BatchSize), BatchSize, "A batch holds 64 to 1,000,000 vectors.");
         Check(CatalogSample is >= 0 and <= 10_000_000, nameof(CatalogSample), CatalogSample, "The catalog sample holds 0 to 10,000,000 faces.");
@@ -98,6 +105,7 @@ public sealed record IndexBenchmarkOptions
 
 /// <summary>One search setting's figures.</summary>
 /// <param name="ExpansionSearch">The search breadth: HNSW ef for usearch, lists scanned for ivf.</param>
+/// <param name="ScanThreads">ivf: threads one search scanned on (usearch: 1).</param>
 /// <param name="Rerank">Over-fetch factor: the index returned Rerank × k, re-ranked exactly (1: none).</param>
 /// <param name="RecallAt10">Mean over all probes of |ANN top-k ∩ exact top-k| / k, exact float32 search in the same run as truth.</param>
 /// <param name="RecallMated">The same over probes whose identity is in the gallery.</param>
@@ -120,7 +128,8 @@ public sealed record IndexSearchResult(
     double ConcurrentQueriesPerSecond,
     double ConcurrentP50Ms,
     double ConcurrentP99Ms,
-    double SpeedupOverExact);
+    double SpeedupOverExact,
+    int ScanThreads = 1);
 
 /// <summary>Time from a fresh process's start to its first search answer, on an index file the page cache holds.</summary>
 /// <param name="Mode">"view" (memory-mapped) or "load" (read into memory).</param>
@@ -131,7 +140,8 @@ public sealed record ColdStartResult(string Mode, double ProcessStartToAnswerMs,
 
 /// <summary>One built index (an engine; for usearch a quantization × connectivity) and its searches.</summary>
 /// <param name="Engine">"usearch" or "ivf" (then <paramref name="Quantization"/> is I8, <paramref name="Connectivity"/> and
-/// <paramref name="ExpansionAdd"/> 0, and <paramref name="Lists"/> the list count the build ended with).</param>
+/// <paramref name="ExpansionAdd"/> 0, <paramref name="Lists"/> the list count the build ended with and
+/// <paramref name="CodeDimensions"/> the components a code holds).</param>
 public sealed record IndexBuildResult(
     VectorQuantization Quantization,
     int Connectivity,
@@ -144,7 +154,8 @@ public sealed record IndexBuildResult(
     IReadOnlyList<IndexSearchResult> Searches,
     IReadOnlyList<ColdStartResult> ColdStarts,
     string Engine = "usearch",
-    int Lists = 0);
+    int Lists = 0,
+    int CodeDimensions = 0);
 
 /// <summary>Everything one <c>lineup bench index</c> run measured.</summary>
 public sealed record IndexBenchmarkResult(
@@ -402,10 +413,14 @@ public static class IndexBenchmark
         foreach (var count in options.Probes)
         {
             index.Probes = count == 0 ? IvfVectorIndex.ProbesFor(index.Lists) : count;
-            progress?.Report($"{Label}: searching {index.Probes} of {index.Lists} lists…");
-            foreach (var rerank in options.Rerank)
+            foreach (var threads in options.ScanThreads)
             {
-                searches.Add(Search(index, probes, truth, options, index.Probes, rerank, exactMean, gallery));
+                index.ScanThreads = threads;
+                progress?.Report($"{Label}: searching {index.Probes} of {index.Lists} lists on {threads} thread(s)…");
+                foreach (var rerank in options.Rerank)
+                {
+                    searches.Add(Search(index, probes, truth, options, index.Probes, rerank, exactMean, gallery) with { ScanThreads = threads });
+                }
             }
         }
 
@@ -413,7 +428,7 @@ public static class IndexBenchmark
             options, coldStart, Label, "bench.ivf", index.Save, new USearchOptions { Dimensions = dimensions }, ["ivf"], progress, ct).ConfigureAwait(false);
         return new IndexBuildResult(
             VectorQuantization.I8, 0, 0, buildSeconds, options.Faces / buildSeconds, memory, (double)memory / options.Faces, fileBytes, searches, colds,
-            "ivf", index.Lists);
+            "ivf", index.Lists, index.CodeDimensions);
     }
 
     /// <summary>Adds the gallery block by block (the size reserved first); returns the seconds it took.</summary>

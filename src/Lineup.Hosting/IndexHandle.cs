@@ -327,7 +327,7 @@ internal sealed class IndexHandle : IDisposable
     }
 
     private static string Describe(StoredIndexFormat format, IndexSyncReport report) => report.Index is IvfVectorIndex ivf
-        ? $"{report} (inverted file: {ivf.Lists:N0} lists, {Math.Min(ivf.Probes, ivf.Lists):N0} scanned per search)"
+        ? $"{report} (inverted file: {ivf.Lists:N0} lists, {Math.Min(ivf.Probes, ivf.Lists):N0} scanned per search, {ivf.CodeDimensions} components a code)"
         : report.ToString();
 
     private static USearchOptions UsearchOptions(LineupOptions options, int dimensions) => new()

@@ -72,6 +72,81 @@ public sealed class IvfVectorIndexTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void The_codes_basis_keeps_the_components_that_carry_the_energy()
+    {
+        // 2,000 vectors of 128 dimensions that span only 40 (a random 40-dimensional subspace): 64 components, the next
+        // multiple of 32, keep all of their energy; full-rank vectors keep all 128.
+        var random = new Random(21);
+        const int D = 128;
+        var span = Enumerable.Range(0, 40).Select(_ => Vectors.Unit(random, D)).ToArray();
+        var low = new float[2_000 * D];
+        for (var r = 0; r < 2_000; r++)
+        {
+            var row = low.AsSpan(r * D, D);
+            foreach (var direction in span)
+            {
+                System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(direction, (float)random.NextDouble() - 0.5f, row, row);
+            }
+
+            VectorMath.Normalize(row);
+        }
+
+        var basis = IvfVectorIndex.PrincipalBasis(low, 2_000, D);
+        Assert.Equal(64 * D, basis.Length);
+        for (var r = 0; r < 20; r++)
+        {
+            // Orthonormal rows: projecting keeps a vector's length, so dot products survive the change of basis.
+            var projected = Enumerable.Range(0, 64).Select(i => VectorMath.CosineOfUnit(basis.AsSpan(i * D, D), low.AsSpan(r * D, D))).ToArray();
+            Assert.InRange(System.Numerics.Tensors.TensorPrimitives.Norm(projected), 0.9999f, 1.0001f);
+        }
+
+        var full = Enumerable.Range(0, 2_000).SelectMany(_ => Vectors.Unit(random, D)).ToArray();
+        Assert.Equal(D * D, IvfVectorIndex.PrincipalBasis(full, 2_000, D).Length);
+    }
+
+    [Fact]
+    public void Vectors_in_a_subspace_are_coded_in_fewer_components_and_found_as_before()
+    {
+        var random = new Random(22);
+        const int Count = 20_000;
+        var span = Enumerable.Range(0, 24).Select(_ => Vectors.Unit(random, Dims)).ToArray();
+        var data = new float[Count * Dims];
+        for (var r = 0; r < Count; r++)
+        {
+            var row = data.AsSpan(r * Dims, Dims);
+            foreach (var direction in span)
+            {
+                System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(direction, (float)random.NextDouble() - 0.5f, row, row);
+            }
+
+            VectorMath.Normalize(row);
+        }
+
+        using var index = new IvfVectorIndex(new IvfOptions { Dimensions = Dims });
+        index.AddRange(Keys(1, Count), data);
+        Assert.True(index.Lists > 1);
+        Assert.Equal(32, index.CodeDimensions);
+
+        // New vectors are coded in the trained basis; every list scanned finds each stored vector as itself.
+        index.Probes = index.Lists;
+        var hits = new VectorHit[1];
+        for (var k = 1; k <= Count; k += 997)
+        {
+            Assert.Equal(1, index.Search(Vectors.Row(data, k - 1, Dims), hits));
+            Assert.Equal(k, hits[0].Key);
+            Assert.InRange(hits[0].Similarity, 0.995f, 1f);
+        }
+
+        var path = _temp.Combine("projected.ivf");
+        index.Save(path);
+        using var opened = IvfVectorIndex.Open(path, new IvfOptions { Dimensions = Dims });
+        Assert.Equal(32, opened.CodeDimensions);
+        opened.Probes = opened.Lists;
+        Assert.Equal(1, opened.Search(Vectors.Row(data, 4_000, Dims), hits));
+        Assert.Equal(4_001, hits[0].Key);
+    }
+
+    [Fact]
     public void Quantised_codes_give_the_cosine_within_a_few_thousandths()
     {
         var random = new Random(5);
@@ -234,7 +309,8 @@ public sealed class IvfVectorIndexTests(ITestOutputHelper output) : IDisposable
         var twice = (byte[])bytes.Clone();
 
         // The first list's second key overwritten with its first: the same key stored twice.
-        var firstKey = 48 + (Dims * sizeof(float)) + 4;
+        // An untrained index: the 56-byte header, one 64-float centroid, no projection, then the list's count.
+        var firstKey = 56 + (Dims * sizeof(float)) + 4;
         twice.AsSpan(firstKey, 8).CopyTo(twice.AsSpan(firstKey + 8, 8));
         File.WriteAllBytes(duplicated, twice);
         e = Assert.Throws<VectorIndexException>(() => IvfVectorIndex.Open(duplicated, new IvfOptions { Dimensions = Dims }));
@@ -297,6 +373,37 @@ public sealed class IvfVectorIndexTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void A_scan_split_over_two_threads_answers_as_one_thread_does_and_allocates_nothing()
+    {
+        const int Count = 40_000;
+        var data = Vectors.Clustered(new Random(18), Count, Count / 10, Dims);
+        using var split = new IvfVectorIndex(new IvfOptions { Dimensions = Dims, ScanThreads = 2, Probes = 150 });
+        using var single = new IvfVectorIndex(new IvfOptions { Dimensions = Dims, ScanThreads = 1, Probes = 150 });
+        split.AddRange(Keys(1, Count), data);
+        single.AddRange(Keys(1, Count), data);
+
+        // 150 of 200 lists is about 30,000 codes: past the 16,384 from which a search splits its scan.
+        var a = new VectorHit[10];
+        var b = new VectorHit[10];
+        for (var q = 0; q < 50; q++)
+        {
+            var probe = Vectors.Row(data, q * 797, Dims);
+            Assert.Equal(single.Search(probe, b), split.Search(probe, a));
+            Assert.Equal(b, a);
+        }
+
+        var warm = Vectors.Row(data, 3, Dims).ToArray();
+        split.Search(warm, a);
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 50; i++)
+        {
+            split.Search(warm, a);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
     public void Removing_after_training_keeps_every_other_vector_findable()
     {
         const int Count = 20_000;
@@ -325,6 +432,7 @@ public sealed class IvfVectorIndexTests(ITestOutputHelper output) : IDisposable
         Assert.Equal("Lists", Assert.Throws<ArgumentOutOfRangeException>(() => new IvfVectorIndex(new IvfOptions { Lists = IvfVectorIndex.MaxLists + 1 })).ParamName);
         Assert.Equal("Probes", Assert.Throws<ArgumentOutOfRangeException>(() => new IvfVectorIndex(new IvfOptions { Probes = 0 })).ParamName);
         Assert.Equal("Dimensions", Assert.Throws<ArgumentOutOfRangeException>(() => new IvfVectorIndex(new IvfOptions { Dimensions = 0 })).ParamName);
+        Assert.Equal("ScanThreads", Assert.Throws<ArgumentOutOfRangeException>(() => new IvfVectorIndex(new IvfOptions { ScanThreads = 3 })).ParamName);
     }
 
     private static long[] Keys(int first, int count) => [.. Enumerable.Range(first, count).Select(i => (long)i)];

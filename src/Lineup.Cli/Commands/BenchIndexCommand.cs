@@ -50,6 +50,11 @@ public static class BenchIndexCommand
             DefaultValueFactory = _ => "0",
         };
         var lists = new Option<int?>("--lists") { Description = "ivf: list count (default: about the square root of --faces)" };
+        var scanThreads = new Option<string>("--scan-threads")
+        {
+            Description = "ivf: threads one search scans on, comma-separated (1, 2); exact search, the baseline, runs on one",
+            DefaultValueFactory = _ => "1,2",
+        };
         var threads = new Option<int>("--threads") { Description = "Threads of the concurrent search measurement", DefaultValueFactory = _ => Math.Max(2, Environment.ProcessorCount) };
         var seed = new Option<int>("--seed") { Description = "Seed of the synthetic faces and the probes", DefaultValueFactory = _ => 1 };
         var noColdStart = new Option<bool>("--no-cold-start") { Description = "Skip saving each index and timing a new process's first answer, and the catalog sample" };
@@ -65,7 +70,7 @@ public static class BenchIndexCommand
             "fitted to them; nothing is written to the catalog. Reports build vectors/s, memory per face, recall@10 against exact search, " +
             "p50/p99 latency and queries/s at 1 and N threads, the speed-up over exact search timed in the same run, and a new process's cold start.")
         {
-            faces, queries, exactQueries, quantization, connectivity, expansionAdd, ef, rerank, engine, probes, lists, threads, seed, noColdStart, catalogSample, json,
+            faces, queries, exactQueries, quantization, connectivity, expansionAdd, ef, rerank, engine, probes, lists, scanThreads, threads, seed, noColdStart, catalogSample, json,
         };
         command.SetAction((parse, ct) => GlobalOptions.RunAsync(async () =>
         {
@@ -85,6 +90,7 @@ public static class BenchIndexCommand
                 Engines = ParseList(parse.GetValue(engine)!, "--engine", static e => e.ToLowerInvariant()),
                 Probes = ParseList(parse.GetValue(probes)!, "--probes", ParseInt),
                 Lists = parse.GetValue(lists),
+                ScanThreads = ParseList(parse.GetValue(scanThreads)!, "--scan-threads", ParseInt),
                 Threads = parse.GetValue(threads),
                 Seed = parse.GetValue(seed),
                 ColdStartDirectory = parse.GetValue(noColdStart) ? null : coldDirectory,
@@ -282,7 +288,7 @@ public static class BenchIndexCommand
 
         AnsiConsole.Write(builds);
         var searches = new Table().AddColumns(
-            "index", "ef / probes", "rerank", "[bold]recall@10[/]", "mated/non", "nearest found", "p50 ms", "[bold]p99 ms[/]", "q/s 1 thr", "q/s N thr", "p99 N thr", "[bold]× exact[/]");
+            "index", "ef / probes", "scan thr", "rerank", "[bold]recall@10[/]", "mated/non", "nearest found", "p50 ms", "[bold]p99 ms[/]", "q/s 1 thr", "q/s N thr", "p99 N thr", "[bold]× exact[/]");
         foreach (var b in r.Builds)
         {
             foreach (var s in b.Searches)
@@ -290,6 +296,7 @@ public static class BenchIndexCommand
                 searches.AddRow(
                     Label(b, withBuild: false),
                     s.ExpansionSearch.ToString(inv),
+                    b.Engine == "ivf" ? s.ScanThreads.ToString(inv) : "-",
                     s.Rerank == 1 ? "-" : $"×{s.Rerank}",
                     s.RecallAt10.ToString("0.0000", inv),
                     $"{s.RecallMated.ToString("0.000", inv)}/{s.RecallNonMated.ToString("0.000", inv)}",
@@ -307,7 +314,7 @@ public static class BenchIndexCommand
     }
 
     private static string Label(IndexBuildResult b, bool withBuild) => b.Engine == "ivf"
-        ? $"ivf i8 {b.Lists:N0} lists"
+        ? $"ivf i8 {b.Lists:N0} lists × {b.CodeDimensions}"
         : withBuild ? $"{b.Quantization} M{b.Connectivity} efA{b.ExpansionAdd}" : $"{b.Quantization} M{b.Connectivity}";
 
     private static IReadOnlyList<T> ParseList<T>(string text, string option, Func<string, T> parse)
@@ -354,6 +361,7 @@ public static class BenchIndexCommand
         nameof(IndexBenchmarkOptions.Engines) => "--engine",
         nameof(IndexBenchmarkOptions.Probes) => "--probes",
         nameof(IndexBenchmarkOptions.Lists) => "--lists",
+        nameof(IndexBenchmarkOptions.ScanThreads) => "--scan-threads",
         _ => property ?? "an option",
     };
 

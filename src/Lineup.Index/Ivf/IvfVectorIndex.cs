@@ -13,8 +13,12 @@ namespace Lineup.Index.Ivf;
 /// cost of a search is a predictable scan rather than a walk whose length varies.
 /// </summary>
 /// <remarks>
-/// <para>Each vector is stored normalised as 512 signed bytes with its own scale (its largest component maps to ±127),
-/// 516 bytes plus its key and slot entry. The probe is quantised the same way; the product of the two scales turns the
+/// <para>Training also fits a projection: the principal components of the sample that keep all but 1/10,000 of its
+/// energy (<see cref="CodeDimensions"/>; an orthonormal change of basis, so dot products are kept up to the energy
+/// dropped). Face embeddings of the pack's model span about 150 of their 512 dimensions, so a code holds 160
+/// components, not 512: a third of the bytes to read per vector scanned, which is what a scan is bound by.</para>
+/// <para>Each vector is stored normalised and projected as signed bytes with its own scale (its largest component maps
+/// to ±127), plus its key and slot entry. The probe is quantised the same way; the product of the two scales turns the
 /// integer dot into the cosine, within about 0.002 of the float one. Callers that need exact scores re-rank the
 /// candidates with the catalog's embeddings (<c>Lineup:Search:Rerank</c>).</para>
 /// <para>Below <see cref="FlatLimit"/> vectors there is one list and a search is an exact scan of the codes. As the
@@ -38,11 +42,19 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
 
     private const int TrainingIterations = 10;
 
+    /// <summary>Share of the sample's energy the codes' basis may drop (see <see cref="CodeDimensions"/>).</summary>
+    private const double DroppedEnergy = 1e-4;
+
     /// <summary>Walk an allowed set key by key when it has at least this many times fewer keys than the index has vectors.</summary>
     private const int SetWalkAdvantage = 4;
 
+    /// <summary>A search scans on <see cref="IvfOptions.ScanThreads"/> threads from this many codes (about 0.4 ms of scan).</summary>
+    private const long ParallelScanCodes = 16_384;
+
     /// <summary>Below this many vectors a batch is prepared on the calling thread.</summary>
     private const int ParallelBatch = 512;
+
+    private const int HeaderBytes = 56;
 
     private static readonly byte[] s_magic = "LNIVF001"u8.ToArray();
     private static readonly byte[] s_end = "LNIVFEND"u8.ToArray();
@@ -54,9 +66,14 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
     private Dictionary<long, long> _where = [];
     private float[] _centroids;
     private IvfList[] _lists;
+
+    /// <summary>Rows: the basis the codes are written in (<see cref="CodeDimensions"/> × <see cref="Dimensions"/>); null before training (the identity).</summary>
+    private float[]? _projection;
+    private int _codeDimensions;
     private long _trainedAt;
     private long _expected;
     private int? _probes;
+    private int _scanThreads;
 
     public IvfVectorIndex(IvfOptions options)
     {
@@ -65,9 +82,18 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
         Options = options;
         Dimensions = options.Dimensions;
         _probes = options.Probes;
+        _scanThreads = options.ScanThreads;
+        _codeDimensions = Dimensions;
         _centroids = new float[Dimensions];
         _lists = [new IvfList(Dimensions, 1024)];
     }
+
+    /// <summary>
+    /// Components a code holds: the embedding's dimensionality until the index is trained, then the principal
+    /// components that keep all but 1/10,000 of the sample's energy, rounded up to a multiple of 32 (160 of 512 for
+    /// the pack's face model, whose embeddings span about 150 dimensions).
+    /// </summary>
+    public int CodeDimensions => Volatile.Read(ref _codeDimensions);
 
     public IvfOptions Options { get; }
 
@@ -109,7 +135,19 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
         }
     }
 
-    /// <summary>Managed bytes the index holds: centroids, lists (at capacity) and the key → slot map.</summary>
+    /// <summary>Threads one search scans on, 1 or 2 (<see cref="IvfOptions.ScanThreads"/>; settable for benchmarks).</summary>
+    public int ScanThreads
+    {
+        get => Volatile.Read(ref _scanThreads);
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(value, 2);
+            Volatile.Write(ref _scanThreads, value);
+        }
+    }
+
+    /// <summary>Managed bytes the index holds: centroids, projection, lists (at capacity) and the key → slot map.</summary>
     public long MemoryUsageBytes
     {
         get
@@ -118,7 +156,7 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
             try
             {
                 // A dictionary entry holds the key, the value, the hash and the next link (24 bytes) plus a 4-byte bucket.
-                return (_centroids.LongLength * sizeof(float)) + _lists.Sum(l => l.Bytes) + (_where.EnsureCapacity(0) * 28L);
+                return ((_centroids.LongLength + (_projection?.LongLength ?? 0)) * sizeof(float)) + _lists.Sum(l => l.Bytes) + (_where.EnsureCapacity(0) * 28L);
             }
             finally
             {
@@ -234,17 +272,23 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
             var count = _where.Count;
             using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
             {
-                Span<byte> header = stackalloc byte[48];
+                Span<byte> header = stackalloc byte[HeaderBytes];
                 s_magic.CopyTo(header);
                 BinaryPrimitives.WriteInt32LittleEndian(header[8..], 1);
                 BinaryPrimitives.WriteInt32LittleEndian(header[12..], Dimensions);
                 BinaryPrimitives.WriteInt32LittleEndian(header[16..], _lists.Length);
-                BinaryPrimitives.WriteInt32LittleEndian(header[20..], 0);
+                BinaryPrimitives.WriteInt32LittleEndian(header[20..], _codeDimensions);
                 BinaryPrimitives.WriteInt64LittleEndian(header[24..], count);
                 BinaryPrimitives.WriteInt64LittleEndian(header[32..], _trainedAt);
                 BinaryPrimitives.WriteInt64LittleEndian(header[40..], _expected);
+                BinaryPrimitives.WriteInt32LittleEndian(header[48..], _projection is null ? 0 : 1);
                 stream.Write(header);
                 stream.Write(MemoryMarshal.AsBytes(_centroids.AsSpan()));
+                if (_projection is not null)
+                {
+                    stream.Write(MemoryMarshal.AsBytes(_projection.AsSpan()));
+                }
+
                 Span<byte> length = stackalloc byte[4];
                 foreach (var list in _lists)
                 {
@@ -252,7 +296,7 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
                     stream.Write(length);
                     stream.Write(MemoryMarshal.AsBytes(list.Keys.AsSpan(0, list.Count)));
                     stream.Write(MemoryMarshal.AsBytes(list.Scales.AsSpan(0, list.Count)));
-                    stream.Write(MemoryMarshal.AsBytes(list.Codes.AsSpan(0, list.Count * Dimensions)));
+                    stream.Write(MemoryMarshal.AsBytes(list.Codes.AsSpan(0, list.Count * _codeDimensions)));
                 }
 
                 Span<byte> trailer = stackalloc byte[16];
@@ -290,7 +334,7 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
         try
         {
             using var stream = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
-            Span<byte> header = stackalloc byte[48];
+            Span<byte> header = stackalloc byte[HeaderBytes];
             stream.ReadExactly(header);
             if (!header[..8].SequenceEqual(s_magic))
             {
@@ -300,7 +344,9 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
             var version = BinaryPrimitives.ReadInt32LittleEndian(header[8..]);
             var dimensions = BinaryPrimitives.ReadInt32LittleEndian(header[12..]);
             var lists = BinaryPrimitives.ReadInt32LittleEndian(header[16..]);
+            var codeDimensions = BinaryPrimitives.ReadInt32LittleEndian(header[20..]);
             var count = BinaryPrimitives.ReadInt64LittleEndian(header[24..]);
+            var projected = BinaryPrimitives.ReadInt32LittleEndian(header[48..]);
             if (version != 1)
             {
                 throw Corrupt(full, $"format version {version}, this build reads 1");
@@ -311,15 +357,23 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
                 throw new VectorIndexException($"The index {full} holds {dimensions}-dimensional vectors; {options.Dimensions} are configured.");
             }
 
-            if (lists is < 1 or > MaxLists || count < 0 || count > stream.Length / dimensions)
+            if (lists is < 1 or > MaxLists || codeDimensions < 1 || codeDimensions > dimensions || projected is not (0 or 1)
+                || (projected == 0 && codeDimensions != dimensions) || count < 0 || count > stream.Length / codeDimensions)
             {
-                throw Corrupt(full, $"{lists} lists and {count} vectors do not fit the file");
+                throw Corrupt(full, $"{lists} lists of {codeDimensions}-component codes and {count} vectors do not fit the file");
             }
 
             index._trainedAt = BinaryPrimitives.ReadInt64LittleEndian(header[32..]);
             index._expected = BinaryPrimitives.ReadInt64LittleEndian(header[40..]);
-            index._centroids = new float[(long)lists * dimensions];
+            index._codeDimensions = codeDimensions;
+            index._centroids = new float[(long)lists * codeDimensions];
             stream.ReadExactly(MemoryMarshal.AsBytes(index._centroids.AsSpan()));
+            if (projected == 1)
+            {
+                index._projection = new float[codeDimensions * dimensions];
+                stream.ReadExactly(MemoryMarshal.AsBytes(index._projection.AsSpan()));
+            }
+
             index._lists = new IvfList[lists];
             index._where = new Dictionary<long, long>((int)count);
             Span<byte> length = stackalloc byte[4];
@@ -333,10 +387,10 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
                     throw Corrupt(full, $"list {l} claims {n} vectors beyond the {count} recorded");
                 }
 
-                var list = new IvfList(dimensions, n);
+                var list = new IvfList(codeDimensions, n);
                 stream.ReadExactly(MemoryMarshal.AsBytes(list.Keys.AsSpan(0, n)));
                 stream.ReadExactly(MemoryMarshal.AsBytes(list.Scales.AsSpan(0, n)));
-                stream.ReadExactly(MemoryMarshal.AsBytes(list.Codes.AsSpan(0, n * dimensions)));
+                stream.ReadExactly(MemoryMarshal.AsBytes(list.Codes.AsSpan(0, n * codeDimensions)));
                 list.Load(n);
                 for (var slot = 0; slot < n; slot++)
                 {
@@ -412,27 +466,32 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
     {
         var d = Dimensions;
         var n = keys.Length;
-        var codes = GC.AllocateUninitializedArray<sbyte>(n * d);
         var scales = GC.AllocateUninitializedArray<float>(n);
         var assigned = GC.AllocateUninitializedArray<int>(n);
         var source = vectors.ToArray();
         _lock.EnterUpgradeableReadLock();
         try
         {
-            // Writers are excluded from here on, so the centroids stay as they are while the batch is assigned to them.
+            // Writers are excluded from here on, so the basis and centroids stay as they are while the batch is coded
+            // and assigned.
             var centroids = _centroids;
+            var projection = _projection;
+            var m = _codeDimensions;
             var lists = _lists.Length;
+            var codes = GC.AllocateUninitializedArray<sbyte>(n * m);
             var threads = n < ParallelBatch ? 1 : Math.Min(Options.Threads, Math.Max(1, n / ParallelBatch));
             Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
             {
                 var unit = new float[d];
+                var coded = new float[m];
                 var (from, to) = SphericalKMeans.Slice(n, threads, t);
                 for (var i = from; i < to; i++)
                 {
                     var row = source.AsSpan(i * d, d);
                     TensorPrimitives.Divide(row, TensorPrimitives.Norm(row), unit);
-                    scales[i] = Int8Kernels.Quantize(unit, codes.AsSpan(i * d, d));
-                    assigned[i] = lists == 1 ? 0 : SphericalKMeans.Nearest(centroids, lists, d, unit);
+                    Project(projection, unit, coded);
+                    scales[i] = Int8Kernels.Quantize(coded, codes.AsSpan(i * m, m));
+                    assigned[i] = lists == 1 ? 0 : SphericalKMeans.Nearest(centroids, lists, m, coded);
                 }
             });
 
@@ -446,7 +505,7 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
                         RemoveAt(old);
                     }
 
-                    var slot = _lists[assigned[i]].Append(keys[i], scales[i], codes.AsSpan(i * d, d));
+                    var slot = _lists[assigned[i]].Append(keys[i], scales[i], codes.AsSpan(i * m, m));
                     _where[keys[i]] = Location(assigned[i], slot);
                 }
             }
@@ -470,25 +529,29 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
     private void TrainIfDue()
     {
         var count = _where.Count;
-        var goal = Math.Max(count, Interlocked.Read(ref _expected));
+        var expected = Interlocked.Read(ref _expected);
+        var goal = Math.Max(count, expected);
         var lists = Options.Lists ?? ListsFor(goal);
         if (lists <= 1 || count <= FlatLimit && Options.Lists is null)
         {
             return;
         }
 
+        // The first training waits for a full sample (64 vectors a list), or for every vector of a smaller reserved build.
         var due = _trainedAt == 0
-            ? count >= Math.Min(goal, (long)SamplePerList * lists)
+            ? count >= Math.Min(expected > 0 ? expected : long.MaxValue, (long)SamplePerList * lists)
             : Options.Lists is null && ListsFor(count) >= 2 * _lists.Length;
         if (!due)
         {
             return;
         }
 
-        var (centroids, trained, where) = Train(Options.Lists ?? ListsFor(Math.Max(count, goal)));
+        var (projection, centroids, trained, where) = Train(Options.Lists ?? ListsFor(Math.Max(count, goal)));
         _lock.EnterWriteLock();
         try
         {
+            _projection = projection;
+            _codeDimensions = projection.Length / Dimensions;
             _centroids = centroids;
             _lists = trained;
             _where = where;
@@ -500,16 +563,21 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
         }
     }
 
-    /// <summary>k-means on a sample of the stored vectors (dequantised), then every vector reassigned to the new lists.</summary>
-    private (float[] Centroids, IvfList[] Lists, Dictionary<long, long> Where) Train(int lists)
+    /// <summary>
+    /// On a sample of the stored vectors (dequantised): the principal components that keep all but
+    /// <see cref="DroppedEnergy"/> of its energy, then k-means in their basis; then every stored vector re-coded in the
+    /// new basis and assigned to the new lists.
+    /// </summary>
+    private (float[] Projection, float[] Centroids, IvfList[] Lists, Dictionary<long, long> Where) Train(int lists)
     {
         var d = Dimensions;
+        var old = _codeDimensions;
         var count = _where.Count;
         lists = Math.Min(lists, count);
 
         // A stratified sample: evenly spaced ordinals over the lists in order, so every list contributes its share.
         var rows = (int)Math.Min(count, (long)SamplePerList * lists);
-        var sample = new float[(long)rows * d];
+        var sample = new float[(long)rows * old];
         var ordinal = 0L;
         var next = 0;
         foreach (var list in _lists)
@@ -518,7 +586,7 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
             {
                 if (ordinal == (long)((next + 0.5) * count / rows))
                 {
-                    var row = sample.AsSpan(next * d, d);
+                    var row = sample.AsSpan(next * old, old);
                     Int8Kernels.Dequantize(list.Code(slot), list.Scales[slot], row);
                     TensorPrimitives.Divide(row, TensorPrimitives.Norm(row), row);
                     next++;
@@ -526,23 +594,44 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
             }
         }
 
-        var centroids = SphericalKMeans.Train(sample, next, d, lists, TrainingIterations, Options.Seed, Options.Threads);
-        lists = centroids.Length / d;
-
-        // Reassign: in parallel over the old lists (the scale does not change which centroid is nearest).
-        var old = _lists;
-        var targets = new int[old.Length][];
-        Parallel.For(0, old.Length, new ParallelOptions { MaxDegreeOfParallelism = Options.Threads }, () => new float[d], (l, _, row) =>
+        // The basis: rows of `basis` map the current code space to the new one (m × old); composed with the current
+        // projection it maps embeddings to codes.
+        var basis = PrincipalBasis(sample, next, old);
+        var m = basis.Length / old;
+        var projected = new float[(long)next * m];
+        for (var r = 0; r < next; r++)
         {
-            var list = old[l];
+            var row = projected.AsSpan(r * m, m);
+            Project(basis, sample.AsSpan(r * old, old), row);
+            TensorPrimitives.Divide(row, TensorPrimitives.Norm(row), row);
+        }
+
+        var projection = _projection is null ? basis : Compose(basis, m, old, _projection, d);
+        var centroids = SphericalKMeans.Train(projected, next, m, lists, TrainingIterations, Options.Seed, Options.Threads);
+        lists = centroids.Length / m;
+
+        // Re-code and reassign, in parallel over the old lists.
+        var current = _lists;
+        var targets = new int[current.Length][];
+        var scales = new float[current.Length][];
+        var codes = new sbyte[current.Length][];
+        Parallel.For(0, current.Length, new ParallelOptions { MaxDegreeOfParallelism = Options.Threads }, () => (new float[old], new float[m]), (l, _, buffers) =>
+        {
+            var (row, coded) = buffers;
+            var list = current[l];
             var target = targets[l] = new int[list.Count];
+            var scale = scales[l] = new float[list.Count];
+            var code = codes[l] = new sbyte[list.Count * m];
             for (var slot = 0; slot < list.Count; slot++)
             {
-                Int8Kernels.Dequantize(list.Code(slot), 1, row);
-                target[slot] = SphericalKMeans.Nearest(centroids, lists, d, row);
+                Int8Kernels.Dequantize(list.Code(slot), list.Scales[slot], row);
+                Project(basis, row, coded);
+                TensorPrimitives.Divide(coded, TensorPrimitives.Norm(coded), coded);
+                scale[slot] = Int8Kernels.Quantize(coded, code.AsSpan(slot * m, m));
+                target[slot] = SphericalKMeans.Nearest(centroids, lists, m, coded);
             }
 
-            return row;
+            return buffers;
         }, _ => { });
 
         var sizes = new int[lists];
@@ -557,22 +646,127 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
         var trained = new IvfList[lists];
         for (var l = 0; l < lists; l++)
         {
-            trained[l] = new IvfList(d, sizes[l] + (sizes[l] / 8));
+            trained[l] = new IvfList(m, sizes[l] + (sizes[l] / 8));
         }
 
         var where = new Dictionary<long, long>(count);
-        for (var l = 0; l < old.Length; l++)
+        for (var l = 0; l < current.Length; l++)
         {
-            var list = old[l];
+            var list = current[l];
             for (var slot = 0; slot < list.Count; slot++)
             {
                 var t = targets[l][slot];
-                var at = trained[t].Append(list.Keys[slot], list.Scales[slot], list.Code(slot));
+                var at = trained[t].Append(list.Keys[slot], scales[l][slot], codes[l].AsSpan(slot * m, m));
                 where.Add(list.Keys[slot], Location(t, at));
             }
         }
 
-        return (centroids, trained, where);
+        return (projection, centroids, trained, where);
+    }
+
+    /// <summary>
+    /// The principal directions of the <paramref name="rows"/> × <paramref name="dimensions"/> sample (eigenvectors of
+    /// its second-moment matrix, largest first) that keep all but <see cref="DroppedEnergy"/> of its energy, as many as
+    /// that takes rounded up to a multiple of 32 (at most all): a row-major m × dimensions matrix.
+    /// </summary>
+    /// <remarks>A sample of fewer than 4 rows a dimension is too small to tell which directions are empty: then all are kept.</remarks>
+    internal static float[] PrincipalBasis(float[] sample, int rows, int dimensions)
+    {
+        var d = dimensions;
+        if (rows < 4 * d)
+        {
+            var identity = new float[d * d];
+            for (var i = 0; i < d; i++)
+            {
+                identity[(i * d) + i] = 1;
+            }
+
+            return identity;
+        }
+
+        var moment = new double[d * d];
+        var row = new double[d];
+        for (var r = 0; r < rows; r++)
+        {
+            for (var i = 0; i < d; i++)
+            {
+                row[i] = sample[((long)r * d) + i];
+            }
+
+            for (var i = 0; i < d; i++)
+            {
+                var x = row[i];
+                if (x == 0)
+                {
+                    continue;
+                }
+
+                var target = moment.AsSpan(i * d, d);
+                for (var j = i; j < d; j++)
+                {
+                    target[j] += x * row[j];
+                }
+            }
+        }
+
+        for (var i = 0; i < d; i++)
+        {
+            for (var j = 0; j < i; j++)
+            {
+                moment[(i * d) + j] = moment[(j * d) + i];
+            }
+        }
+
+        var (values, vectors) = SymmetricEigen.Decompose(moment, d);
+        var total = values.Sum(v => Math.Max(v, 0));
+        var kept = 0.0;
+        var m = 0;
+        while (m < d && (total == 0 || kept < (1 - DroppedEnergy) * total))
+        {
+            kept += Math.Max(values[m], 0);
+            m++;
+        }
+
+        m = Math.Min(d, Math.Max(32, (m + 31) / 32 * 32));
+        var basis = new float[m * d];
+        for (var i = 0; i < m * d; i++)
+        {
+            basis[i] = (float)vectors[i];
+        }
+
+        return basis;
+    }
+
+    /// <summary><c>a</c> (m × k) times <c>b</c> (k × n), row-major.</summary>
+    private static float[] Compose(float[] a, int m, int k, float[] b, int n)
+    {
+        var product = new float[m * n];
+        for (var i = 0; i < m; i++)
+        {
+            var target = product.AsSpan(i * n, n);
+            for (var j = 0; j < k; j++)
+            {
+                TensorPrimitives.MultiplyAdd(b.AsSpan(j * n, n), a[(i * k) + j], target, target);
+            }
+        }
+
+        return product;
+    }
+
+    /// <summary>Writes the codes' basis components of <paramref name="vector"/> (a copy when there is no projection yet).</summary>
+    private static void Project(float[]? projection, ReadOnlySpan<float> vector, Span<float> coded)
+    {
+        if (projection is null)
+        {
+            vector.CopyTo(coded);
+            return;
+        }
+
+        var d = vector.Length;
+        for (var i = 0; i < coded.Length; i++)
+        {
+            coded[i] = TensorPrimitives.Dot(projection.AsSpan(i * d, d), vector);
+        }
     }
 
     private int SearchCore(ReadOnlySpan<float> query, Span<VectorHit> results, FaceKeySet? allowed)
@@ -588,12 +782,16 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
         scratch.Ensure(d);
         var unit = scratch.Unit.AsSpan(0, d);
         TensorPrimitives.Divide(query, TensorPrimitives.Norm(query), unit);
-        var probe = scratch.Probe.AsSpan(0, d);
-        var probeScale = Int8Kernels.Quantize(unit, probe);
         var top = new TopHits(results);
         _lock.EnterReadLock();
         try
         {
+            // In the codes' basis, which a training may change: read under the lock.
+            var m = _codeDimensions;
+            var coded = scratch.Coded.AsSpan(0, m);
+            Project(_projection, unit, coded);
+            var probe = scratch.Probe.AsSpan(0, m);
+            var probeScale = Int8Kernels.Quantize(coded, probe);
             if (allowed is not null && allowed.Count * SetWalkAdvantage < _where.Count)
             {
                 foreach (var key in allowed)
@@ -628,7 +826,7 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
             for (var c = 0; c < lists.Length; c++)
             {
                 // Negated, so an ascending sort puts the nearest list first.
-                scores[c] = -TensorPrimitives.Dot(centroids.AsSpan(c * d, d), unit);
+                scores[c] = -TensorPrimitives.Dot(centroids.AsSpan(c * m, m), coded);
                 order[c] = c;
             }
 
@@ -644,9 +842,45 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
                 }
 
                 var picked = pick.Complete();
+                var codes = 0L;
                 for (var p = 0; p < picked; p++)
                 {
-                    Scan(lists[nearest[p].Key], probe, probeScale, ref top, null);
+                    codes += lists[nearest[p].Key].Count;
+                }
+
+                if (Volatile.Read(ref _scanThreads) < 2 || codes < ParallelScanCodes)
+                {
+                    for (var p = 0; p < picked; p++)
+                    {
+                        Scan(lists[nearest[p].Key], probe, probeScale, ref top, null);
+                    }
+
+                    return top.Complete();
+                }
+
+                // Two cores for one probe: the lists are dealt alternately, nearest first, and a pool thread scans the
+                // odd ones into its own heap while this thread scans the even ones (the read lock held by this thread
+                // covers both). The scan is bound by memory bandwidth, which one core does not exhaust.
+                var helper = scratch.Helper ??= new ScanWork();
+                helper.Start(lists, scratch.Nearest, picked, scratch.Probe, m, probeScale, results.Length);
+                try
+                {
+                    for (var p = 0; p < picked; p += 2)
+                    {
+                        Scan(lists[nearest[p].Key], probe, probeScale, ref top, null);
+                    }
+                }
+                finally
+                {
+                    helper.Done.Wait();
+                }
+
+                foreach (var hit in helper.Found)
+                {
+                    if (hit.Similarity >= top.Threshold)
+                    {
+                        top.Offer(hit.Key, hit.Similarity);
+                    }
                 }
 
                 return top.Complete();
@@ -698,10 +932,72 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
     /// <summary>The integer dot back to a cosine, kept within [-1, 1] (rounding can step just past it).</summary>
     private static float Similarity(int dot, float probeScale, float scale) => Math.Clamp(dot * probeScale * scale, -1f, 1f);
 
+    /// <summary>
+    /// The second half of a split scan, run on a pool thread. One per searching thread, reused, so a split search
+    /// allocates nothing after the first.
+    /// </summary>
+    private sealed class ScanWork : IThreadPoolWorkItem
+    {
+        private IvfList[] _lists = [];
+        private VectorHit[] _nearest = [];
+        private short[] _probe = [];
+        private VectorHit[] _hits = [];
+        private int _picked;
+        private int _dimensions;
+        private float _scale;
+        private int _found;
+        private Exception? _error;
+
+        public ManualResetEventSlim Done { get; } = new(false);
+
+        /// <summary>What the scan kept, best first. Read after <see cref="Done"/> is set; rethrows the scan's failure.</summary>
+        public ReadOnlySpan<VectorHit> Found => _error is null ? _hits.AsSpan(0, _found) : throw new VectorIndexException($"A split index scan failed: {_error.Message}", _error);
+
+        public void Start(IvfList[] lists, VectorHit[] nearest, int picked, short[] probe, int dimensions, float scale, int k)
+        {
+            (_lists, _nearest, _picked, _probe, _dimensions, _scale) = (lists, nearest, picked, probe, dimensions, scale);
+            if (_hits.Length != k)
+            {
+                _hits = new VectorHit[k];
+            }
+
+            _found = 0;
+            _error = null;
+            Done.Reset();
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        }
+
+        public void Execute()
+        {
+            try
+            {
+                var top = new TopHits(_hits);
+                for (var p = 1; p < _picked; p += 2)
+                {
+                    Scan(_lists[_nearest[p].Key], _probe.AsSpan(0, _dimensions), _scale, ref top, null);
+                }
+
+                _found = top.Complete();
+            }
+            catch (Exception e)
+            {
+                _error = e;
+            }
+            finally
+            {
+                Done.Set();
+            }
+        }
+    }
+
     /// <summary>Per-thread buffers of a search, so a search allocates nothing.</summary>
     private sealed class Scratch
     {
+        public ScanWork? Helper { get; set; }
+
         public float[] Unit { get; private set; } = [];
+
+        public float[] Coded { get; private set; } = [];
 
         public short[] Probe { get; private set; } = [];
 
@@ -716,6 +1012,7 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
             if (Unit.Length < dimensions)
             {
                 Unit = new float[dimensions];
+                Coded = new float[dimensions];
                 Probe = new short[dimensions];
             }
         }
