@@ -58,6 +58,12 @@ public sealed record IndexBenchmarkOptions
 
     public int Seed { get; init; } = 1;
 
+    /// <summary>
+    /// Keep the gallery as float16 for the ground truth (true), as float32 (false), or as float32 when that takes at
+    /// most half the memory this process may use and as float16 otherwise (null, the default).
+    /// </summary>
+    public bool? HalfPrecisionGallery { get; init; }
+
     /// <summary>Vectors generated and added per step (also the ground truth's unit of work).</summary>
     public int BatchSize { get; init; } = 8_192;
 
@@ -173,7 +179,8 @@ public sealed record IndexBenchmarkResult(
     double ExactMeanMs,
     double ExactP99Ms,
     CatalogSizeResult? Catalog,
-    IReadOnlyList<IndexBuildResult> Builds);
+    IReadOnlyList<IndexBuildResult> Builds,
+    string GalleryPrecision = "float32");
 
 /// <summary>
 /// The embedded catalog's size per face: <paramref name="Faces"/> synthetic faces (each its own image, as
@@ -208,19 +215,22 @@ public static class IndexBenchmark
             throw new ArgumentOutOfRangeException(nameof(options), options.Faces, $"The gallery must be larger than the {real.Count:N0} real faces it starts with.");
         }
 
-        var needed = (long)options.Faces * d * sizeof(float);
+        // The gallery is kept for the exact ground truth: as float32 when it takes at most half of the memory this process
+        // may use, else as float16 (as the catalog stores it; 10M faces of 512 dimensions take 10 GB so).
         var available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        var half = options.HalfPrecisionGallery ?? (long)options.Faces * d * sizeof(float) > available / 2;
+        var needed = (long)options.Faces * d * (half ? 2 : sizeof(float));
         if (needed > available / 2)
         {
             throw new InsufficientMemoryException(
-                $"{options.Faces:N0} faces take {needed / 1e9:0.0} GB as float32 (kept for the exact ground truth); this process may use " +
+                $"{options.Faces:N0} faces take {needed / 1e9:0.0} GB even as float16 (kept for the exact ground truth); this process may use " +
                 $"{available / 1e9:0.0} GB and the index needs room too. Use fewer --faces.");
         }
 
         // The gallery: real faces first (keys 1..R), then synthetic faces (keys R+1..), in blocks.
         var clock = Stopwatch.StartNew();
         var synthetic = options.Faces - real.Count;
-        var blocks = new List<float[]>();
+        var blocks = new GalleryBlocks(d, half);
         var blockKeys = new List<long[]>();
         var realBlock = new float[real.Count * d];
         for (var i = 0; i < real.Count; i++)
@@ -276,6 +286,11 @@ public static class IndexBenchmark
         }
 
         var exactMean = exact.Average();
+        if (half)
+        {
+            progress?.Report($"the gallery is held as float16 ({needed / 1e9:0.0} GB): exact search reads float16 rows and multiplies in float32");
+        }
+
         CatalogSizeResult? catalogSize = null;
         if (options.ColdStartDirectory is { } sampleDirectory && options.CatalogSample > 0)
         {
@@ -309,7 +324,8 @@ public static class IndexBenchmark
 
         return new IndexBenchmarkResult(
             options.Faces, real.Count, synthetic, lastIdentity + 1, options.Queries, d, Environment.ProcessorCount, hardware, generator.Fit,
-            generateSeconds, groundTruthSeconds, exactMean, Percentile([.. exact.Order()], 0.99), catalogSize, builds);
+            generateSeconds, groundTruthSeconds, exactMean, Percentile([.. exact.Order()], 0.99), catalogSize, builds,
+            half ? "float16" : "float32");
     }
 
     private static async Task<CatalogSizeResult> MeasureCatalogAsync(
@@ -354,7 +370,7 @@ public static class IndexBenchmark
 
     private static async Task<IndexBuildResult> MeasureAsync(
         USearchOptions settings,
-        List<float[]> blocks,
+        GalleryBlocks blocks,
         List<long[]> blockKeys,
         float[] probes,
         long[][] truth,
@@ -394,7 +410,7 @@ public static class IndexBenchmark
     /// <summary>The inverted-file index: built with the gallery size reserved (so it trains once), searched at each probe count.</summary>
     private static async Task<IndexBuildResult> MeasureIvfAsync(
         int dimensions,
-        List<float[]> blocks,
+        GalleryBlocks blocks,
         List<long[]> blockKeys,
         float[] probes,
         long[][] truth,
@@ -433,18 +449,19 @@ public static class IndexBenchmark
 
     /// <summary>Adds the gallery block by block (the size reserved first); returns the seconds it took.</summary>
     private static async Task<double> BuildAsync(
-        IVectorIndex index, Action<long> reserve, string label, List<float[]> blocks, List<long[]> blockKeys, IndexBenchmarkOptions options,
+        IVectorIndex index, Action<long> reserve, string label, GalleryBlocks blocks, List<long[]> blockKeys, IndexBenchmarkOptions options,
         IProgress<string>? progress, CancellationToken ct)
     {
         var clock = Stopwatch.StartNew();
         reserve(options.Faces);
         var added = 0L;
         var lastReport = Stopwatch.GetTimestamp();
+        float[]? buffer = null;
         for (var b = 0; b < blocks.Count; b++)
         {
             ct.ThrowIfCancellationRequested();
-            var (keys, vectors) = (blockKeys[b], blocks[b]);
-            await Task.Run(() => index.AddRange(keys, vectors), ct).ConfigureAwait(false);
+            var (keys, vectors) = (blockKeys[b], blocks.Single(b, ref buffer));
+            await Task.Run(() => index.AddRange(keys, vectors.AsSpan(0, keys.Length * blocks.Dimensions)), ct).ConfigureAwait(false);
             added += keys.Length;
             if (Stopwatch.GetElapsedTime(lastReport).TotalSeconds >= 5)
             {
@@ -575,8 +592,7 @@ public static class IndexBenchmark
             for (var c = 0; c < found; c++)
             {
                 // The catalog keeps float16: round as it does, then score exactly.
-                TensorPrimitives.ConvertToHalf(gallery.Vector(candidates[c].Key), halfBuffer);
-                TensorPrimitives.ConvertToSingle(halfBuffer, exactBuffer);
+                gallery.AsCatalogKeepsIt(candidates[c].Key, halfBuffer, exactBuffer);
                 candidates[c] = new VectorHit(candidates[c].Key, TensorPrimitives.Dot(exactBuffer, probe));
             }
 
@@ -588,20 +604,91 @@ public static class IndexBenchmark
     }
 
     /// <summary>Key → vector over the benchmark's blocks (keys are dense: the real block, then synthetic blocks of BatchSize).</summary>
-    private sealed class Gallery(List<float[]> blocks, List<long[]> keys, int batchSize)
+    private sealed class Gallery(GalleryBlocks blocks, List<long[]> keys, int batchSize)
     {
         private readonly int _real = keys[0].Length;
 
-        public ReadOnlySpan<float> Vector(long key)
+        /// <summary>The vector of <paramref name="key"/> as the catalog keeps it (rounded to float16), in float32.</summary>
+        public void AsCatalogKeepsIt(long key, Span<Half> half, Span<float> vector)
         {
-            var d = blocks[0].Length / Math.Max(1, _real);
-            if (key <= _real)
+            var (block, row) = key <= _real ? (0, (int)(key - 1)) : (1 + (int)((key - _real - 1) / batchSize), (int)((key - _real - 1) % batchSize));
+            blocks.Row(block, row, half, vector);
+        }
+    }
+
+    /// <summary>
+    /// The benchmark gallery's vectors in blocks, as float32 or (for galleries too large for that) float16. Readers ask
+    /// for a block or a row as float32.
+    /// </summary>
+    private sealed class GalleryBlocks(int dimensions, bool half)
+    {
+        private readonly List<float[]> _single = [];
+        private readonly List<Half[]> _half = [];
+
+        public int Dimensions => dimensions;
+
+        public bool IsHalf => half;
+
+        public int Count => half ? _half.Count : _single.Count;
+
+        public void Add(float[] vectors)
+        {
+            if (!half)
             {
-                return blocks[0].AsSpan((int)(key - 1) * d, d);
+                _single.Add(vectors);
+                return;
             }
 
-            var offset = key - _real - 1;
-            return blocks[1 + (int)(offset / batchSize)].AsSpan((int)(offset % batchSize) * d, d);
+            var stored = new Half[vectors.Length];
+            TensorPrimitives.ConvertToHalf(vectors, stored);
+            _half.Add(stored);
+        }
+
+        public int Rows(int block) => (half ? _half[block].Length : _single[block].Length) / dimensions;
+
+        /// <summary>Block <paramref name="block"/> as float32: the array itself, or its rows converted into <paramref name="buffer"/>.</summary>
+        public float[] Single(int block, ref float[]? buffer)
+        {
+            if (!half)
+            {
+                return _single[block];
+            }
+
+            var stored = _half[block];
+            if (buffer is null || buffer.Length < stored.Length)
+            {
+                buffer = new float[stored.Length];
+            }
+
+            TensorPrimitives.ConvertToSingle(stored, buffer);
+            return buffer;
+        }
+
+        /// <summary>One row rounded to float16 (as the catalog keeps it) and widened back into <paramref name="vector"/>.</summary>
+        public void Row(int block, int row, Span<Half> rounded, Span<float> vector)
+        {
+            var d = dimensions;
+            if (half)
+            {
+                TensorPrimitives.ConvertToSingle(_half[block].AsSpan(row * d, d), vector);
+                return;
+            }
+
+            TensorPrimitives.ConvertToHalf(_single[block].AsSpan(row * d, d), rounded);
+            TensorPrimitives.ConvertToSingle(rounded, vector);
+        }
+
+        /// <summary>The dot product of one row with <paramref name="probe"/>; a float16 row is widened into <paramref name="scratch"/> first.</summary>
+        public float Dot(int block, int row, ReadOnlySpan<float> probe, Span<float> scratch)
+        {
+            var d = dimensions;
+            if (!half)
+            {
+                return TensorPrimitives.Dot(_single[block].AsSpan(row * d, d), probe);
+            }
+
+            TensorPrimitives.ConvertToSingle(_half[block].AsSpan(row * d, d), scratch);
+            return TensorPrimitives.Dot(scratch, probe);
         }
     }
 
@@ -620,13 +707,13 @@ public static class IndexBenchmark
     }
 
     /// <summary>Exact top-k of every probe: the gallery's blocks in parallel, each against all probes (the block stays in cache).</summary>
-    private static long[][] GroundTruth(List<float[]> blocks, List<long[]> blockKeys, float[] probes, int queries, int d, int k)
+    private static long[][] GroundTruth(GalleryBlocks blocks, List<long[]> blockKeys, float[] probes, int queries, int d, int k)
     {
         var partial = new Top[blocks.Count][];
-        Parallel.For(0, blocks.Count, b =>
+        Parallel.For(0, blocks.Count, () => (float[]?)null, (b, _, buffer) =>
         {
             var tops = new Top[queries];
-            var (vectors, keys) = (blocks[b], blockKeys[b]);
+            var (vectors, keys) = (blocks.Single(b, ref buffer), blockKeys[b]);
             for (var q = 0; q < queries; q++)
             {
                 tops[q] = new Top(k);
@@ -648,7 +735,8 @@ public static class IndexBenchmark
             }
 
             partial[b] = tops;
-        });
+            return buffer;
+        }, _ => { });
 
         var truth = new long[queries][];
         for (var q = 0; q < queries; q++)
@@ -665,17 +753,20 @@ public static class IndexBenchmark
         return truth;
     }
 
-    /// <summary>The baseline a search would be without an index: every vector compared, float32, one thread.</summary>
-    private static void ExactSearch(List<float[]> blocks, List<long[]> blockKeys, ReadOnlySpan<float> probe, VectorHit[] results)
+    /// <summary>
+    /// The baseline a search would be without an index: every vector compared, one thread, in float32 (a float16
+    /// gallery's rows widened one at a time, as a scan of the catalog's embeddings would).
+    /// </summary>
+    private static void ExactSearch(GalleryBlocks blocks, List<long[]> blockKeys, ReadOnlySpan<float> probe, VectorHit[] results)
     {
-        var d = probe.Length;
         var top = new Top(results.Length);
+        Span<float> scratch = stackalloc float[probe.Length];
         for (var b = 0; b < blocks.Count; b++)
         {
-            var (vectors, keys) = (blocks[b], blockKeys[b]);
+            var keys = blockKeys[b];
             for (var r = 0; r < keys.Length; r++)
             {
-                top.Offer(keys[r], TensorPrimitives.Dot(vectors.AsSpan(r * d, d), probe));
+                top.Offer(keys[r], blocks.Dot(b, r, probe, scratch));
             }
         }
 

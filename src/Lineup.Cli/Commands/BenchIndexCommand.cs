@@ -265,7 +265,7 @@ public static class BenchIndexCommand
         AnsiConsole.MarkupLineInterpolated(
             $"Gallery {r.Faces:N0} × {r.Dimensions}-d: {r.RealFaces:N0} real faces + {r.SyntheticFaces:N0} synthetic ({r.Identities:N0} identities); {r.Queries:N0} probes; {r.ProcessorCount} CPUs, USearch kernels '{r.Hardware}'.");
         AnsiConsole.MarkupLineInterpolated(
-            $"Exact search (float32, one thread, same run): mean {r.ExactMeanMs.ToString("0.0", inv)} ms, p99 {r.ExactP99Ms.ToString("0.0", inv)} ms per probe. Generated in {r.GenerateSeconds.ToString("0.0", inv)} s; ground truth in {r.GroundTruthSeconds.ToString("0.0", inv)} s.");
+            $"Exact search ({(r.GalleryPrecision == "float16" ? "float16 rows, float32 arithmetic" : "float32")}, one thread, same run): mean {r.ExactMeanMs.ToString("0.0", inv)} ms, p99 {r.ExactP99Ms.ToString("0.0", inv)} ms per probe. Generated in {r.GenerateSeconds.ToString("0.0", inv)} s; ground truth in {r.GroundTruthSeconds.ToString("0.0", inv)} s.");
         if (r.Catalog is { } c)
         {
             AnsiConsole.MarkupLineInterpolated(
