@@ -221,9 +221,10 @@ public sealed class DistributedSettings
 public sealed class IndexSettings
 {
     /// <summary>
-    /// "usearch" (default: an HNSW graph on disk), "ivf" (an inverted file over int8 codes on disk: builds far faster,
-    /// answers faster at a million faces for the same recall, docs/performance.md) or "exact" (brute force, in memory;
-    /// the reference).
+    /// "usearch" (default: an HNSW graph on disk), "ivf" (an inverted file over int8 codes of the principal
+    /// components, on disk: at a million faces recall 0.963 at p99 3.3 ms against the graph's 0.965 at 15 ms, in 292
+    /// instead of 1,065 bytes a face, built 114× faster; docs/performance.md) or "exact" (brute force, in memory; the
+    /// reference).
     /// </summary>
     public string Kind { get; set; } = "usearch";
 

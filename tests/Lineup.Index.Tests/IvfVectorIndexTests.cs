@@ -313,8 +313,18 @@ public sealed class IvfVectorIndexTests(ITestOutputHelper output) : IDisposable
         var firstKey = 56 + (Dims * sizeof(float)) + 4;
         twice.AsSpan(firstKey, 8).CopyTo(twice.AsSpan(firstKey + 8, 8));
         File.WriteAllBytes(duplicated, twice);
-        e = Assert.Throws<VectorIndexException>(() => IvfVectorIndex.Open(duplicated, new IvfOptions { Dimensions = Dims }));
-        Assert.Contains("stored twice", e.Message);
+
+        // The key map is built behind the first answer (10M keys take seconds), so a key stored twice is found there:
+        // the file opens and searches, and every use of the map (add, remove, contains) fails naming the file.
+        using (var opened = IvfVectorIndex.Open(duplicated, new IvfOptions { Dimensions = Dims }))
+        {
+            Assert.Equal(500, opened.Count);
+            Assert.Equal(10, opened.Search(Vectors.Unit(new Random(1), Dims), new VectorHit[10]));
+            e = Assert.Throws<VectorIndexException>(() => opened.Contains(1));
+            Assert.Contains("stored twice", e.Message);
+            Assert.Contains(duplicated, e.Message);
+            Assert.Throws<VectorIndexException>(() => opened.Remove(1));
+        }
 
         Assert.Throws<VectorIndexException>(() => IvfVectorIndex.Open(_temp.Combine("missing.ivf"), new IvfOptions { Dimensions = Dims }));
     }

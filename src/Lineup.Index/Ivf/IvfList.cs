@@ -17,6 +17,14 @@ internal sealed class IvfList
         Codes = new sbyte[(long)capacity * dimensions];
     }
 
+    private IvfList(int dimensions, long[] keys, float[] scales, sbyte[] codes)
+    {
+        _dimensions = dimensions;
+        Keys = keys;
+        Scales = scales;
+        Codes = codes;
+    }
+
     public long[] Keys { get; private set; }
 
     public float[] Scales { get; private set; }
@@ -75,7 +83,18 @@ internal sealed class IvfList
     /// <summary>Bytes the list's arrays take (capacity, not count).</summary>
     public long Bytes => ((long)Keys.Length * (sizeof(long) + sizeof(float))) + Codes.LongLength;
 
-    /// <summary>Fills the list from saved arrays (<see cref="IvfVectorIndex.Open"/>).</summary>
+    /// <summary>An empty list of exactly <paramref name="count"/> slots, not zeroed: <see cref="IvfVectorIndex.Open"/> reads into it.</summary>
+    public static IvfList ForLoad(int dimensions, int count)
+    {
+        var capacity = Math.Max(count, 4);
+        return new IvfList(
+            dimensions,
+            GC.AllocateUninitializedArray<long>(capacity),
+            GC.AllocateUninitializedArray<float>(capacity),
+            GC.AllocateUninitializedArray<sbyte>(capacity * dimensions));
+    }
+
+    /// <summary>Sets the count of a list read by <see cref="IvfVectorIndex.Open"/>.</summary>
     public void Load(int count)
     {
         Count = count;

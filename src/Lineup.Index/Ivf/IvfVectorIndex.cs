@@ -64,6 +64,9 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
 
     private readonly ReaderWriterLockSlim _lock = new(LockRecursionPolicy.NoRecursion);
     private Dictionary<long, long> _where = [];
+
+    /// <summary>The key → slot map of an opened index, built in the background (see <see cref="Open"/>); null once built.</summary>
+    private Task<Dictionary<long, long>>? _mapping;
     private float[] _centroids;
     private IvfList[] _lists;
 
@@ -106,7 +109,13 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
             _lock.EnterReadLock();
             try
             {
-                return _where.Count;
+                var count = 0L;
+                foreach (var list in _lists)
+                {
+                    count += list.Count;
+                }
+
+                return count;
             }
             finally
             {
@@ -156,7 +165,7 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
             try
             {
                 // A dictionary entry holds the key, the value, the hash and the next link (24 bytes) plus a 4-byte bucket.
-                return ((_centroids.LongLength + (_projection?.LongLength ?? 0)) * sizeof(float)) + _lists.Sum(l => l.Bytes) + (_where.EnsureCapacity(0) * 28L);
+                return ((_centroids.LongLength + (_projection?.LongLength ?? 0)) * sizeof(float)) + _lists.Sum(l => l.Bytes) + (Where.EnsureCapacity(0) * 28L);
             }
             finally
             {
@@ -212,7 +221,7 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
         _lock.EnterWriteLock();
         try
         {
-            if (!_where.Remove(key, out var location))
+            if (!Where.Remove(key, out var location))
             {
                 return false;
             }
@@ -231,7 +240,7 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
         _lock.EnterReadLock();
         try
         {
-            return _where.ContainsKey(key);
+            return Where.ContainsKey(key);
         }
         finally
         {
@@ -269,7 +278,7 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
         _lock.EnterReadLock();
         try
         {
-            var count = _where.Count;
+            var count = Where.Count;
             using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
             {
                 Span<byte> header = stackalloc byte[HeaderBytes];
@@ -333,7 +342,8 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
         var index = new IvfVectorIndex(options);
         try
         {
-            using var stream = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
+            // Unbuffered: the large reads go straight into the lists' arrays.
+            using var stream = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0);
             Span<byte> header = stackalloc byte[HeaderBytes];
             stream.ReadExactly(header);
             if (!header[..8].SequenceEqual(s_magic))
@@ -375,7 +385,6 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
             }
 
             index._lists = new IvfList[lists];
-            index._where = new Dictionary<long, long>((int)count);
             Span<byte> length = stackalloc byte[4];
             long seen = 0;
             for (var l = 0; l < lists; l++)
@@ -387,19 +396,11 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
                     throw Corrupt(full, $"list {l} claims {n} vectors beyond the {count} recorded");
                 }
 
-                var list = new IvfList(codeDimensions, n);
+                var list = IvfList.ForLoad(codeDimensions, n);
                 stream.ReadExactly(MemoryMarshal.AsBytes(list.Keys.AsSpan(0, n)));
                 stream.ReadExactly(MemoryMarshal.AsBytes(list.Scales.AsSpan(0, n)));
                 stream.ReadExactly(MemoryMarshal.AsBytes(list.Codes.AsSpan(0, n * codeDimensions)));
                 list.Load(n);
-                for (var slot = 0; slot < n; slot++)
-                {
-                    if (!index._where.TryAdd(list.Keys[slot], Location(l, slot)))
-                    {
-                        throw Corrupt(full, $"key {list.Keys[slot]} is stored twice");
-                    }
-                }
-
                 index._lists[l] = list;
                 seen += n;
             }
@@ -411,6 +412,10 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
                 throw Corrupt(full, "its end marker is missing or does not match its header");
             }
 
+            // Searches need only the lists; the key → slot map (adds, removes, Contains, filtered walks) is built behind
+            // the first answer: 10M keys take seconds to hash.
+            var loaded = index._lists;
+            index._mapping = Task.Run(() => MapKeys(loaded, count, full));
             return index;
         }
         catch (EndOfStreamException)
@@ -433,6 +438,42 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
     public void Dispose() => _lock.Dispose();
 
     private static VectorIndexException Corrupt(string path, string why) => new($"The index file {path} is unusable: {why}.");
+
+    /// <summary>
+    /// The key → slot map. For an opened index it waits for the background build; a file that stored a key twice
+    /// fails here, naming the file, on every use (a rebuild from the catalog mends it).
+    /// </summary>
+    private Dictionary<long, long> Where
+    {
+        get
+        {
+            if (Volatile.Read(ref _mapping) is { } mapping)
+            {
+                _where = mapping.GetAwaiter().GetResult();
+                Volatile.Write(ref _mapping, null);
+            }
+
+            return _where;
+        }
+    }
+
+    private static Dictionary<long, long> MapKeys(IvfList[] lists, long count, string path)
+    {
+        var where = new Dictionary<long, long>((int)count);
+        for (var l = 0; l < lists.Length; l++)
+        {
+            var keys = lists[l].Keys;
+            for (var slot = 0; slot < lists[l].Count; slot++)
+            {
+                if (!where.TryAdd(keys[slot], Location(l, slot)))
+                {
+                    throw Corrupt(path, $"key {keys[slot]} is stored twice (run lineup index rebuild)");
+                }
+            }
+        }
+
+        return where;
+    }
 
     private static long Location(int list, int slot) => ((long)list << 32) | (uint)slot;
 
@@ -458,7 +499,7 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
         var slot = (int)location;
         if (list.RemoveAt(slot, out var moved))
         {
-            _where[moved] = location;
+            Where[moved] = location;
         }
     }
 
@@ -500,13 +541,13 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
             {
                 for (var i = 0; i < n; i++)
                 {
-                    if (_where.Remove(keys[i], out var old))
+                    if (Where.Remove(keys[i], out var old))
                     {
                         RemoveAt(old);
                     }
 
                     var slot = _lists[assigned[i]].Append(keys[i], scales[i], codes.AsSpan(i * m, m));
-                    _where[keys[i]] = Location(assigned[i], slot);
+                    Where[keys[i]] = Location(assigned[i], slot);
                 }
             }
             finally
@@ -528,7 +569,7 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
     /// </summary>
     private void TrainIfDue()
     {
-        var count = _where.Count;
+        var count = Where.Count;
         var expected = Interlocked.Read(ref _expected);
         var goal = Math.Max(count, expected);
         var lists = Options.Lists ?? ListsFor(goal);
@@ -572,7 +613,7 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
     {
         var d = Dimensions;
         var old = _codeDimensions;
-        var count = _where.Count;
+        var count = Where.Count;
         lists = Math.Min(lists, count);
 
         // A stratified sample: evenly spaced ordinals over the lists in order, so every list contributes its share.
@@ -792,11 +833,11 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
             Project(_projection, unit, coded);
             var probe = scratch.Probe.AsSpan(0, m);
             var probeScale = Int8Kernels.Quantize(coded, probe);
-            if (allowed is not null && allowed.Count * SetWalkAdvantage < _where.Count)
+            if (allowed is not null && allowed.Count * SetWalkAdvantage < Where.Count)
             {
                 foreach (var key in allowed)
                 {
-                    if (_where.TryGetValue(key, out var location))
+                    if (Where.TryGetValue(key, out var location))
                     {
                         var list = _lists[(int)(location >> 32)];
                         var slot = (int)location;
