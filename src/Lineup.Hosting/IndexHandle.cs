@@ -314,6 +314,7 @@ internal sealed class IndexHandle : IDisposable
             Dimensions = dimensions,
             Lists = options.Index.Lists,
             Probes = options.Index.Probes,
+            ScanThreads = options.Index.ScanThreads ?? Math.Min(2, Environment.ProcessorCount),
             Threads = options.Workers,
         })
         : StoredIndexFormat.USearch(UsearchOptions(options, dimensions));

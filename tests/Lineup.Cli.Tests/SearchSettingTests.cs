@@ -64,12 +64,15 @@ public sealed class SearchSettingTests
     }
 
     [Theory]
-    [InlineData(0, null)]
-    [InlineData(70_000, null)]
-    [InlineData(null, 0)]
-    public void Inverted_file_lists_and_probes_outside_their_range_are_refused_naming_the_setting(int? lists, int? probes)
+    [InlineData(0, null, null, "Lists")]
+    [InlineData(70_000, null, null, "Lists")]
+    [InlineData(null, 0, null, "Probes")]
+    [InlineData(null, null, 3, "ScanThreads")]
+    [InlineData(null, null, 0, "ScanThreads")]
+    public void Inverted_file_settings_outside_their_range_are_refused_naming_the_setting(int? lists, int? probes, int? scanThreads, string setting)
     {
-        var refused = Assert.Throws<ValidationException>(new LineupOptions { Index = new IndexSettings { Kind = "ivf", Lists = lists, Probes = probes } }.Validate);
-        Assert.StartsWith(lists is null ? "Lineup:Index:Probes:" : "Lineup:Index:Lists:", refused.Message, StringComparison.Ordinal);
+        var refused = Assert.Throws<ValidationException>(
+            new LineupOptions { Index = new IndexSettings { Kind = "ivf", Lists = lists, Probes = probes, ScanThreads = scanThreads } }.Validate);
+        Assert.StartsWith($"Lineup:Index:{setting}:", refused.Message, StringComparison.Ordinal);
     }
 }

@@ -414,6 +414,67 @@ public sealed class IvfVectorIndexTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void A_split_scan_finishes_on_its_own_thread_when_the_pool_has_none_free()
+    {
+        const int Count = 40_000;
+        var data = Vectors.Clustered(new Random(19), Count, Count / 10, Dims);
+        using var index = new IvfVectorIndex(new IvfOptions { Dimensions = Dims, ScanThreads = 2, Probes = 150 });
+        index.AddRange(Keys(1, Count), data);
+        var expected = new VectorHit[10];
+        index.ScanThreads = 1;
+        index.Search(Vectors.Row(data, 7, Dims), expected);
+        index.ScanThreads = 2;
+
+        // Every pool thread blocked and none may be added: a half left to the pool would never run.
+        ThreadPool.GetMaxThreads(out var maxWorkers, out var maxIo);
+        // A monitor, not an event: blockers still queued when the test ends must find the gate open, not disposed.
+        var gate = new object();
+        var open = false;
+        var found = new VectorHit[10];
+        var searched = false;
+        try
+        {
+            Assert.True(ThreadPool.SetMaxThreads(Environment.ProcessorCount, maxIo));
+            for (var i = 0; i < Environment.ProcessorCount + 2; i++)
+            {
+                ThreadPool.UnsafeQueueUserWorkItem(_ =>
+                {
+                    lock (gate)
+                    {
+                        while (!open)
+                        {
+                            Monitor.Wait(gate);
+                        }
+                    }
+                }, null);
+            }
+
+            var saturated = SpinWait.SpinUntil(() => ThreadPool.PendingWorkItemCount > 0, TimeSpan.FromSeconds(30));
+            Assert.True(saturated, "the pool never ran out of threads");
+            var search = new Thread(() =>
+            {
+                index.Search(Vectors.Row(data, 7, Dims), found);
+                searched = true;
+            });
+            search.Start();
+            Assert.True(search.Join(TimeSpan.FromSeconds(30)), "the search waited for a pool thread that could not come");
+        }
+        finally
+        {
+            lock (gate)
+            {
+                open = true;
+                Monitor.PulseAll(gate);
+            }
+
+            ThreadPool.SetMaxThreads(maxWorkers, maxIo);
+        }
+
+        Assert.True(searched);
+        Assert.Equal(expected, found);
+    }
+
+    [Fact]
     public void Removing_after_training_keeps_every_other_vector_findable()
     {
         const int Count = 20_000;

@@ -19,7 +19,8 @@ public sealed record IvfOptions
 
     /// <summary>
     /// Threads one search scans its lists on (1 or 2), once it has at least 16,384 codes to read: the scan is bound by
-    /// memory bandwidth, and a second core reads alongside the first. Default: 2 where there are two cores.
+    /// memory bandwidth, and a second core reads alongside the first. The second thread is one shared scan thread,
+    /// taken by one search at a time; a search that finds it busy scans alone. Default: 2 where there are two cores.
     /// </summary>
     public int ScanThreads { get; init; } = Math.Min(2, Environment.ProcessorCount);
 

@@ -899,9 +899,9 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
                     return top.Complete();
                 }
 
-                // Two cores for one probe: the lists are dealt alternately, nearest first, and a pool thread scans the
-                // odd ones into its own heap while this thread scans the even ones (the read lock held by this thread
-                // covers both). The scan is bound by memory bandwidth, which one core does not exhaust.
+                // Two cores for one probe: the lists are dealt alternately, nearest first, and the shared scan thread
+                // scans the odd ones into its own heap while this thread scans the even ones (the read lock held by
+                // this thread covers both). The scan is bound by memory bandwidth, which one core does not exhaust.
                 var helper = scratch.Helper ??= new ScanWork();
                 helper.Start(lists, scratch.Nearest, picked, scratch.Probe, m, probeScale, results.Length);
                 try
@@ -913,7 +913,7 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
                 }
                 finally
                 {
-                    helper.Done.Wait();
+                    helper.Finish();
                 }
 
                 foreach (var hit in helper.Found)
@@ -974,11 +974,59 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
     private static float Similarity(int dot, float probeScale, float scale) => Math.Clamp(dot * probeScale * scale, -1f, 1f);
 
     /// <summary>
-    /// The second half of a split scan, run on a pool thread. One per searching thread, reused, so a split search
-    /// allocates nothing after the first.
+    /// The scan thread shared by every index's split searches: one, since a search splits in two. A search hands it the
+    /// second half only when it is idle; otherwise (another search holds it) the search scans both halves itself, so
+    /// concurrent searches never queue behind one another or oversubscribe the cores.
     /// </summary>
-    private sealed class ScanWork : IThreadPoolWorkItem
+    /// <remarks>
+    /// Not the thread pool: with every pool thread busy in a search of its own (a server's requests, or two benchmark
+    /// clients on two cores), a half queued to the pool waited for it to inject a thread, about half a second (a p99 of
+    /// 554 ms at 10M faces); and queueing allocates.
+    /// </remarks>
+    private static class SplitScanner
     {
+        private static readonly SemaphoreSlim s_wake = new(0);
+        private static ScanWork? s_pending;
+
+        static SplitScanner()
+        {
+            new Thread(Loop) { IsBackground = true, Name = "Lineup split scan" }.Start();
+        }
+
+        /// <summary>Hands <paramref name="work"/> to the scan thread when it has nothing pending; false otherwise.</summary>
+        public static bool TryHand(ScanWork work)
+        {
+            if (Interlocked.CompareExchange(ref s_pending, work, null) is not null)
+            {
+                return false;
+            }
+
+            s_wake.Release();
+            return true;
+        }
+
+        private static void Loop()
+        {
+            while (true)
+            {
+                s_wake.Wait();
+                Interlocked.Exchange(ref s_pending, null)?.Execute();
+            }
+        }
+    }
+
+    /// <summary>
+    /// The second half of a split scan, run by <see cref="SplitScanner"/>, or by the searching thread itself when the
+    /// scan thread is busy or has not taken it by the time the search's own half is done. One per searching thread,
+    /// reused, so a split search allocates nothing after the first.
+    /// </summary>
+    private sealed class ScanWork
+    {
+        private const int Queued = 0;
+        private const int TakenByPool = 1;
+        private const int TakenBack = 2;
+
+        private int _state = TakenBack;
         private IvfList[] _lists = [];
         private VectorHit[] _nearest = [];
         private short[] _probe = [];
@@ -989,9 +1037,9 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
         private int _found;
         private Exception? _error;
 
-        public ManualResetEventSlim Done { get; } = new(false);
+        private ManualResetEventSlim Done { get; } = new(false);
 
-        /// <summary>What the scan kept, best first. Read after <see cref="Done"/> is set; rethrows the scan's failure.</summary>
+        /// <summary>What the scan kept, best first. Read after <see cref="Finish"/>; rethrows the scan's failure.</summary>
         public ReadOnlySpan<VectorHit> Found => _error is null ? _hits.AsSpan(0, _found) : throw new VectorIndexException($"A split index scan failed: {_error.Message}", _error);
 
         public void Start(IvfList[] lists, VectorHit[] nearest, int picked, short[] probe, int dimensions, float scale, int k)
@@ -1005,10 +1053,41 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
             _found = 0;
             _error = null;
             Done.Reset();
-            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+            Volatile.Write(ref _state, Queued);
+            SplitScanner.TryHand(this);
         }
 
         public void Execute()
+        {
+            if (Interlocked.CompareExchange(ref _state, TakenByPool, Queued) != Queued)
+            {
+                return;
+            }
+
+            try
+            {
+                Run();
+            }
+            finally
+            {
+                Done.Set();
+            }
+        }
+
+        /// <summary>Called by the searching thread after its own half: runs the other half unless a pool thread took it, then waits for that.</summary>
+        public void Finish()
+        {
+            if (Interlocked.CompareExchange(ref _state, TakenBack, Queued) == Queued)
+            {
+                Run();
+            }
+            else
+            {
+                Done.Wait();
+            }
+        }
+
+        private void Run()
         {
             try
             {
@@ -1023,10 +1102,6 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
             catch (Exception e)
             {
                 _error = e;
-            }
-            finally
-            {
-                Done.Set();
             }
         }
     }
