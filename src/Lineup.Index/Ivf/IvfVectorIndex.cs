@@ -15,8 +15,9 @@ namespace Lineup.Index.Ivf;
 /// <remarks>
 /// <para>Training also fits a projection: the principal components of the sample that keep all but 1/10,000 of its
 /// energy (<see cref="CodeDimensions"/>; an orthonormal change of basis, so dot products are kept up to the energy
-/// dropped). Face embeddings of the pack's model span about 150 of their 512 dimensions, so a code holds 160
-/// components, not 512: a third of the bytes to read per vector scanned, which is what a scan is bound by.</para>
+/// dropped). Face embeddings of the pack's model span about 150 of their 512 dimensions, so a code holds 160 to 192
+/// components (192 in the benchmark's galleries), not 512: a third of the bytes to read per vector scanned, which is
+/// what a scan is bound by.</para>
 /// <para>Each vector is stored normalised and projected as signed bytes with its own scale (its largest component maps
 /// to ±127), plus its key and slot entry. The probe is quantised the same way; the product of the two scales turns the
 /// integer dot into the cosine, within about 0.002 of the float one. Callers that need exact scores re-rank the
@@ -26,6 +27,8 @@ namespace Lineup.Index.Ivf;
 /// vector is reassigned. That happens inside the add that crossed the threshold, with searches still answered from the
 /// old lists until the new ones are swapped in; <see cref="Reserve"/> tells the index the size to expect, so a bulk build
 /// trains once, at its final list count.</para>
+/// <para>From 16,384 codes to read, a search deals its lists between itself and one scan thread shared by all searches
+/// (when that thread is free): the scan is bound by memory bandwidth, which one core does not exhaust.</para>
 /// <para>Locking: searches share a read lock. Adds and removes take the upgradeable lock while they prepare (normalise,
 /// quantise, assign, re-train) and the write lock only to change the lists.</para>
 /// </remarks>
@@ -93,8 +96,8 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
 
     /// <summary>
     /// Components a code holds: the embedding's dimensionality until the index is trained, then the principal
-    /// components that keep all but 1/10,000 of the sample's energy, rounded up to a multiple of 32 (160 of 512 for
-    /// the pack's face model, whose embeddings span about 150 dimensions).
+    /// components that keep all but 1/10,000 of the sample's energy, rounded up to a multiple of 32 (160 to 192 of 512
+    /// for the pack's face model, whose embeddings span about 150 dimensions).
     /// </summary>
     public int CodeDimensions => Volatile.Read(ref _codeDimensions);
 
