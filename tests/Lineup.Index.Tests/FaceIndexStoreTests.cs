@@ -264,6 +264,45 @@ public sealed class FaceIndexStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_trained_inverted_file_is_rebuilt_loaded_and_caught_up_with_its_lists_and_basis()
+    {
+        // 20,000 faces: past the flat limit, so the rebuild trains (once, on its reserved size) and fits the codes' basis.
+        var format = StoredIndexFormat.Ivf(new Ivf.IvfOptions { Dimensions = D, Threads = 2 });
+        var vectors = await AddFacesAsync(10_000);
+        var built = await FaceIndexStore.OpenAndSyncAsync(_catalog, IndexDir, format);
+        int lists, components;
+        using (var index = Assert.IsType<Ivf.IvfVectorIndex>(built.Index))
+        {
+            Assert.Equal(IndexSyncOutcome.Rebuilt, built.Outcome);
+            Assert.Equal(Ivf.IvfVectorIndex.ListsFor(20_000), index.Lists);
+            Assert.Equal(20_000, index.TrainedAt);
+            (lists, components) = (index.Lists, index.CodeDimensions);
+        }
+
+        var added = await AddFacesAsync(50);
+        var caughtUp = await FaceIndexStore.OpenAndSyncAsync(_catalog, IndexDir, format);
+        using (var index = Assert.IsType<Ivf.IvfVectorIndex>(caughtUp.Index))
+        {
+            Assert.Equal(IndexSyncOutcome.CaughtUp, caughtUp.Outcome);
+            Assert.Equal((lists, components, 20_100L), (index.Lists, index.CodeDimensions, index.Count));
+
+            // Every list scanned: a stored face, old or caught up, is found as itself.
+            index.Probes = index.Lists;
+            var hits = new VectorHit[1];
+            foreach (var (id, vector) in vectors.Take(20).Concat(added.Take(20)))
+            {
+                index.Search(vector, hits);
+                Assert.Equal(id, hits[0].Key);
+            }
+        }
+
+        var loaded = await FaceIndexStore.OpenAndSyncAsync(_catalog, IndexDir, format);
+        loaded.Index.Dispose();
+        Assert.Equal(IndexSyncOutcome.Loaded, loaded.Outcome);
+        Assert.Equal(20_100, loaded.Count);
+    }
+
+    [Fact]
     public async Task A_rebuild_agrees_with_the_top_10_of_the_index_it_replaces()
     {
         var vectors = await AddFacesAsync(1000);
