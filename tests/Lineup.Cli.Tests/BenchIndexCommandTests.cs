@@ -18,6 +18,10 @@ public sealed class BenchIndexCommandTests
     [InlineData("--threads", "0", "Threads must be 1 to 256")]
     [InlineData("--rerank", "0", "Re-rank factors must be 1 to 100")]
     [InlineData("--catalog-sample", "-1", "0 to 10,000,000")]
+    [InlineData("--engine", "hnsw", "Engines are usearch and ivf")]
+    [InlineData("--probes", "70000", "Probes must be 0 (by size) to 65,536")]
+    [InlineData("--lists", "0", "Lists must be 1 to 65,536")]
+    [InlineData("--scan-threads", "1,3", "Scan threads are 1 or 2")]
     public async Task A_bad_setting_is_refused_naming_the_option(string option, string value, string message)
     {
         using var dir = new TempDirectory("bench-index-args");
