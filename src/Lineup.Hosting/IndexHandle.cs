@@ -308,16 +308,16 @@ internal sealed class IndexHandle : IDisposable
     }
 
     /// <summary>The on-disk index <see cref="IndexSettings.Kind"/> names (usearch or ivf).</summary>
-    internal static StoredIndexFormat Format(LineupOptions options, int dimensions) => options.Index.Kind == "ivf"
-        ? StoredIndexFormat.Ivf(new IvfOptions
+    internal static StoredIndexFormat Format(LineupOptions options, int dimensions)
+    {
+        if (options.Index.Kind != "ivf")
         {
-            Dimensions = dimensions,
-            Lists = options.Index.Lists,
-            Probes = options.Index.Probes,
-            ScanThreads = options.Index.ScanThreads ?? Math.Min(2, Environment.ProcessorCount),
-            Threads = options.Workers,
-        })
-        : StoredIndexFormat.USearch(UsearchOptions(options, dimensions));
+            return StoredIndexFormat.USearch(UsearchOptions(options, dimensions));
+        }
+
+        var ivf = new IvfOptions { Dimensions = dimensions, Lists = options.Index.Lists, Probes = options.Index.Probes, Threads = options.Workers };
+        return StoredIndexFormat.Ivf(options.Index.ScanThreads is { } threads ? ivf with { ScanThreads = threads } : ivf);
+    }
 
     private static void RemoveOtherEngines(StoredIndexFormat format, string indexDir, IProgress<string>? progress)
     {

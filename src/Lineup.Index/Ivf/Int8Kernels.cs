@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -21,27 +22,13 @@ internal static class Int8Kernels
     /// Writes <paramref name="vector"/> as codes scaled so its largest component maps to ±127; returns the factor that
     /// turns a code back into a component (largest magnitude / 127).
     /// </summary>
-    public static float Quantize(ReadOnlySpan<float> vector, Span<sbyte> codes)
-    {
-        var max = TensorPrimitives.MaxMagnitude(vector);
-        var magnitude = MathF.Abs(max);
-        if (magnitude == 0 || !float.IsFinite(magnitude))
-        {
-            codes.Clear();
-            return 0;
-        }
-
-        var factor = CodeRange / magnitude;
-        for (var i = 0; i < vector.Length; i++)
-        {
-            codes[i] = (sbyte)Math.Clamp((int)MathF.Round(vector[i] * factor), -CodeRange, CodeRange);
-        }
-
-        return magnitude / CodeRange;
-    }
+    public static float Quantize(ReadOnlySpan<float> vector, Span<sbyte> codes) => Quantize<sbyte>(vector, codes);
 
     /// <summary>As <see cref="Quantize(ReadOnlySpan{float}, Span{sbyte})"/>, widened to 16 bits: the probe side of <see cref="Dot"/>.</summary>
-    public static float Quantize(ReadOnlySpan<float> vector, Span<short> codes)
+    public static float Quantize(ReadOnlySpan<float> vector, Span<short> codes) => Quantize<short>(vector, codes);
+
+    private static float Quantize<T>(ReadOnlySpan<float> vector, Span<T> codes)
+        where T : struct, IBinaryInteger<T>
     {
         var magnitude = MathF.Abs(TensorPrimitives.MaxMagnitude(vector));
         if (magnitude == 0 || !float.IsFinite(magnitude))
@@ -53,7 +40,7 @@ internal static class Int8Kernels
         var factor = CodeRange / magnitude;
         for (var i = 0; i < vector.Length; i++)
         {
-            codes[i] = (short)Math.Clamp((int)MathF.Round(vector[i] * factor), -CodeRange, CodeRange);
+            codes[i] = T.CreateTruncating(Math.Clamp((int)MathF.Round(vector[i] * factor), -CodeRange, CodeRange));
         }
 
         return magnitude / CodeRange;
