@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Numerics.Tensors;
 using Lineup.Core.Indexing;
+using Lineup.Core.Numerics;
 using Lineup.Index;
 using Lineup.Index.Ivf;
 
@@ -51,8 +52,8 @@ public sealed record IndexBenchmarkOptions
 
     /// <summary>
     /// Over-fetch factors to measure: 1 takes the index's top k as they are; R fetches R × k and re-ranks them by exact
-    /// cosine with the half-precision embeddings the catalog stores (the vectors are rounded to float16 here as they are
-    /// there), which repairs the ordering that quantised index vectors get wrong among near-ties.
+    /// cosine with the embeddings the catalog stores (int8 with a scale, <see cref="EmbeddingCodec"/>: the vectors are
+    /// encoded and decoded here as they are there), which repairs the ordering that quantised index vectors get wrong among near-ties.
     /// </summary>
     public IReadOnlyList<int> Rerank { get; init; } = [1];
 
@@ -216,7 +217,7 @@ public static class IndexBenchmark
         }
 
         // The gallery is kept for the exact ground truth: as float32 when it takes at most half of the memory this process
-        // may use, else as float16 (as the catalog stores it; 10M faces of 512 dimensions take 10 GB so).
+        // may use, else as float16 (10M faces of 512 dimensions take 10 GB so).
         var available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
         var half = options.HalfPrecisionGallery ?? (long)options.Faces * d * sizeof(float) > available / 2;
         var needed = (long)options.Faces * d * (half ? 2 : sizeof(float));
@@ -518,13 +519,12 @@ public static class IndexBenchmark
         var q = options.Queries;
         var hits = new VectorHit[options.K];
         var wide = new VectorHit[options.K * rerank];
-        var half = new Half[d];
-        var exact = new float[d];
+        var (codes, row, exact) = (new sbyte[d], new float[d], new float[d]);
 
         // Warm-up: a few searches so the first timed one does not pay for page faults and JIT.
         for (var i = 0; i < Math.Min(q, 20); i++)
         {
-            Find(probes.AsSpan(i * d, d), hits, wide, half, exact);
+            Find(probes.AsSpan(i * d, d), hits, wide, codes, row, exact);
         }
 
         var latencies = new double[q];
@@ -534,7 +534,7 @@ public static class IndexBenchmark
         for (var i = 0; i < q; i++)
         {
             var start = Stopwatch.GetTimestamp();
-            var found = Find(probes.AsSpan(i * d, d), hits, wide, half, exact);
+            var found = Find(probes.AsSpan(i * d, d), hits, wide, codes, row, exact);
             latencies[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
             recalls[i] = Recall(hits.AsSpan(0, found), truth[i]);
             nearest += truth[i].Length > 0 && Recall(hits.AsSpan(0, found), truth[i].AsSpan(0, 1)) > 0 ? 1 : 0;
@@ -550,12 +550,11 @@ public static class IndexBenchmark
         {
             var own = new VectorHit[options.K];
             var ownWide = new VectorHit[wide.Length];
-            var ownHalf = new Half[d];
-            var ownExact = new float[d];
+            var (ownCodes, ownRow, ownExact) = (new sbyte[d], new float[d], new float[d]);
             for (var i = t; i < q; i += threads)
             {
                 var start = Stopwatch.GetTimestamp();
-                Find(probes.AsSpan(i * d, d), own, ownWide, ownHalf, ownExact);
+                Find(probes.AsSpan(i * d, d), own, ownWide, ownCodes, ownRow, ownExact);
                 concurrent[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
             }
         });
@@ -581,7 +580,7 @@ public static class IndexBenchmark
             Percentile(sortedConcurrent, 0.99),
             exactMean / mean);
 
-        int Find(ReadOnlySpan<float> probe, VectorHit[] top, VectorHit[] candidates, Half[] halfBuffer, float[] exactBuffer)
+        int Find(ReadOnlySpan<float> probe, VectorHit[] top, VectorHit[] candidates, sbyte[] codes, float[] row, float[] exactBuffer)
         {
             if (rerank == 1)
             {
@@ -591,8 +590,8 @@ public static class IndexBenchmark
             var found = index.Search(probe, candidates);
             for (var c = 0; c < found; c++)
             {
-                // The catalog keeps float16: round as it does, then score exactly.
-                gallery.AsCatalogKeepsIt(candidates[c].Key, halfBuffer, exactBuffer);
+                // The catalog keeps int8 with a scale (EmbeddingCodec): round as it does, then score exactly.
+                gallery.AsCatalogKeepsIt(candidates[c].Key, codes, row, exactBuffer);
                 candidates[c] = new VectorHit(candidates[c].Key, TensorPrimitives.Dot(exactBuffer, probe));
             }
 
@@ -608,11 +607,12 @@ public static class IndexBenchmark
     {
         private readonly int _real = keys[0].Length;
 
-        /// <summary>The vector of <paramref name="key"/> as the catalog keeps it (rounded to float16), in float32.</summary>
-        public void AsCatalogKeepsIt(long key, Span<Half> half, Span<float> vector)
+        /// <summary>The vector of <paramref name="key"/> as the catalog gives it back (<see cref="EmbeddingCodec"/>), in float32.</summary>
+        public void AsCatalogKeepsIt(long key, Span<sbyte> codes, Span<float> stored, Span<float> vector)
         {
             var (block, row) = key <= _real ? (0, (int)(key - 1)) : (1 + (int)((key - _real - 1) / batchSize), (int)((key - _real - 1) % batchSize));
-            blocks.Row(block, row, half, vector);
+            blocks.Row(block, row, stored);
+            EmbeddingCodec.RoundTrip(stored, codes, vector);
         }
     }
 
@@ -664,8 +664,8 @@ public static class IndexBenchmark
             return buffer;
         }
 
-        /// <summary>One row rounded to float16 (as the catalog keeps it) and widened back into <paramref name="vector"/>.</summary>
-        public void Row(int block, int row, Span<Half> rounded, Span<float> vector)
+        /// <summary>One row as float32 (a float16 row widened) into <paramref name="vector"/>.</summary>
+        public void Row(int block, int row, Span<float> vector)
         {
             var d = dimensions;
             if (half)
@@ -674,8 +674,7 @@ public static class IndexBenchmark
                 return;
             }
 
-            TensorPrimitives.ConvertToHalf(_single[block].AsSpan(row * d, d), rounded);
-            TensorPrimitives.ConvertToSingle(rounded, vector);
+            _single[block].AsSpan(row * d, d).CopyTo(vector);
         }
 
         /// <summary>The dot product of one row with <paramref name="probe"/>; a float16 row is widened into <paramref name="scratch"/> first.</summary>

@@ -301,7 +301,7 @@ public sealed class SearchSettings
 
     /// <summary>
     /// Over-fetch factor of the exact re-rank: a search takes Rerank × top candidates from the index and orders them by
-    /// the exact cosine with the embeddings the catalog stores (float16), so the scores shown are the catalog's, not the
+    /// the exact cosine with the embeddings the catalog stores (int8 with a scale, <see cref="Lineup.Core.Numerics.EmbeddingCodec"/>), so the scores shown are the catalog's, not the
     /// index's quantised ones. 1 turns it off. Unset (the default): 4 for an embedded int8 index, else 1 (see
     /// <see cref="LineupOptions.EffectiveRerank"/>). Measured (docs/performance.md): with an int8 index, 4 lifts
     /// recall@10 at ef 256 on 100k faces from 0.894 to 0.955 at the same latency; with the default float16 index it

@@ -7,6 +7,7 @@ using Lineup.Core.Catalog;
 using Lineup.Core.Evaluation;
 using Lineup.Core.Faces;
 using Lineup.Core.Indexing;
+using Lineup.Core.Numerics;
 
 namespace Lineup.Hosting;
 
@@ -348,8 +349,20 @@ public static class SyntheticGallery
                     waiting += Stopwatch.GetElapsedTime(step);
                 }
 
-                // The other buffer is free: the insert that read it has just finished.
-                indexing = Task.Run(() => index.AddRange(keys, vectors.AsSpan(0, count * dimensions)), CancellationToken.None);
+                // The other buffer is free: the insert that read it has just finished. The index takes each vector as the
+                // catalog now gives it back (EmbeddingCodec), so a rebuild from the catalog reproduces it exactly.
+                var batchVectors = vectors;
+                indexing = Task.Run(
+                    () =>
+                    {
+                        for (var i = 0; i < count; i++)
+                        {
+                            EmbeddingCodec.ToStored(batchVectors.AsSpan(i * dimensions, dimensions));
+                        }
+
+                        index.AddRange(keys, batchVectors.AsSpan(0, count * dimensions));
+                    },
+                    CancellationToken.None);
                 added += count;
                 if (added == options.Faces || Stopwatch.GetElapsedTime(lastReport).TotalSeconds >= 5)
                 {

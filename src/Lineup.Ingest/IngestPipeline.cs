@@ -562,6 +562,8 @@ public sealed class IngestPipeline
             {
                 for (var f = 0; f < outcome.FaceIds.Count; f++)
                 {
+                    // The index takes the vector as the catalog now gives it back, so a rebuild reproduces it exactly.
+                    EmbeddingCodec.ToStored(image.Faces[f].Embedding);
                     if (attributed is not null)
                     {
                         attributed.Add((outcome.FaceIds[f], image.Faces[f].Embedding));

@@ -476,5 +476,11 @@ public static class Migrations
                 DELETE FROM identities WHERE id = OLD.identity_id;
             END;
             """),
+        new(11, "embeddings as int8 with a scale (EmbeddingCodec: 517 bytes a face instead of 1,024)", """
+            -- Every face's float16 embedding re-encoded (lineup_embedding_from_float16() is registered on the migrating
+            -- connection). The rows shrink; the pages they free are reused by later writes (VACUUM returns them to the
+            -- file system).
+            UPDATE faces SET embedding = lineup_embedding_from_float16(embedding);
+            """),
     ];
 }

@@ -61,8 +61,11 @@ public sealed partial class SqliteCatalog : ISearchFilterCatalog
     internal static string? ReversedHost(string? url) => SourceDomain.HostOf(url) is { } host ? SourceDomain.Reverse(host) : null;
 
     /// <summary>SQL functions the migrations use; registered on the writer connection before they run.</summary>
-    private static void RegisterFunctions(SqliteConnection connection) =>
+    private static void RegisterFunctions(SqliteConnection connection)
+    {
         connection.CreateFunction<string?, string?>("lineup_reversed_host", ReversedHost, isDeterministic: true);
+        connection.CreateFunction<byte[], byte[]>("lineup_embedding_from_float16", StoredEmbeddings.FromFloat16, isDeterministic: true);
+    }
 
     /// <summary>
     /// The query of a filter: its sightings (<c>hit</c>), their images plus the originals of near-duplicate copies among

@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using Lineup.Core.Catalog;
-using Lineup.Core.Numerics;
 using Microsoft.Data.Sqlite;
 
 namespace Lineup.Storage;
@@ -391,7 +390,7 @@ public sealed partial class SqliteCatalog
         {
             while (await reader.ReadAsync(ct).ConfigureAwait(false))
             {
-                found[reader.GetInt64(0)] = VectorMath.FromHalfBlob((byte[])reader.GetValue(1));
+                found[reader.GetInt64(0)] = StoredEmbeddings.Decode(reader.GetInt64(0), (byte[])reader.GetValue(1));
             }
         }
 
@@ -424,7 +423,7 @@ public sealed partial class SqliteCatalog
         using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
         while (await reader.ReadAsync(ct).ConfigureAwait(false))
         {
-            result.Add(new StoredEmbedding(reader.GetInt64(0), VectorMath.FromHalfBlob((byte[])reader.GetValue(1))));
+            result.Add(new StoredEmbedding(reader.GetInt64(0), StoredEmbeddings.Decode(reader.GetInt64(0), (byte[])reader.GetValue(1))));
         }
 
         return result;

@@ -184,7 +184,7 @@ public sealed partial class SqliteCatalog
             insert.Parameters.AddWithValue("$mrx", lm.MouthRight.X);
             insert.Parameters.AddWithValue("$mry", lm.MouthRight.Y);
             insert.Parameters.AddWithValue("$score", face.DetectorScore);
-            insert.Parameters.AddWithValue("$embedding", VectorMath.ToHalfBlob(face.Embedding));
+            insert.Parameters.AddWithValue("$embedding", EmbeddingCodec.Encode(face.Embedding));
             insert.Parameters.AddWithValue("$model", _modelId);
             var q = face.Quality;
             insert.Parameters.AddWithValue("$q_score", Quality(q?.Score));

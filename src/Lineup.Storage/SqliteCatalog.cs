@@ -1,9 +1,9 @@
 using System.Globalization;
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Lineup.Core.Catalog;
 using Lineup.Core.Faces;
-using Lineup.Core.Numerics;
 using Microsoft.Data.Sqlite;
 
 namespace Lineup.Storage;
@@ -344,7 +344,7 @@ public sealed partial class SqliteCatalog : ICatalog, IIngestLedger
                 while (await reader.ReadAsync(ct).ConfigureAwait(false))
                 {
                     var blob = (byte[])reader.GetValue(1);
-                    page.Add(new StoredEmbedding(reader.GetInt64(0), VectorMath.FromHalfBlob(blob)));
+                    page.Add(new StoredEmbedding(reader.GetInt64(0), StoredEmbeddings.Decode(reader.GetInt64(0), blob)));
                 }
             }
 
@@ -474,7 +474,7 @@ public sealed partial class SqliteCatalog : ICatalog, IIngestLedger
     private static async Task<int> ReadEmbeddingDimensionsAsync(SqliteConnection connection, string modelId, CancellationToken ct)
     {
         using var command = connection.CreateCommand();
-        command.CommandText = "SELECT length(embedding) / 2 FROM faces WHERE model_id = $model ORDER BY id LIMIT 1";
+        command.CommandText = $"SELECT {StoredEmbeddings.DimensionsSql} FROM faces WHERE model_id = $model ORDER BY id LIMIT 1";
         command.Parameters.AddWithValue("$model", modelId);
         var value = await command.ExecuteScalarAsync(ct).ConfigureAwait(false);
         return value is long dims ? (int)dims : 0;
@@ -530,13 +530,10 @@ public sealed partial class SqliteCatalog : ICatalog, IIngestLedger
                         $"Batch item {i}, face {f}: embedding has {embedding.Length} dimensions, the batch has {dimensions}.");
                 }
 
-                foreach (var value in embedding)
+                if (!float.IsFinite(TensorPrimitives.SumOfSquares(embedding)))
                 {
-                    // Half precision overflows to infinity beyond 65504; unit embeddings are far inside that.
-                    if (!float.IsFinite(value) || Math.Abs(value) > 65504f)
-                    {
-                        throw new CatalogException($"Batch item {i}, face {f}: embedding has a non-finite or out-of-range value.");
-                    }
+                    // Not one component is infinite or NaN, and their squares do not overflow: the int8 scale is finite.
+                    throw new CatalogException($"Batch item {i}, face {f}: embedding has a non-finite value.");
                 }
             }
         }

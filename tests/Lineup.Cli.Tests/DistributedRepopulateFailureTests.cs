@@ -12,8 +12,8 @@ namespace Lineup.Cli.Tests;
 /// <summary>
 /// Rebuilding the distributed index from a catalog that cannot be read to the end, or holds a face a shard refuses, on
 /// PostgreSQL and the Garnet cluster. The failures are provoked for real by damaging one stored embedding with SQL (what
-/// a bad restore or a manual edit would leave): a blob of odd length fails the catalog's reader in its second page, one
-/// of two bytes (a 1-dimensional vector) fails the shard it belongs to. The error thrown is the cause itself; no shard's
+/// a bad restore or a manual edit would leave): a blob too short to be an embedding fails the catalog's reader in its second
+/// page, a well-formed one of a single component (a 1-dimensional vector) fails the shard it belongs to. The error thrown is the cause itself; no shard's
 /// live set is replaced by a partial one, no staging key is left behind, and a failed shard does not stall the others.
 /// </summary>
 public sealed class DistributedRepopulateFailureTests : IAsyncLifetime
@@ -55,9 +55,8 @@ public sealed class DistributedRepopulateFailureTests : IAsyncLifetime
         var ids = await AddFacesAsync(engine, 4_200, garnet.Dimensions);
         await SetEmbeddingAsync(ids[^1], new byte[3]);
 
-        var ex = await Assert.ThrowsAsync<ArgumentException>(() => WithinAsync(engine.RebuildIndexAsync(null, CancellationToken.None)));
-        Assert.Equal("blob", ex.ParamName);
-        Assert.Contains("A half-float blob has an even number of bytes.", ex.Message, StringComparison.Ordinal);
+        var ex = await Assert.ThrowsAsync<CatalogException>(() => WithinAsync(engine.RebuildIndexAsync(null, CancellationToken.None)));
+        Assert.Contains($"Face {ids[^1]}: its stored embedding cannot be read", ex.Message, StringComparison.Ordinal);
 
         Assert.Equal(before, await IndexedPerShardAsync(garnet));
         Assert.Empty(await StagingKeysAsync());
@@ -76,7 +75,7 @@ public sealed class DistributedRepopulateFailureTests : IAsyncLifetime
         var failing = garnet.ShardOf(ids[0]);
         var other = 1 - failing;
         Assert.True(ids.Skip(1).Count(id => garnet.ShardOf(id) == failing) > 1_024, "too few faces after the damaged one to fill its shard's feed");
-        await SetEmbeddingAsync(ids[0], new byte[2]);
+        await SetEmbeddingAsync(ids[0], EmbeddingCodec.Encode([0.5f]));
 
         var ex = await Assert.ThrowsAsync<ArgumentException>(() => WithinAsync(engine.RebuildIndexAsync(null, CancellationToken.None)));
         Assert.Contains($"The index holds {garnet.Dimensions}-dimensional vectors; got 1.", ex.Message, StringComparison.Ordinal);
@@ -100,14 +99,14 @@ public sealed class DistributedRepopulateFailureTests : IAsyncLifetime
         // The first new face fails its shard while the first page is fed; the last fails the reader in the second page.
         var ids = await AddFacesAsync(engine, 4_200, garnet.Dimensions);
         var failing = garnet.ShardOf(ids[0]);
-        await SetEmbeddingAsync(ids[0], new byte[2]);
+        await SetEmbeddingAsync(ids[0], EmbeddingCodec.Encode([0.5f]));
         await SetEmbeddingAsync(ids[^1], new byte[3]);
 
         var ex = await Assert.ThrowsAsync<AggregateException>(() => WithinAsync(engine.RebuildIndexAsync(null, CancellationToken.None)));
         Assert.Equal(2, ex.InnerExceptions.Count);
-        Assert.Equal("blob", Assert.IsType<ArgumentException>(ex.InnerExceptions[0]).ParamName);
+        Assert.Contains($"Face {ids[^1]}:", Assert.IsType<CatalogException>(ex.InnerExceptions[0]).Message, StringComparison.Ordinal);
         Assert.Contains("got 1.", Assert.IsType<ArgumentException>(ex.InnerExceptions[1]).Message, StringComparison.Ordinal);
-        Assert.Contains("Reading the catalog failed (A half-float blob has an even number of bytes.", ex.Message, StringComparison.Ordinal);
+        Assert.Contains($"Reading the catalog failed (Face {ids[^1]}: its stored embedding cannot be read", ex.Message, StringComparison.Ordinal);
         Assert.Contains($"shard(s) {failing} failed as well", ex.Message, StringComparison.Ordinal);
 
         Assert.Equal(before, await IndexedPerShardAsync(garnet));

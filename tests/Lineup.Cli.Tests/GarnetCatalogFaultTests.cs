@@ -214,7 +214,7 @@ public sealed class GarnetCatalogFaultTests(ITestOutputHelper output)
             Assert.Equal(faces.Count, stored.Count);
             for (var f = 0; f < faces.Count; f++)
             {
-                Assert.Equal(VectorMath.FromHalfBlob(VectorMath.ToHalfBlob(faces[f].Embedding)), stored[f].Vector);
+                Assert.Equal(EmbeddingCodec.Decode(EmbeddingCodec.Encode(faces[f].Embedding)), stored[f].Vector);
                 catalogued.Add(stored[f].FaceId);
             }
         }

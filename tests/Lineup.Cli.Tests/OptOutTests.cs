@@ -347,13 +347,14 @@ public sealed class OptOutTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// The audit log holds no trace of the embedding: neither its bytes (float32 or float16) in any column of any event row,
-    /// nor its base64 or hex, nor its first components as decimal text in any event.
+    /// The audit log holds no trace of the embedding: neither its bytes (float32, float16, or the catalog's int8 encoding) in
+    /// any column of any event row, nor its base64 or hex, nor its first components as decimal text in any event.
     /// </summary>
     private static void AssertNotInAuditLog(string data, IReadOnlyList<AuditEvent> events, float[] vector, byte[] blob)
     {
         var half = VectorMath.ToHalfBlob(vector);
-        byte[][] slices = [blob[..64], blob[^64..], half[..64], half[^64..]];
+        var int8 = EmbeddingCodec.Encode(vector);
+        byte[][] slices = [blob[..64], blob[^64..], half[..64], half[^64..], int8[..64], int8[^64..]];
         var texts = new List<string>();
         foreach (var slice in slices)
         {

@@ -52,8 +52,8 @@ public sealed class SyntheticGalleryTests(SyntheticGalleryTests.RealGallery gall
         Assert.Equal(before.Faces, real.Count);
         Assert.All(real, f => Assert.True(f.FaceId <= before.MaxFaceId));
 
-        // Unit length (stored as float16: |v| within 1e-3 of 1).
-        Assert.All(made, f => Assert.InRange(TensorPrimitives.Norm(f.Vector), 0.999f, 1.001f));
+        // Unit length (stored as int8 with a scale, EmbeddingCodec: |v| within a few thousandths of 1).
+        Assert.All(made, f => Assert.InRange(TensorPrimitives.Norm(f.Vector), 0.995f, 1.005f));
 
         // Each face's image carries its identity in the source URL, one face per image, in the synthetic collection.
         var records = await engine.Catalog.GetFacesWithImagesAsync(made.Select(f => f.FaceId).ToList());
@@ -333,10 +333,10 @@ public sealed class SyntheticGalleryTests(SyntheticGalleryTests.RealGallery gall
         Assert.All(colds, c => Assert.True(c.GetProperty("processStartToAnswerMs").GetDouble() > c.GetProperty("openMs").GetDouble()));
         Assert.False(Directory.Exists(Path.Combine(options.DataDirectory, "bench-tmp")), "the saved index files and the catalog sample are removed");
 
-        // A synthetic face's catalog row carries its half-float embedding (1,024 bytes) and more, but no pictures.
+        // A synthetic face's catalog row carries its int8 embedding (517 bytes) and more, but no pictures.
         var catalog = root.GetProperty("catalog");
         Assert.Equal(3000, catalog.GetProperty("faces").GetInt32());
-        Assert.InRange(catalog.GetProperty("bytesPerFace").GetDouble(), 1_100, 4_000);
+        Assert.InRange(catalog.GetProperty("bytesPerFace").GetDouble(), 600, 4_000);
         Assert.Contains("bytes per face", result.Stdout, StringComparison.Ordinal);
     }
 

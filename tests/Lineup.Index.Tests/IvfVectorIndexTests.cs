@@ -157,8 +157,8 @@ public sealed class IvfVectorIndexTests(ITestOutputHelper output) : IDisposable
         {
             var a = Vectors.Unit(random, 512);
             var b = Vectors.Near(random, a, 1.5f);
-            var sa = Int8Kernels.Quantize(a, codes);
-            var sb = Int8Kernels.Quantize(b, probe);
+            var sa = Int8Quantizer.Quantize(a, codes);
+            var sb = Int8Quantizer.Quantize(b, probe);
             var estimate = Int8Kernels.Dot(probe, codes) * sa * sb;
             worst = Math.Max(worst, Math.Abs(estimate - VectorMath.CosineOfUnit(a, b)));
         }

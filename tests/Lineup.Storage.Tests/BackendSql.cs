@@ -9,8 +9,8 @@ namespace Lineup.Storage.Tests;
 /// </summary>
 internal static class BackendSql
 {
-    /// <summary>Runs <paramref name="sql"/>; returns the rows it changed.</summary>
-    public static async Task<int> ExecuteAsync<TCatalog>(ICatalogBackend<TCatalog> backend, string sql, long id = 0)
+    /// <summary>Runs <paramref name="sql"/> (with <c>@blob</c> bound to <paramref name="blob"/> when given); returns the rows it changed.</summary>
+    public static async Task<int> ExecuteAsync<TCatalog>(ICatalogBackend<TCatalog> backend, string sql, long id = 0, byte[]? blob = null)
         where TCatalog : IAsyncDisposable
     {
         switch (backend)
@@ -22,6 +22,11 @@ internal static class BackendSql
                 using var command = connection.CreateCommand();
                 command.CommandText = sql;
                 command.Parameters.AddWithValue("@id", id);
+                if (blob is not null)
+                {
+                    command.Parameters.AddWithValue("@blob", blob);
+                }
+
                 return await command.ExecuteNonQueryAsync();
             }
 
@@ -31,6 +36,11 @@ internal static class BackendSql
                 await connection.OpenAsync();
                 await using var command = new NpgsqlCommand(sql, connection);
                 command.Parameters.AddWithValue("id", id);
+                if (blob is not null)
+                {
+                    command.Parameters.AddWithValue("blob", blob);
+                }
+
                 return await command.ExecuteNonQueryAsync();
             }
 

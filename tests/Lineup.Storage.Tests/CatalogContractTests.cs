@@ -110,18 +110,72 @@ public abstract class CatalogContract<TCatalog>(ICatalogBackend<TCatalog> backen
     }
 
     [SkippableFact]
-    public async Task Embeddings_are_stored_as_little_endian_half_floats_as_in_sqlite()
+    public async Task Embeddings_are_stored_as_int8_with_a_scale_as_in_sqlite()
     {
         await using var catalog = await OpenAsync();
         var collection = await catalog.EnsureCollectionAsync("c", "consent", null);
         var image = TestData.Image(collection.Id, _random, faces: 1);
         var stored = Assert.Single(await catalog.AddImagesAsync([image]));
 
-        // The stored blob is exactly what VectorMath.ToHalfBlob makes: rows read the same on both backends.
-        Assert.Equal(1024, await BackendSql.ScalarAsync(Backend, "SELECT length(embedding) FROM faces WHERE id = @id", stored.FaceIds[0]));
+        // The stored blob is exactly what EmbeddingCodec makes (517 bytes for 512 components): rows read the same on both backends.
+        Assert.Equal(517, await BackendSql.ScalarAsync(Backend, "SELECT length(embedding) FROM faces WHERE id = @id", stored.FaceIds[0]));
         var embedding = Assert.Single(await catalog.GetEmbeddingsOfImageAsync(stored.ImageId));
         Assert.Equal(stored.FaceIds[0], embedding.FaceId);
-        Assert.Equal(VectorMath.FromHalfBlob(VectorMath.ToHalfBlob(image.Faces[0].Embedding)), embedding.Vector);
+        Assert.Equal(EmbeddingCodec.Decode(EmbeddingCodec.Encode(image.Faces[0].Embedding)), embedding.Vector);
+        Assert.True(VectorMath.CosineOfUnit(image.Faces[0].Embedding, embedding.Vector) > 0.999f);
+    }
+
+    [SkippableFact]
+    public async Task A_catalog_of_schema_10_has_its_float16_embeddings_re_encoded_on_open()
+    {
+        NewImage image;
+        IReadOnlyList<long> faceIds;
+        await using (var catalog = await OpenAsync())
+        {
+            var collection = await catalog.EnsureCollectionAsync("c", "consent", null);
+            image = TestData.Image(collection.Id, _random, faces: 2);
+            faceIds = Assert.Single(await catalog.AddImagesAsync([image])).FaceIds;
+        }
+
+        // Put the store back as schema 10 left it: float16 embeddings (two bytes a component), version 10.
+        for (var f = 0; f < faceIds.Count; f++)
+        {
+            Assert.Equal(1, await BackendSql.ExecuteAsync(
+                Backend, "UPDATE faces SET embedding = @blob WHERE id = @id", faceIds[f], VectorMath.ToHalfBlob(image.Faces[f].Embedding)));
+        }
+
+        await BackendSql.ExecuteAsync(Backend, "DELETE FROM schema_version WHERE version = 11");
+        await BackendSql.ExecuteAsync(Backend,
+            "INSERT INTO schema_version(version, description, applied_at) SELECT 10, 'schema 10', '2026-11-01T00:00:00.0000000Z' " +
+            "WHERE NOT EXISTS (SELECT 1 FROM schema_version WHERE version = 10)");
+
+        await using (var reopened = await OpenAsync())
+        {
+            Assert.Equal(Migrations.LatestVersion, (await reopened.GetStatsAsync()).SchemaVersion);
+            var embeddings = await reopened.ReadEmbeddingsAsync().ToListAsync();
+            Assert.Equal(faceIds, embeddings.Select(e => e.FaceId));
+            for (var f = 0; f < faceIds.Count; f++)
+            {
+                Assert.Equal(517, await BackendSql.ScalarAsync(Backend, "SELECT length(embedding) FROM faces WHERE id = @id", faceIds[f]));
+                Assert.True(VectorMath.CosineOfUnit(image.Faces[f].Embedding, embeddings[f].Vector) > 0.999f);
+            }
+        }
+    }
+
+    [SkippableTheory]
+    [InlineData(new byte[] { 1, 0, 0 }, "more than 5 bytes")]
+    [InlineData(new byte[] { 9, 0, 0, 0, 0, 1, 2, 3 }, "this one starts with 9")]
+    [InlineData(new byte[] { 1, 0, 0, 0xC0, 0x7F, 1, 2, 3 }, "scale")]
+    public async Task A_stored_embedding_that_cannot_be_read_fails_naming_the_face(byte[] blob, string reason)
+    {
+        await using var catalog = await OpenAsync();
+        var collection = await catalog.EnsureCollectionAsync("c", "consent", null);
+        var stored = Assert.Single(await catalog.AddImagesAsync([TestData.Image(collection.Id, _random, faces: 1)]));
+        Assert.Equal(1, await BackendSql.ExecuteAsync(Backend, "UPDATE faces SET embedding = @blob WHERE id = @id", stored.FaceIds[0], blob));
+
+        var ex = await Assert.ThrowsAsync<CatalogException>(() => catalog.GetEmbeddingsOfImageAsync(stored.ImageId));
+        Assert.Contains($"Face {stored.FaceIds[0]}:", ex.Message, StringComparison.Ordinal);
+        Assert.Contains(reason, ex.Message, StringComparison.Ordinal);
     }
 
     [SkippableFact]
@@ -300,7 +354,8 @@ public abstract class CatalogContract<TCatalog>(ICatalogBackend<TCatalog> backen
 
         var all = await catalog.ReadEmbeddingsAsync().ToListAsync();
         Assert.Equal(faceIds, all.Select(e => e.FaceId));
-        Assert.All(all, e => Assert.True(VectorMath.CosineOfUnit(e.Vector, vectors[e.FaceId]) > 0.9999f));
+        // int8 with a scale: a decoded unit vector is within a few ten-thousandths of the original (EmbeddingCodec).
+        Assert.All(all, e => Assert.True(VectorMath.CosineOfUnit(e.Vector, vectors[e.FaceId]) > 0.999f));
 
         var resumeAfter = faceIds[1000];
         var rest = await catalog.ReadEmbeddingsAsync(resumeAfter).Select(e => e.FaceId).ToListAsync();

@@ -298,7 +298,7 @@ public sealed class PostgresDurabilityTests(ITestOutputHelper output) : IAsyncLi
         for (var f = 0; f < faceIds.Count; f++)
         {
             Assert.Equal(image.Faces[f].Box, faces[f].Box);
-            Assert.Equal(VectorMath.FromHalfBlob(VectorMath.ToHalfBlob(image.Faces[f].Embedding)), embeddings[f].Vector);
+            Assert.Equal(EmbeddingCodec.Decode(EmbeddingCodec.Encode(image.Faces[f].Embedding)), embeddings[f].Vector);
         }
     }
 

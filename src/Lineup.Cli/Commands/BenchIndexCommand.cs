@@ -36,7 +36,7 @@ public static class BenchIndexCommand
         var ef = new Option<string>("--ef") { Description = "Search breadths (HNSW ef) to measure, comma-separated", DefaultValueFactory = _ => "32,64,128" };
         var rerank = new Option<string>("--rerank")
         {
-            Description = "Over-fetch factors, comma-separated: R fetches R × 10 and re-ranks them exactly with the catalog's float16 embeddings (1: none)",
+            Description = "Over-fetch factors, comma-separated: R fetches R × 10 and re-ranks them exactly with the catalog's embeddings, int8 with a scale (1: none)",
             DefaultValueFactory = _ => "1",
         };
         var engine = new Option<string>("--engine")

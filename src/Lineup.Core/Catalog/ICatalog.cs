@@ -34,9 +34,9 @@ public interface ICatalog : IAsyncDisposable
     Task<IReadOnlyList<FaceRecord>> GetFacesOfImageAsync(long imageId, CancellationToken ct = default);
 
     /// <summary>
-    /// The stored (half-precision) embeddings of these faces, in the order asked; unknown ids and faces of another model
-    /// are left out. A search re-ranks the index's candidates with them (<c>Lineup:Search:Rerank</c>) and screens them
-    /// against the opt-out registry.
+    /// The stored embeddings of these faces (int8 with a scale, decoded: <see cref="Numerics.EmbeddingCodec"/>), in the
+    /// order asked; unknown ids and faces of another model are left out. A search re-ranks the index's candidates with
+    /// them (<c>Lineup:Search:Rerank</c>) and screens them against the opt-out registry.
     /// </summary>
     Task<IReadOnlyList<StoredEmbedding>> GetEmbeddingsAsync(IReadOnlyList<long> faceIds, CancellationToken ct = default);
 

@@ -1,59 +1,21 @@
-using System.Numerics;
-using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using Lineup.Core.Numerics;
 
 namespace Lineup.Index.Ivf;
 
 /// <summary>
-/// The inverted-file index's arithmetic: symmetric int8 quantisation of unit vectors (each with its own scale) and the
+/// The inverted-file index's arithmetic over <see cref="Int8Quantizer"/> codes (symmetric int8, one scale per vector): the
 /// integer dot product that scores a probe against a list's codes. On x86 the product widens bytes to 16 bits and uses
 /// the multiply-add-adjacent instruction (<c>vpmaddwd</c>), 32 components per step with AVX-512BW, 16 with AVX2;
 /// elsewhere a scalar loop gives the same integers.
 /// </summary>
 internal static class Int8Kernels
 {
-    /// <summary>Largest code magnitude: symmetric, so -127..127 (-128 is never written).</summary>
-    public const int CodeRange = 127;
-
-    /// <summary>
-    /// Writes <paramref name="vector"/> as codes scaled so its largest component maps to ±127; returns the factor that
-    /// turns a code back into a component (largest magnitude / 127).
-    /// </summary>
-    public static float Quantize(ReadOnlySpan<float> vector, Span<sbyte> codes) => Quantize<sbyte>(vector, codes);
-
-    /// <summary>As <see cref="Quantize(ReadOnlySpan{float}, Span{sbyte})"/>, widened to 16 bits: the probe side of <see cref="Dot"/>.</summary>
-    public static float Quantize(ReadOnlySpan<float> vector, Span<short> codes) => Quantize<short>(vector, codes);
-
-    private static float Quantize<T>(ReadOnlySpan<float> vector, Span<T> codes)
-        where T : struct, IBinaryInteger<T>
-    {
-        var magnitude = MathF.Abs(TensorPrimitives.MaxMagnitude(vector));
-        if (magnitude == 0 || !float.IsFinite(magnitude))
-        {
-            codes.Clear();
-            return 0;
-        }
-
-        var factor = CodeRange / magnitude;
-        for (var i = 0; i < vector.Length; i++)
-        {
-            codes[i] = T.CreateTruncating(Math.Clamp((int)MathF.Round(vector[i] * factor), -CodeRange, CodeRange));
-        }
-
-        return magnitude / CodeRange;
-    }
-
-    /// <summary>Codes back to components: <c>code × scale</c>.</summary>
-    public static void Dequantize(ReadOnlySpan<sbyte> codes, float scale, Span<float> vector)
-    {
-        for (var i = 0; i < codes.Length; i++)
-        {
-            vector[i] = codes[i] * scale;
-        }
-    }
+    /// <summary>Largest code magnitude (<see cref="Int8Quantizer.CodeRange"/>).</summary>
+    public const int CodeRange = Int8Quantizer.CodeRange;
 
     /// <summary>
     /// Σ probe[i] × code[i] in 32-bit integers (exact: 512 products of at most 127² stay far below 2³¹). Lengths must

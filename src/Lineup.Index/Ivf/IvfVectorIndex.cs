@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using Lineup.Core.Indexing;
+using Lineup.Core.Numerics;
 
 namespace Lineup.Index.Ivf;
 
@@ -534,7 +535,7 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
                     var row = source.AsSpan(i * d, d);
                     TensorPrimitives.Divide(row, TensorPrimitives.Norm(row), unit);
                     Project(projection, unit, coded);
-                    scales[i] = Int8Kernels.Quantize(coded, codes.AsSpan(i * m, m));
+                    scales[i] = Int8Quantizer.Quantize(coded, codes.AsSpan(i * m, m));
                     assigned[i] = lists == 1 ? 0 : SphericalKMeans.Nearest(centroids, lists, m, coded);
                 }
             });
@@ -631,7 +632,7 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
                 if (ordinal == (long)((next + 0.5) * count / rows))
                 {
                     var row = sample.AsSpan(next * old, old);
-                    Int8Kernels.Dequantize(list.Code(slot), list.Scales[slot], row);
+                    Int8Quantizer.Dequantize(list.Code(slot), list.Scales[slot], row);
                     TensorPrimitives.Divide(row, TensorPrimitives.Norm(row), row);
                     next++;
                 }
@@ -668,10 +669,10 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
             var code = codes[l] = new sbyte[list.Count * m];
             for (var slot = 0; slot < list.Count; slot++)
             {
-                Int8Kernels.Dequantize(list.Code(slot), list.Scales[slot], row);
+                Int8Quantizer.Dequantize(list.Code(slot), list.Scales[slot], row);
                 Project(basis, row, coded);
                 TensorPrimitives.Divide(coded, TensorPrimitives.Norm(coded), coded);
-                scale[slot] = Int8Kernels.Quantize(coded, code.AsSpan(slot * m, m));
+                scale[slot] = Int8Quantizer.Quantize(coded, code.AsSpan(slot * m, m));
                 target[slot] = SphericalKMeans.Nearest(centroids, lists, m, coded);
             }
 
@@ -835,7 +836,7 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
             var coded = scratch.Coded.AsSpan(0, m);
             Project(_projection, unit, coded);
             var probe = scratch.Probe.AsSpan(0, m);
-            var probeScale = Int8Kernels.Quantize(coded, probe);
+            var probeScale = Int8Quantizer.Quantize(coded, probe);
             if (allowed is not null && allowed.Count * SetWalkAdvantage < Where.Count)
             {
                 foreach (var key in allowed)

@@ -394,7 +394,7 @@ public sealed partial class PostgresCatalog
                     var face = row.Image.Faces[f];
                     ids[k] = row.FaceIds[f];
                     images[k] = row.Id;
-                    embeddings[k] = VectorMath.ToHalfBlob(face.Embedding);
+                    embeddings[k] = EmbeddingCodec.Encode(face.Embedding);
                     var (box, lm) = (face.Box, face.Landmarks);
                     Span<float> values =
                     [

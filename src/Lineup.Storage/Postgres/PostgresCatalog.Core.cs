@@ -9,7 +9,7 @@ namespace Lineup.Storage.Postgres;
 /// <summary>
 /// The catalog proper (<see cref="ICatalog"/>): collections, images, faces with their embeddings, sightings and
 /// perceptual hashes, method for method as in <see cref="SqliteCatalog"/>. Embeddings are stored exactly as SQLite
-/// stores them (little-endian IEEE half floats, <see cref="VectorMath.ToHalfBlob"/>), so a row reads the same on both.
+/// stores them (<see cref="EmbeddingCodec"/> bytes), so a row reads the same on both.
 /// </summary>
 public sealed partial class PostgresCatalog : ICatalog
 {
@@ -235,7 +235,7 @@ public sealed partial class PostgresCatalog : ICatalog
                 await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
                 while (await reader.ReadAsync(ct).ConfigureAwait(false))
                 {
-                    page.Add(new StoredEmbedding(reader.GetInt64(0), VectorMath.FromHalfBlob(reader.GetFieldValue<byte[]>(1))));
+                    page.Add(new StoredEmbedding(reader.GetInt64(0), StoredEmbeddings.Decode(reader.GetInt64(0), reader.GetFieldValue<byte[]>(1))));
                 }
             }
 
@@ -358,7 +358,7 @@ public sealed partial class PostgresCatalog : ICatalog
         {
             while (await reader.ReadAsync(ct).ConfigureAwait(false))
             {
-                found[reader.GetInt64(0)] = VectorMath.FromHalfBlob(reader.GetFieldValue<byte[]>(1));
+                found[reader.GetInt64(0)] = StoredEmbeddings.Decode(reader.GetInt64(0), reader.GetFieldValue<byte[]>(1));
             }
         }
 
@@ -376,7 +376,7 @@ public sealed partial class PostgresCatalog : ICatalog
         await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
         while (await reader.ReadAsync(ct).ConfigureAwait(false))
         {
-            result.Add(new StoredEmbedding(reader.GetInt64(0), VectorMath.FromHalfBlob(reader.GetFieldValue<byte[]>(1))));
+            result.Add(new StoredEmbedding(reader.GetInt64(0), StoredEmbeddings.Decode(reader.GetInt64(0), reader.GetFieldValue<byte[]>(1))));
         }
 
         return result;
@@ -450,9 +450,8 @@ public sealed partial class PostgresCatalog : ICatalog
 
     private async Task<int> ReadStoredDimensionsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, CancellationToken ct)
     {
-        // Two bytes per component: the half-float blob of VectorMath.ToHalfBlob.
         await using var command = new NpgsqlCommand(
-            "SELECT length(embedding) / 2 FROM faces WHERE model_id = @model ORDER BY id LIMIT 1", connection, tx);
+            $"SELECT {StoredEmbeddings.DimensionsSql} FROM faces WHERE model_id = @model ORDER BY id LIMIT 1", connection, tx);
         command.Parameters.AddWithValue("model", ModelId);
         return await command.ExecuteScalarAsync(ct).ConfigureAwait(false) is int length ? length : 0;
     }

@@ -129,19 +129,95 @@ public sealed partial class PostgresCatalog : IAsyncDisposable
         }
         else if (current < Migrations.LatestVersion)
         {
-            throw new CatalogException(
-                $"The PostgreSQL catalog has schema version {current}; this build needs {Migrations.LatestVersion} and has no " +
-                "PostgreSQL migration from it.");
+            if (current < FirstMigratableVersion)
+            {
+                throw new CatalogException(
+                    $"The PostgreSQL catalog has schema version {current}; this build needs {Migrations.LatestVersion} and has no " +
+                    "PostgreSQL migration from it.");
+            }
+
+            for (var version = (int)current + 1; version <= Migrations.LatestVersion; version++)
+            {
+                await MigrateAsync(connection, tx, version, ct).ConfigureAwait(false);
+                await using var record = new NpgsqlCommand(
+                    "INSERT INTO schema_version(version, description, applied_at) VALUES (@v, @d, @t)", connection, tx);
+                record.Parameters.AddWithValue("v", (long)version);
+                record.Parameters.AddWithValue("d", Migrations.All.Single(m => m.Version == version).Description);
+                record.Parameters.AddWithValue("t", SqliteCatalog.FormatTime(clock.GetUtcNow()));
+                await record.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            }
+
+            current = Migrations.LatestVersion;
         }
 
         await tx.CommitAsync(ct).ConfigureAwait(false);
         return current;
     }
 
+    /// <summary>The oldest schema a PostgreSQL catalog can be migrated from (older ones were created before the steps below).</summary>
+    private const int FirstMigratableVersion = 10;
+
+    /// <summary>
+    /// Brings the schema from <paramref name="version"/> - 1 to <paramref name="version"/>, as the SQLite migration of that
+    /// number does, inside the schema transaction.
+    /// </summary>
+    private static async Task MigrateAsync(NpgsqlConnection connection, NpgsqlTransaction tx, int version, CancellationToken ct)
+    {
+        switch (version)
+        {
+            case 11:
+                await ReencodeFloat16EmbeddingsAsync(connection, tx, ct).ConfigureAwait(false);
+                break;
+            default:
+                throw new CatalogException($"This build has no PostgreSQL migration to schema version {version}.");
+        }
+    }
+
+    /// <summary>Migration 11: every face's float16 embedding re-encoded as <see cref="Lineup.Core.Numerics.EmbeddingCodec"/> bytes, in keyset pages.</summary>
+    private static async Task ReencodeFloat16EmbeddingsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, CancellationToken ct)
+    {
+        const int PageSize = 10_000;
+        var after = 0L;
+        var ids = new List<long>(PageSize);
+        var blobs = new List<byte[]>(PageSize);
+        while (true)
+        {
+            ids.Clear();
+            blobs.Clear();
+            await using (var read = new NpgsqlCommand("SELECT id, embedding FROM faces WHERE id > @after ORDER BY id LIMIT @limit", connection, tx))
+            {
+                read.Parameters.AddWithValue("after", after);
+                read.Parameters.AddWithValue("limit", PageSize);
+                await using var reader = await read.ExecuteReaderAsync(ct).ConfigureAwait(false);
+                while (await reader.ReadAsync(ct).ConfigureAwait(false))
+                {
+                    ids.Add(reader.GetInt64(0));
+                    blobs.Add(StoredEmbeddings.FromFloat16(reader.GetFieldValue<byte[]>(1)));
+                }
+            }
+
+            if (ids.Count == 0)
+            {
+                return;
+            }
+
+            await using (var write = new NpgsqlCommand(
+                "UPDATE faces SET embedding = u.embedding FROM unnest(@ids, @embeddings) AS u(id, embedding) WHERE faces.id = u.id",
+                connection, tx))
+            {
+                write.Parameters.AddWithValue("ids", ids.ToArray());
+                write.Parameters.AddWithValue("embeddings", blobs.ToArray());
+                await write.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            }
+
+            after = ids[^1];
+        }
+    }
+
     private static async Task<int> ReadEmbeddingDimensionsAsync(NpgsqlConnection connection, string modelId, CancellationToken ct)
     {
         await using var command = new NpgsqlCommand(
-            "SELECT length(embedding) / 2 FROM faces WHERE model_id = @model ORDER BY id LIMIT 1", connection);
+            $"SELECT {StoredEmbeddings.DimensionsSql} FROM faces WHERE model_id = @model ORDER BY id LIMIT 1", connection);
         command.Parameters.AddWithValue("model", modelId);
         var value = await command.ExecuteScalarAsync(ct).ConfigureAwait(false);
         return value is null or DBNull ? 0 : Convert.ToInt32(value, System.Globalization.CultureInfo.InvariantCulture);
