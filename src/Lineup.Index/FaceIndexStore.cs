@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Lineup.Core.Catalog;
+using Lineup.Index.Ivf;
 
 namespace Lineup.Index;
 
@@ -383,6 +384,12 @@ public static class FaceIndexStore
 
             var (_, highWater, _) = await AddEmbeddingsAsync(
                 index, catalog, 0, stats.MaxFaceId, IndexSyncOutcome.Rebuilt, stats.Faces, progress, ct).ConfigureAwait(false);
+            if (index is IvfVectorIndex ivf)
+            {
+                // The lists grew by half as they filled: give back the slack, as a reopened index would hold it.
+                ivf.TrimExcess();
+            }
+
             rebuild.Stop();
 
             var save = Stopwatch.StartNew();

@@ -497,6 +497,44 @@ public sealed class IvfVectorIndexTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void Trimming_after_a_bulk_build_gives_back_the_growth_slack_and_keeps_every_answer()
+    {
+        const int Count = 30_000;
+        var data = Vectors.Clustered(new Random(19), Count, Count / 10, Dims);
+        using var index = new IvfVectorIndex(new IvfOptions { Dimensions = Dims });
+        index.Reserve(Count);
+        index.AddRange(Keys(1, Count), data);
+        var probes = Enumerable.Range(0, 20).Select(q => Vectors.Row(data, q * 997, Dims).ToArray()).ToArray();
+        var before = probes.Select(p => Top(index, p)).ToArray();
+        var untrimmed = index.MemoryUsageBytes;
+
+        index.TrimExcess();
+        var trimmed = index.MemoryUsageBytes;
+        output.WriteLine($"{untrimmed / (double)Count:0} bytes a vector before, {trimmed / (double)Count:0} after");
+        Assert.True(trimmed < untrimmed, $"{trimmed} < {untrimmed}");
+        Assert.Equal(before, probes.Select(p => Top(index, p)));
+
+        // What is left is the vectors themselves (key, scale, codes) and the map: a saved and reopened index holds as much.
+        var path = _temp.Combine("trimmed.ivf");
+        index.Save(path);
+        using var opened = IvfVectorIndex.Open(path, new IvfOptions { Dimensions = Dims });
+        Assert.Equal(before, probes.Select(p => Top(opened, p)));
+        Assert.InRange(trimmed, opened.MemoryUsageBytes * 0.9, opened.MemoryUsageBytes * 1.1);
+
+        // It grows again as before: key 6's vector (row 5) under a new key, and key 6 removed.
+        index.Add(Count + 1, Vectors.Row(data, 5, Dims));
+        Assert.True(index.Remove(6));
+        Assert.Equal(Count, index.Count);
+        Assert.Equal(Count + 1, Top(index, Vectors.Row(data, 5, Dims).ToArray())[0]);
+
+        static long[] Top(IvfVectorIndex index, float[] probe)
+        {
+            var hits = new VectorHit[10];
+            return hits.AsSpan(0, index.Search(probe, hits)).ToArray().Select(h => h.Key).ToArray();
+        }
+    }
+
+    [Fact]
     public void Bad_settings_are_refused_naming_them()
     {
         Assert.Equal("Lists", Assert.Throws<ArgumentOutOfRangeException>(() => new IvfVectorIndex(new IvfOptions { Lists = 0 })).ParamName);

@@ -80,6 +80,18 @@ internal sealed class IvfList
         return moved;
     }
 
+    /// <summary>Shrinks the arrays to the vectors held (at least 4 slots), dropping what growth reserved ahead.</summary>
+    public void TrimExcess()
+    {
+        var capacity = Math.Max(Count, 4);
+        if (capacity < Keys.Length)
+        {
+            Keys = Resize(Keys, capacity);
+            Scales = Resize(Scales, capacity);
+            Codes = Resize(Codes, capacity * _dimensions);
+        }
+    }
+
     /// <summary>Bytes the list's arrays take (capacity, not count).</summary>
     public long Bytes => ((long)Keys.Length * (sizeof(long) + sizeof(float))) + Codes.LongLength;
 
@@ -103,7 +115,7 @@ internal sealed class IvfList
     private static T[] Resize<T>(T[] array, int length)
     {
         var resized = GC.AllocateUninitializedArray<T>(length);
-        array.AsSpan().CopyTo(resized);
+        array.AsSpan(0, Math.Min(array.Length, length)).CopyTo(resized);
         return resized;
     }
 }

@@ -160,6 +160,29 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
         }
     }
 
+    /// <summary>
+    /// Releases what growth reserved ahead: each list's arrays shrink to the vectors it holds and the key → slot map to its
+    /// keys. For the end of a bulk build (a rebuild, a benchmark), after which the index holds what a reopened one does:
+    /// measured at a million faces, 300 bytes a face before and 232 after.
+    /// </summary>
+    public void TrimExcess()
+    {
+        _lock.EnterWriteLock();
+        try
+        {
+            foreach (var list in _lists)
+            {
+                list.TrimExcess();
+            }
+
+            Where.TrimExcess();
+        }
+        finally
+        {
+            _lock.ExitWriteLock();
+        }
+    }
+
     /// <summary>Managed bytes the index holds: centroids, projection, lists (at capacity) and the key → slot map.</summary>
     public long MemoryUsageBytes
     {
