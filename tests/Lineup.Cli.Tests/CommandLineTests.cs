@@ -52,7 +52,9 @@ public sealed class CommandLineTests
         using var statsJson = JsonDocument.Parse(stats.Stdout);
         Assert.Equal(2, statsJson.RootElement.GetProperty("stats").GetProperty("images").GetInt64());
 
-        File.Delete(Directory.EnumerateFiles(dir.Combine("data", "index")).First(f => f.EndsWith(".usearch", StringComparison.Ordinal)));
+        // The default engine's file (Lineup:Index:Kind ivf) is gone: the rebuild makes it again from the catalog, and it
+        // answers exactly as before, since the index always holds the vectors as the catalog gives them back.
+        File.Delete(Directory.EnumerateFiles(dir.Combine("data", "index")).Single(f => f.EndsWith(".ivf", StringComparison.Ordinal)));
         var rebuild = await CliProcess.RunAsync([.. common, "index", "rebuild"]);
         Assert.Equal(ExitCodes.Ok, rebuild.ExitCode);
         var again = await CliProcess.RunAsync([.. common, "search", TestPaths.Face("lfw_deepfunneled/images/Tiger_Woods/Tiger_Woods_0002.jpg"), .. TestCases.CliSearch, "--json", "--top", "2"]);

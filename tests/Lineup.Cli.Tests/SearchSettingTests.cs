@@ -16,9 +16,9 @@ public sealed class SearchSettingTests
     }
 
     [Fact]
-    public void By_default_the_search_breadth_follows_the_gallery_size_without_a_rerank()
+    public void The_graph_by_default_widens_its_search_breadth_with_the_gallery_size_without_a_rerank()
     {
-        var options = new LineupOptions();
+        var options = new LineupOptions { Index = new IndexSettings { Kind = "usearch" } };
         options.Validate();
         Assert.Null(options.Index.ExpansionSearch);
         Assert.Null(options.Search.Rerank);
@@ -26,9 +26,18 @@ public sealed class SearchSettingTests
     }
 
     [Fact]
-    public void Unset_the_rerank_is_4_for_an_embedded_int8_index_only_and_a_set_one_wins()
+    public void The_default_index_is_the_inverted_file_with_a_rerank_of_4()
     {
         var options = new LineupOptions();
+        options.Validate();
+        Assert.Equal("ivf", options.Index.Kind);
+        Assert.Equal(4, options.EffectiveRerank);
+    }
+
+    [Fact]
+    public void Unset_the_rerank_is_4_for_an_embedded_int8_index_only_and_a_set_one_wins()
+    {
+        var options = new LineupOptions { Index = new IndexSettings { Kind = "usearch" } };
         options.Index.Quantization = "i8";
         Assert.Equal(4, options.EffectiveRerank);
         options.Index.Kind = "exact";
