@@ -143,7 +143,11 @@ public sealed record IndexSearchResult(
 /// <param name="ProcessStartToAnswerMs">From the child process's start (as the OS records it) to its first answer.</param>
 /// <param name="OpenMs">Opening the index file, within the child.</param>
 /// <param name="FirstSearchMs">The first search, within the child.</param>
-public sealed record ColdStartResult(string Mode, double ProcessStartToAnswerMs, double OpenMs, double FirstSearchMs);
+/// <param name="ResidentBytes">
+/// The child's resident memory (RSS) once the index is wholly in place (for the inverted file, after its background key
+/// map), after a full garbage collection: what a process holding the index and answering takes, runtime included.
+/// </param>
+public sealed record ColdStartResult(string Mode, double ProcessStartToAnswerMs, double OpenMs, double FirstSearchMs, long ResidentBytes = 0);
 
 /// <summary>One built index (an engine; for usearch a quantization × connectivity) and its searches.</summary>
 /// <param name="Engine">"usearch" or "ivf" (then <paramref name="Quantization"/> is I8, <paramref name="Connectivity"/> and

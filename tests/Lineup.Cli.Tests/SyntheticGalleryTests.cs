@@ -331,6 +331,10 @@ public sealed class SyntheticGalleryTests(SyntheticGalleryTests.RealGallery gall
         var colds = build.GetProperty("coldStarts").EnumerateArray().ToList();
         Assert.Equal(["view", "load"], colds.Select(c => c.GetProperty("mode").GetString()));
         Assert.All(colds, c => Assert.True(c.GetProperty("processStartToAnswerMs").GetDouble() > c.GetProperty("openMs").GetDouble()));
+
+        // Resident memory of the process holding the index (a .NET process: tens of megabytes at this size).
+        Assert.All(colds, c => Assert.InRange(c.GetProperty("residentBytes").GetInt64(), 10_000_000, 4_000_000_000));
+        Assert.Contains("resident B/face", result.Stdout, StringComparison.Ordinal);
         Assert.False(Directory.Exists(Path.Combine(options.DataDirectory, "bench-tmp")), "the saved index files and the catalog sample are removed");
 
         // A synthetic face's catalog row carries its int8 embedding (517 bytes) and more, but no pictures.
