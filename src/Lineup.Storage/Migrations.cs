@@ -480,7 +480,7 @@ public static class Migrations
             -- Every face's float16 embedding re-encoded (lineup_embedding_from_float16() is registered on the migrating
             -- connection). The rows shrink; the pages they free are reused by later writes (VACUUM returns them to the
             -- file system).
-            UPDATE faces SET embedding = lineup_embedding_from_float16(embedding);
+            UPDATE faces SET embedding = lineup_embedding_from_float16(id, embedding);
             """),
     ];
 }

@@ -64,7 +64,7 @@ public sealed partial class SqliteCatalog : ISearchFilterCatalog
     private static void RegisterFunctions(SqliteConnection connection)
     {
         connection.CreateFunction<string?, string?>("lineup_reversed_host", ReversedHost, isDeterministic: true);
-        connection.CreateFunction<byte[], byte[]>("lineup_embedding_from_float16", StoredEmbeddings.FromFloat16, isDeterministic: true);
+        connection.CreateFunction<long, byte[], byte[]>("lineup_embedding_from_float16", StoredEmbeddings.FromFloat16, isDeterministic: true);
     }
 
     /// <summary>

@@ -25,6 +25,13 @@ internal static class StoredEmbeddings
         }
     }
 
-    /// <summary>A float16 embedding of schema 10 and before (two bytes a component) re-encoded as <see cref="EmbeddingCodec"/> bytes.</summary>
-    public static byte[] FromFloat16(byte[] half) => EmbeddingCodec.Encode(VectorMath.FromHalfBlob(half));
+    /// <summary>
+    /// Face <paramref name="faceId"/>'s float16 embedding of schema 10 and before (two bytes a component) re-encoded as
+    /// <see cref="EmbeddingCodec"/> bytes (migration 11); a row that is not one fails naming the face.
+    /// </summary>
+    public static byte[] FromFloat16(long faceId, byte[] half) =>
+        half.Length == 0 || half.Length % 2 != 0
+            ? throw new CatalogException(
+                $"Face {faceId}: its float16 embedding has {half.Length} bytes, not two a component; migration 11 cannot re-encode it.")
+            : EmbeddingCodec.Encode(VectorMath.FromHalfBlob(half));
 }

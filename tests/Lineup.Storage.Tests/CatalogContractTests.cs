@@ -162,6 +162,32 @@ public abstract class CatalogContract<TCatalog>(ICatalogBackend<TCatalog> backen
         }
     }
 
+    [SkippableFact]
+    public async Task A_schema_10_row_that_is_not_a_float16_embedding_stops_migration_11_naming_the_face_and_changes_nothing()
+    {
+        IReadOnlyList<long> faceIds;
+        await using (var catalog = await OpenAsync())
+        {
+            var collection = await catalog.EnsureCollectionAsync("c", "consent", null);
+            faceIds = Assert.Single(await catalog.AddImagesAsync([TestData.Image(collection.Id, _random, faces: 2)])).FaceIds;
+        }
+
+        var half = VectorMath.ToHalfBlob(TestData.UnitVector(_random));
+        await BackendSql.ExecuteAsync(Backend, "UPDATE faces SET embedding = @blob WHERE id = @id", faceIds[0], half);
+        await BackendSql.ExecuteAsync(Backend, "UPDATE faces SET embedding = @blob WHERE id = @id", faceIds[1], [1, 2, 3]);
+        await BackendSql.ExecuteAsync(Backend, "DELETE FROM schema_version WHERE version = 11");
+        await BackendSql.ExecuteAsync(Backend,
+            "INSERT INTO schema_version(version, description, applied_at) SELECT 10, 'schema 10', '2026-11-01T00:00:00.0000000Z' " +
+            "WHERE NOT EXISTS (SELECT 1 FROM schema_version WHERE version = 10)");
+
+        var ex = await Assert.ThrowsAnyAsync<Exception>(async () => await (await OpenAsync()).DisposeAsync());
+        Assert.Contains($"Face {faceIds[1]}: its float16 embedding has 3 bytes", ex.Message, StringComparison.Ordinal);
+
+        // The migration is one transaction: the good row is still float16 and the schema still 10.
+        Assert.Equal(10, await BackendSql.ScalarAsync(Backend, "SELECT max(version) FROM schema_version"));
+        Assert.Equal(1024, await BackendSql.ScalarAsync(Backend, "SELECT length(embedding) FROM faces WHERE id = @id", faceIds[0]));
+    }
+
     [SkippableTheory]
     [InlineData(new byte[] { 1, 0, 0 }, "more than 5 bytes")]
     [InlineData(new byte[] { 9, 0, 0, 0, 0, 1, 2, 3 }, "this one starts with 9")]

@@ -192,7 +192,7 @@ public sealed partial class PostgresCatalog : IAsyncDisposable
                 while (await reader.ReadAsync(ct).ConfigureAwait(false))
                 {
                     ids.Add(reader.GetInt64(0));
-                    blobs.Add(StoredEmbeddings.FromFloat16(reader.GetFieldValue<byte[]>(1)));
+                    blobs.Add(StoredEmbeddings.FromFloat16(ids[^1], reader.GetFieldValue<byte[]>(1)));
                 }
             }
 
