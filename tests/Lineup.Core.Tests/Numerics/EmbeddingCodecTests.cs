@@ -65,6 +65,18 @@ public sealed class EmbeddingCodecTests
     }
 
     [Theory]
+    [InlineData(512)]
+    [InlineData(5000)]
+    public void To_stored_replaces_a_vector_in_place_with_exactly_what_the_catalog_gives_back(int dimensions)
+    {
+        // 5,000 components take the pooled buffer instead of the stack.
+        var vector = UnitVectors(1, dimensions, seed: 13)[0];
+        var expected = EmbeddingCodec.Decode(EmbeddingCodec.Encode(vector));
+        EmbeddingCodec.ToStored(vector);
+        Assert.Equal(expected, vector);
+    }
+
+    [Theory]
     [InlineData(new byte[] { }, "more than 5 bytes; this one has 0")]
     [InlineData(new byte[] { 1, 0, 0, 0, 0 }, "more than 5 bytes; this one has 5")]
     [InlineData(new byte[] { 2, 0, 0, 0, 0, 1 }, "format byte 1; this one starts with 2")]
