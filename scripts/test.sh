@@ -19,7 +19,8 @@ dotnet run --project src/Lineup.Cli -c Release --no-build -- --models "$LINEUP_M
 
 log=$(mktemp)
 status=0
-dotnet test Lineup.slnx -c Release --no-build --nologo 2>&1 | tee "$log" || status=$?
+# --blame: if a test host crashes, the log names the test that was running (Sequence_*.xml under TestResults).
+dotnet test Lineup.slnx -c Release --no-build --nologo --blame 2>&1 | tee "$log" || status=$?
 
 # One plain closing line for whoever reads the log: "N passed, N failed".
 passed=$(grep -Eo 'Passed: +[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
