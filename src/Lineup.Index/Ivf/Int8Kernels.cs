@@ -14,9 +14,6 @@ namespace Lineup.Index.Ivf;
 /// </summary>
 internal static class Int8Kernels
 {
-    /// <summary>Largest code magnitude (<see cref="Int8Quantizer.CodeRange"/>).</summary>
-    public const int CodeRange = Int8Quantizer.CodeRange;
-
     /// <summary>
     /// Σ probe[i] × code[i] in 32-bit integers (exact: 512 products of at most 127² stay far below 2³¹). Lengths must
     /// match; the caller guarantees it.

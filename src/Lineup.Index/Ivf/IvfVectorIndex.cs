@@ -163,7 +163,7 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
     /// <summary>
     /// Releases what growth reserved ahead: each list's arrays shrink to the vectors it holds and the key → slot map to its
     /// keys. For the end of a bulk build (a rebuild, a benchmark), after which the index holds what a reopened one does:
-    /// measured at a million faces, 300 bytes a face before and 232 after.
+    /// measured, 292 bytes a face before and 238 after at a million faces, 300 and 232 at ten million.
     /// </summary>
     public void TrimExcess()
     {
