@@ -752,49 +752,8 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
             return identity;
         }
 
-        var moment = new double[d * d];
-        var row = new double[d];
-        for (var r = 0; r < rows; r++)
-        {
-            for (var i = 0; i < d; i++)
-            {
-                row[i] = sample[((long)r * d) + i];
-            }
-
-            for (var i = 0; i < d; i++)
-            {
-                var x = row[i];
-                if (x == 0)
-                {
-                    continue;
-                }
-
-                var target = moment.AsSpan(i * d, d);
-                for (var j = i; j < d; j++)
-                {
-                    target[j] += x * row[j];
-                }
-            }
-        }
-
-        for (var i = 0; i < d; i++)
-        {
-            for (var j = 0; j < i; j++)
-            {
-                moment[(i * d) + j] = moment[(j * d) + i];
-            }
-        }
-
-        var (values, vectors) = SymmetricEigen.Decompose(moment, d);
-        var total = values.Sum(v => Math.Max(v, 0));
-        var kept = 0.0;
-        var m = 0;
-        while (m < d && (total == 0 || kept < (1 - DroppedEnergy) * total))
-        {
-            kept += Math.Max(values[m], 0);
-            m++;
-        }
-
+        var (values, vectors) = PrincipalComponents.Of(sample, rows, d);
+        var m = PrincipalComponents.Keeping(values, DroppedEnergy);
         m = Math.Min(d, Math.Max(32, (m + 31) / 32 * 32));
         var basis = new float[m * d];
         for (var i = 0; i < m * d; i++)

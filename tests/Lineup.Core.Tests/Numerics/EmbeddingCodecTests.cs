@@ -79,7 +79,9 @@ public sealed class EmbeddingCodecTests
     [Theory]
     [InlineData(new byte[] { }, "more than 5 bytes; this one has 0")]
     [InlineData(new byte[] { 1, 0, 0, 0, 0 }, "more than 5 bytes; this one has 5")]
-    [InlineData(new byte[] { 2, 0, 0, 0, 0, 1 }, "format byte 1; this one starts with 2")]
+    [InlineData(new byte[] { 3, 0, 0, 0, 0, 1 }, "format byte 1 or 2; this one starts with 3")]
+    [InlineData(new byte[] { 2, 1, 0, 0, 0, 0, 0 }, "in a basis (format 2) has more than 7 bytes; this one has 7")]
+    [InlineData(new byte[] { 2, 1, 0, 0, 0, 0, 0, 1 }, "stored in basis 1, which the catalog does not have")]
     [InlineData(new byte[] { 1, 0, 0, 0x80, 0xBF, 1 }, "scale is a finite number of at least 0; this one is -1")]
     [InlineData(new byte[] { 1, 0, 0, 0x80, 0x7F, 1 }, "scale is a finite number of at least 0; this one is")]
     public void Bytes_that_are_not_an_embedding_are_refused_saying_why(byte[] blob, string reason)

@@ -1,11 +1,11 @@
-namespace Lineup.Index.Ivf;
+namespace Lineup.Core.Numerics;
 
 /// <summary>
 /// Eigen-decomposition of a small symmetric matrix by cyclic Jacobi rotations (Numerical Recipes §11.1): slow for
-/// large matrices (about n³ per sweep) but simple and unconditionally stable, and it runs once per training on at most
-/// 512 × 512.
+/// large matrices (about n³ per sweep) but simple and unconditionally stable, and it runs once per fit on at most 512 × 512
+/// (<see cref="PrincipalComponents"/>: the inverted file's training, the catalog's embedding basis).
 /// </summary>
-internal static class SymmetricEigen
+public static class SymmetricEigen
 {
     /// <summary>
     /// Decomposes the symmetric <paramref name="n"/> × <paramref name="n"/> row-major <paramref name="matrix"/> (its
