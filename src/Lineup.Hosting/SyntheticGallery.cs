@@ -7,7 +7,6 @@ using Lineup.Core.Catalog;
 using Lineup.Core.Evaluation;
 using Lineup.Core.Faces;
 using Lineup.Core.Indexing;
-using Lineup.Core.Numerics;
 
 namespace Lineup.Hosting;
 
@@ -313,6 +312,7 @@ public static class SyntheticGallery
         var shape = generator.Shape;
         var buffers = new[] { new float[options.BatchSize * dimensions], new float[options.BatchSize * dimensions] };
         Task? indexing = null;
+        var basisSchedule = new EmbeddingBasisSchedule(catalog);
         var added = 0;
         var lastIdentity = firstIdentity;
         var lastReport = Stopwatch.GetTimestamp();
@@ -350,20 +350,23 @@ public static class SyntheticGallery
                 }
 
                 // The other buffer is free: the insert that read it has just finished. The index takes each vector as the
-                // catalog now gives it back (EmbeddingCodec), so a rebuild from the catalog reproduces it exactly.
+                // catalog now gives it back (the write replaced each face's embedding with it), so a rebuild from the
+                // catalog reproduces it exactly.
                 var batchVectors = vectors;
-                indexing = Task.Run(
-                    () =>
-                    {
-                        for (var i = 0; i < count; i++)
-                        {
-                            EmbeddingCodec.ToStored(batchVectors.AsSpan(i * dimensions, dimensions));
-                        }
+                for (var i = 0; i < count; i++)
+                {
+                    images[i].Faces[0].Embedding.CopyTo(batchVectors.AsSpan(i * dimensions, dimensions));
+                }
 
-                        index.AddRange(keys, batchVectors.AsSpan(0, count * dimensions));
-                    },
-                    CancellationToken.None);
+                indexing = Task.Run(() => index.AddRange(keys, batchVectors.AsSpan(0, count * dimensions)), CancellationToken.None);
                 added += count;
+
+                // Once the catalog holds a full sample, the model's embedding basis is fitted; later faces are stored in it.
+                if (await basisSchedule.CommittedAsync(count, ct).ConfigureAwait(false) is { } basis)
+                {
+                    progress?.Report($"embedding basis {basis.Id} fitted on {basis.SampleFaces:N0} faces: {basis.Components} of {basis.Dimensions} directions");
+                }
+
                 if (added == options.Faces || Stopwatch.GetElapsedTime(lastReport).TotalSeconds >= 5)
                 {
                     lastReport = Stopwatch.GetTimestamp();

@@ -39,6 +39,8 @@ public sealed class IngestPipeline
     private readonly NearDuplicateIndex _nearDuplicates;
     private readonly IngestOptions _options;
 
+    private readonly EmbeddingBasisSchedule _basisSchedule;
+
     /// <param name="analyzers">One per worker: each runs the whole decode→embed chain for one item at a time.</param>
     /// <param name="nearDuplicates">Perceptual hashes of the catalogued images; the pipeline adds every image it stores.</param>
     public IngestPipeline(
@@ -52,6 +54,7 @@ public sealed class IngestPipeline
         _index = index ?? throw new ArgumentNullException(nameof(index));
         _nearDuplicates = nearDuplicates ?? throw new ArgumentNullException(nameof(nearDuplicates));
         _options = options ?? throw new ArgumentNullException(nameof(options));
+        _basisSchedule = new EmbeddingBasisSchedule(catalog);
     }
 
     /// <summary>What a worker made of one item.</summary>
@@ -562,8 +565,8 @@ public sealed class IngestPipeline
             {
                 for (var f = 0; f < outcome.FaceIds.Count; f++)
                 {
-                    // The index takes the vector as the catalog now gives it back, so a rebuild reproduces it exactly.
-                    EmbeddingCodec.ToStored(image.Faces[f].Embedding);
+                    // The catalog's write replaced the vector with what it now gives back (IEmbeddingBases), so the index
+                    // holds what a rebuild reproduces, exactly.
                     if (attributed is not null)
                     {
                         attributed.Add((outcome.FaceIds[f], image.Faces[f].Embedding));
@@ -603,5 +606,8 @@ public sealed class IngestPipeline
         {
             await indexed!(withFaces, ct).ConfigureAwait(false);
         }
+
+        // Once the catalog holds a full sample, the model's embedding basis is fitted and later faces are stored in it.
+        await _basisSchedule.CommittedAsync(stored.Sum(o => o?.FaceIds.Count ?? 0), ct).ConfigureAwait(false);
     }
 }

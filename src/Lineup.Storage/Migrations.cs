@@ -482,5 +482,21 @@ public static class Migrations
             -- file system).
             UPDATE faces SET embedding = lineup_embedding_from_float16(id, embedding);
             """),
+        new(12, "embedding bases: embeddings stored as int8 coefficients of the model's principal directions (EmbeddingCodec format 2)", """
+            -- One basis per model, fitted once (EmbeddingBasis) and never changed: format-2 embeddings name it by id
+            -- (two bytes, hence the bound). directions: components x dimensions float32 little-endian, orthonormal; scales:
+            -- each direction's coefficient divisor (EmbeddingBasis.Scales). Rows of format 1 stay valid.
+            CREATE TABLE embedding_bases (
+                id             INTEGER PRIMARY KEY AUTOINCREMENT CHECK (id BETWEEN 1 AND 65535),
+                model_id       TEXT    NOT NULL UNIQUE,
+                dimensions     INTEGER NOT NULL CHECK (dimensions > 0),
+                components     INTEGER NOT NULL CHECK (components > 0 AND components < dimensions),
+                directions     BLOB    NOT NULL CHECK (length(directions) = 4 * components * dimensions),
+                scales         BLOB    NOT NULL CHECK (length(scales) = 4 * components),
+                sample_faces   INTEGER NOT NULL,
+                dropped_energy REAL    NOT NULL,
+                fitted_at      TEXT    NOT NULL
+            );
+            """),
     ];
 }

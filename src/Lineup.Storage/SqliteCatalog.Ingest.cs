@@ -162,6 +162,7 @@ public sealed partial class SqliteCatalog
 
     private async Task<IReadOnlyList<IngestEntryResult>> CommitEntriesAsync(long runId, IReadOnlyList<IngestEntry> entries, CancellationToken ct)
     {
+        var basis = _embeddings.Basis;
         using var tx = _writer.BeginTransaction();
         var run = await GetRunAsync(_writer, tx, runId, ct).ConfigureAwait(false)
             ?? throw new CatalogException($"Ingest run {runId} does not exist.");
@@ -181,7 +182,7 @@ public sealed partial class SqliteCatalog
         }
 
         var now = FormatTime(_clock.GetUtcNow());
-        using var batch = new BatchWriter(_writer, tx, ModelId, now);
+        using var batch = new BatchWriter(_writer, tx, ModelId, basis, now);
         await BumpGalleryVersionAsync(tx, ct).ConfigureAwait(false);
         using var record = _writer.CreateCommand();
         record.Transaction = tx;
@@ -390,7 +391,7 @@ public sealed partial class SqliteCatalog
         {
             while (await reader.ReadAsync(ct).ConfigureAwait(false))
             {
-                found[reader.GetInt64(0)] = StoredEmbeddings.Decode(reader.GetInt64(0), (byte[])reader.GetValue(1));
+                found[reader.GetInt64(0)] = _embeddings.Decode(reader.GetInt64(0), (byte[])reader.GetValue(1));
             }
         }
 
@@ -423,7 +424,7 @@ public sealed partial class SqliteCatalog
         using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
         while (await reader.ReadAsync(ct).ConfigureAwait(false))
         {
-            result.Add(new StoredEmbedding(reader.GetInt64(0), StoredEmbeddings.Decode(reader.GetInt64(0), (byte[])reader.GetValue(1))));
+            result.Add(new StoredEmbedding(reader.GetInt64(0), _embeddings.Decode(reader.GetInt64(0), (byte[])reader.GetValue(1))));
         }
 
         return result;

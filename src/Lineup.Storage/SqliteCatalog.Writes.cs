@@ -23,11 +23,15 @@ public sealed partial class SqliteCatalog
         private readonly PictureInsert _insertThumbnail;
         private readonly HashSet<long> _knownCollections = [];
         private readonly string _modelId;
+        private readonly EmbeddingBasis? _basis;
         private readonly string _now;
 
-        public BatchWriter(SqliteConnection connection, SqliteTransaction tx, string modelId, string now)
+        /// <param name="basis">The model's embedding basis, or null: each face's embedding is stored in it when it lies in
+        /// it, and replaced in place with the vector as stored.</param>
+        public BatchWriter(SqliteConnection connection, SqliteTransaction tx, string modelId, EmbeddingBasis? basis, string now)
         {
             _modelId = modelId;
+            _basis = basis;
             _now = now;
             _findImage = Command(connection, tx, "SELECT id FROM images WHERE sha256 = $sha");
             _findSha = _findImage.Parameters.Add("$sha", SqliteType.Blob);
@@ -184,7 +188,7 @@ public sealed partial class SqliteCatalog
             insert.Parameters.AddWithValue("$mrx", lm.MouthRight.X);
             insert.Parameters.AddWithValue("$mry", lm.MouthRight.Y);
             insert.Parameters.AddWithValue("$score", face.DetectorScore);
-            insert.Parameters.AddWithValue("$embedding", EmbeddingCodec.Encode(face.Embedding));
+            insert.Parameters.AddWithValue("$embedding", StoredEmbeddings.Encode(face.Embedding, _basis));
             insert.Parameters.AddWithValue("$model", _modelId);
             var q = face.Quality;
             insert.Parameters.AddWithValue("$q_score", Quality(q?.Score));

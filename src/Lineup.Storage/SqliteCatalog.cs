@@ -35,17 +35,18 @@ public sealed partial class SqliteCatalog : ICatalog, IIngestLedger
     private readonly SqliteConnection _writer;
     private readonly SemaphoreSlim _writeGate = new(1, 1);
     private readonly TimeProvider _clock;
+    private readonly StoredEmbeddings _embeddings;
     private int _embeddingDimensions;
     private bool _disposed;
 
-    private SqliteCatalog(string path, string connectionString, SqliteConnection writer, string modelId, long schemaVersion, int embeddingDimensions, TimeProvider clock)
+    private SqliteCatalog(string path, string connectionString, SqliteConnection writer, string modelId, long schemaVersion, StoredEmbeddings embeddings, TimeProvider clock)
     {
         Path = path;
         _connectionString = connectionString;
         _writer = writer;
         ModelId = modelId;
         SchemaVersion = schemaVersion;
-        _embeddingDimensions = embeddingDimensions;
+        _embeddings = embeddings;
         _clock = clock;
     }
 
@@ -102,8 +103,12 @@ public sealed partial class SqliteCatalog : ICatalog, IIngestLedger
                 .ConfigureAwait(false);
 
             var version = await MigrateAsync(writer, clock, ct).ConfigureAwait(false);
-            var dimensions = await ReadEmbeddingDimensionsAsync(writer, modelId, ct).ConfigureAwait(false);
-            return new SqliteCatalog(fullPath, connectionString, writer, modelId, version, dimensions, clock);
+            var embeddings = new StoredEmbeddings(modelId, clock, () => OpenConnection(connectionString));
+            embeddings.Reload();
+            return new SqliteCatalog(fullPath, connectionString, writer, modelId, version, embeddings, clock)
+            {
+                _embeddingDimensions = await ReadEmbeddingDimensionsAsync(writer, modelId, embeddings, ct).ConfigureAwait(false),
+            };
         }
         catch (SqliteException ex)
         {
@@ -344,7 +349,7 @@ public sealed partial class SqliteCatalog : ICatalog, IIngestLedger
                 while (await reader.ReadAsync(ct).ConfigureAwait(false))
                 {
                     var blob = (byte[])reader.GetValue(1);
-                    page.Add(new StoredEmbedding(reader.GetInt64(0), StoredEmbeddings.Decode(reader.GetInt64(0), blob)));
+                    page.Add(new StoredEmbedding(reader.GetInt64(0), _embeddings.Decode(reader.GetInt64(0), blob)));
                 }
             }
 
@@ -471,13 +476,29 @@ public sealed partial class SqliteCatalog : ICatalog, IIngestLedger
         return current;
     }
 
-    private static async Task<int> ReadEmbeddingDimensionsAsync(SqliteConnection connection, string modelId, CancellationToken ct)
+    private static async Task<int> ReadEmbeddingDimensionsAsync(SqliteConnection connection, string modelId, StoredEmbeddings embeddings, CancellationToken ct)
     {
         using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {StoredEmbeddings.DimensionsSql} FROM faces WHERE model_id = $model ORDER BY id LIMIT 1";
+        command.CommandText = "SELECT id, embedding FROM faces WHERE model_id = $model ORDER BY id LIMIT 1";
         command.Parameters.AddWithValue("$model", modelId);
-        var value = await command.ExecuteScalarAsync(ct).ConfigureAwait(false);
-        return value is long dims ? (int)dims : 0;
+        using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        return await reader.ReadAsync(ct).ConfigureAwait(false) ? embeddings.Dimensions(reader.GetInt64(0), (byte[])reader.GetValue(1)) : 0;
+    }
+
+    /// <summary>A new connection to the catalog, open (for the embedding bases' reads).</summary>
+    private static SqliteConnection OpenConnection(string connectionString)
+    {
+        var connection = new SqliteConnection(connectionString);
+        try
+        {
+            connection.Open();
+            return connection;
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Checks every item; returns the batch's embedding length (0 when it has no faces).</summary>
@@ -544,8 +565,9 @@ public sealed partial class SqliteCatalog : ICatalog, IIngestLedger
     private async Task<IReadOnlyList<StoredImage>> WriteBatchAsync(IReadOnlyList<NewImage> images, CancellationToken ct)
     {
         // Disposing an uncommitted transaction rolls it back: any exception below leaves nothing of the batch.
+        var basis = _embeddings.Basis;
         using var tx = _writer.BeginTransaction();
-        using var batch = new BatchWriter(_writer, tx, ModelId, FormatTime(_clock.GetUtcNow()));
+        using var batch = new BatchWriter(_writer, tx, ModelId, basis, FormatTime(_clock.GetUtcNow()));
         await BumpGalleryVersionAsync(tx, ct).ConfigureAwait(false);
         var results = new List<StoredImage>(images.Count);
         for (var i = 0; i < images.Count; i++)

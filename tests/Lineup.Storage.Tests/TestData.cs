@@ -32,6 +32,53 @@ internal static class TestData
             UnitVector(random, dimensions));
     }
 
+    /// <summary>
+    /// <paramref name="span"/> orthonormal directions of <paramref name="dimensions"/>: embeddings that lie in them span few
+    /// directions, as a face model's do (<see cref="LowRankImage"/>), so an embedding basis can be fitted to them.
+    /// </summary>
+    public static float[][] Directions(Random random, int dimensions, int span)
+    {
+        var directions = new float[span][];
+        for (var k = 0; k < span; k++)
+        {
+            var v = UnitVector(random, dimensions);
+            for (var j = 0; j < k; j++)
+            {
+                var dot = System.Numerics.Tensors.TensorPrimitives.Dot(v, directions[j]);
+                for (var i = 0; i < dimensions; i++)
+                {
+                    v[i] -= dot * directions[j][i];
+                }
+            }
+
+            VectorMath.Normalize(v);
+            directions[k] = v;
+        }
+
+        return directions;
+    }
+
+    /// <summary>An image with one face whose embedding lies in <paramref name="directions"/> (the first one its mean's).</summary>
+    public static NewImage LowRankImage(long collectionId, Random random, float[][] directions)
+    {
+        var embedding = new float[directions[0].Length];
+        for (var k = 0; k < directions.Length; k++)
+        {
+            var c = k == 0 ? 2 + random.NextDouble() : ((random.NextDouble() * 2) - 1) / (1 + (0.2 * k));
+            for (var i = 0; i < embedding.Length; i++)
+            {
+                embedding[i] += (float)(c * directions[k][i]);
+            }
+        }
+
+        VectorMath.Normalize(embedding);
+        return WithFace(Image(collectionId, random, faces: 1), embedding);
+    }
+
+    /// <summary><paramref name="image"/> with its one face's embedding replaced.</summary>
+    public static NewImage WithFace(NewImage image, float[] embedding) =>
+        image with { Faces = [image.Faces[0] with { Embedding = embedding }] };
+
     public static NewImage Image(long collectionId, Random random, int faces = 2, Provenance? provenance = null)
     {
         var bytes = new byte[64];

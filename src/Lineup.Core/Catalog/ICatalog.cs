@@ -21,7 +21,10 @@ public interface ICatalog : IAsyncDisposable
     Task<ImageRecord?> FindImageAsync(byte[] sha256, CancellationToken ct = default);
 
     /// <summary>Writes a batch of images and their faces in one transaction. Images whose bytes are already
-    /// catalogued are not written again (<see cref="StoredImage.AlreadyPresent"/>).</summary>
+    /// catalogued are not written again (<see cref="StoredImage.AlreadyPresent"/>). Each written face's
+    /// <see cref="Faces.AnalyzedFace.Embedding"/> is replaced in place with the vector as stored (what every later read
+    /// gives back: <see cref="Numerics.EmbeddingCodec"/>), so that an index fed it holds what a rebuild from the catalog
+    /// gives it.</summary>
     Task<IReadOnlyList<StoredImage>> AddImagesAsync(IReadOnlyList<NewImage> images, CancellationToken ct = default);
 
     Task<ImageRecord?> GetImageAsync(long imageId, CancellationToken ct = default);
@@ -34,7 +37,8 @@ public interface ICatalog : IAsyncDisposable
     Task<IReadOnlyList<FaceRecord>> GetFacesOfImageAsync(long imageId, CancellationToken ct = default);
 
     /// <summary>
-    /// The stored embeddings of these faces (int8 with a scale, decoded: <see cref="Numerics.EmbeddingCodec"/>), in the
+    /// The stored embeddings of these faces (int8 with a scale, or 10-bit coefficients of the model's basis, decoded:
+    /// <see cref="Numerics.EmbeddingCodec"/>), in the
     /// order asked; unknown ids and faces of another model are left out. A search re-ranks the index's candidates with
     /// them (<c>Lineup:Search:Rerank</c>) and screens them against the opt-out registry.
     /// </summary>

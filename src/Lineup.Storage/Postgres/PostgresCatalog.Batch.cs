@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using Lineup.Core.Catalog;
-using Lineup.Core.Numerics;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -386,6 +385,7 @@ public sealed partial class PostgresCatalog
                 quality[c] = new float?[n];
             }
 
+            var basis = catalog._embeddings.Basis;
             var k = 0;
             foreach (var row in _newImages)
             {
@@ -394,7 +394,7 @@ public sealed partial class PostgresCatalog
                     var face = row.Image.Faces[f];
                     ids[k] = row.FaceIds[f];
                     images[k] = row.Id;
-                    embeddings[k] = EmbeddingCodec.Encode(face.Embedding);
+                    embeddings[k] = StoredEmbeddings.Encode(face.Embedding, basis);
                     var (box, lm) = (face.Box, face.Landmarks);
                     Span<float> values =
                     [

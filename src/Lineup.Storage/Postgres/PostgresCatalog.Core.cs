@@ -235,7 +235,7 @@ public sealed partial class PostgresCatalog : ICatalog
                 await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
                 while (await reader.ReadAsync(ct).ConfigureAwait(false))
                 {
-                    page.Add(new StoredEmbedding(reader.GetInt64(0), StoredEmbeddings.Decode(reader.GetInt64(0), reader.GetFieldValue<byte[]>(1))));
+                    page.Add(new StoredEmbedding(reader.GetInt64(0), _embeddings.Decode(reader.GetInt64(0), reader.GetFieldValue<byte[]>(1))));
                 }
             }
 
@@ -358,7 +358,7 @@ public sealed partial class PostgresCatalog : ICatalog
         {
             while (await reader.ReadAsync(ct).ConfigureAwait(false))
             {
-                found[reader.GetInt64(0)] = StoredEmbeddings.Decode(reader.GetInt64(0), reader.GetFieldValue<byte[]>(1));
+                found[reader.GetInt64(0)] = _embeddings.Decode(reader.GetInt64(0), reader.GetFieldValue<byte[]>(1));
             }
         }
 
@@ -376,7 +376,7 @@ public sealed partial class PostgresCatalog : ICatalog
         await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
         while (await reader.ReadAsync(ct).ConfigureAwait(false))
         {
-            result.Add(new StoredEmbedding(reader.GetInt64(0), StoredEmbeddings.Decode(reader.GetInt64(0), reader.GetFieldValue<byte[]>(1))));
+            result.Add(new StoredEmbedding(reader.GetInt64(0), _embeddings.Decode(reader.GetInt64(0), reader.GetFieldValue<byte[]>(1))));
         }
 
         return result;
@@ -448,13 +448,8 @@ public sealed partial class PostgresCatalog : ICatalog
         }
     }
 
-    private async Task<int> ReadStoredDimensionsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, CancellationToken ct)
-    {
-        await using var command = new NpgsqlCommand(
-            $"SELECT {StoredEmbeddings.DimensionsSql} FROM faces WHERE model_id = @model ORDER BY id LIMIT 1", connection, tx);
-        command.Parameters.AddWithValue("model", ModelId);
-        return await command.ExecuteScalarAsync(ct).ConfigureAwait(false) is int length ? length : 0;
-    }
+    private Task<int> ReadStoredDimensionsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, CancellationToken ct) =>
+        ReadEmbeddingDimensionsAsync(connection, tx, ModelId, _embeddings, ct);
 
     private static async Task<Collection?> FindCollectionAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, string name, CancellationToken ct)
     {

@@ -21,15 +21,16 @@ public sealed partial class PostgresCatalog : IAsyncDisposable
 
     private readonly NpgsqlDataSource _source;
     private readonly TimeProvider _clock;
+    private readonly StoredEmbeddings _embeddings;
     private int _embeddingDimensions;
     private int _disposed;
 
-    private PostgresCatalog(NpgsqlDataSource source, string modelId, long schemaVersion, int embeddingDimensions, TimeProvider clock)
+    private PostgresCatalog(NpgsqlDataSource source, string modelId, long schemaVersion, StoredEmbeddings embeddings, TimeProvider clock)
     {
         _source = source;
         ModelId = modelId;
         SchemaVersion = schemaVersion;
-        _embeddingDimensions = embeddingDimensions;
+        _embeddings = embeddings;
         _clock = clock;
     }
 
@@ -68,8 +69,12 @@ public sealed partial class PostgresCatalog : IAsyncDisposable
         {
             await using var connection = await source.OpenConnectionAsync(ct).ConfigureAwait(false);
             var version = await EnsureSchemaAsync(connection, clock, ct).ConfigureAwait(false);
-            var dimensions = await ReadEmbeddingDimensionsAsync(connection, modelId, ct).ConfigureAwait(false);
-            return new PostgresCatalog(source, modelId, version, dimensions, clock);
+            var embeddings = new StoredEmbeddings(modelId, clock, source.OpenConnection);
+            embeddings.Reload();
+            return new PostgresCatalog(source, modelId, version, embeddings, clock)
+            {
+                _embeddingDimensions = await ReadEmbeddingDimensionsAsync(connection, null, modelId, embeddings, ct).ConfigureAwait(false),
+            };
         }
         catch (Exception ex) when (ex is NpgsqlException or PostgresException or TimeoutException)
         {
@@ -168,6 +173,13 @@ public sealed partial class PostgresCatalog : IAsyncDisposable
             case 11:
                 await ReencodeFloat16EmbeddingsAsync(connection, tx, ct).ConfigureAwait(false);
                 break;
+            case 12:
+                await using (var create = new NpgsqlCommand(PostgresSchema.EmbeddingBases, connection, tx))
+                {
+                    await create.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+                }
+
+                break;
             default:
                 throw new CatalogException($"This build has no PostgreSQL migration to schema version {version}.");
         }
@@ -214,13 +226,16 @@ public sealed partial class PostgresCatalog : IAsyncDisposable
         }
     }
 
-    private static async Task<int> ReadEmbeddingDimensionsAsync(NpgsqlConnection connection, string modelId, CancellationToken ct)
+    /// <summary>The number of components of the model's first stored embedding (0: it has none).</summary>
+    private static async Task<int> ReadEmbeddingDimensionsAsync(
+        NpgsqlConnection connection, NpgsqlTransaction? tx, string modelId, StoredEmbeddings embeddings, CancellationToken ct)
     {
-        await using var command = new NpgsqlCommand(
-            $"SELECT {StoredEmbeddings.DimensionsSql} FROM faces WHERE model_id = @model ORDER BY id LIMIT 1", connection);
+        await using var command = new NpgsqlCommand("SELECT id, embedding FROM faces WHERE model_id = @model ORDER BY id LIMIT 1", connection, tx);
         command.Parameters.AddWithValue("model", modelId);
-        var value = await command.ExecuteScalarAsync(ct).ConfigureAwait(false);
-        return value is null or DBNull ? 0 : Convert.ToInt32(value, System.Globalization.CultureInfo.InvariantCulture);
+        await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        return await reader.ReadAsync(ct).ConfigureAwait(false)
+            ? embeddings.Dimensions(reader.GetInt64(0), reader.GetFieldValue<byte[]>(1))
+            : 0;
     }
 
     /// <summary>A pooled connection, open.</summary>
