@@ -38,6 +38,7 @@ public static class Program
         root.Subcommands.Add(SearchCommands.BuildVerify());
         root.Subcommands.Add(StatsCommand.Build());
         root.Subcommands.Add(IndexCommands.Build());
+        root.Subcommands.Add(CatalogCommands.Build());
         root.Subcommands.Add(EvalCommand.Build());
         root.Subcommands.Add(BenchCommands.Build());
         root.Subcommands.Add(DemoCommand.Build());

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Numerics.Tensors;
+using Lineup.Core.Catalog;
 using Lineup.Core.Indexing;
 using Lineup.Core.Numerics;
 using Lineup.Index;
@@ -192,7 +193,20 @@ public sealed record IndexBenchmarkResult(
 /// <c>bench gallery</c> writes them: no pictures) written into a fresh SQLite catalog, the file's growth over its empty
 /// size after a checkpoint, divided by the faces.
 /// </summary>
-public sealed record CatalogSizeResult(int Faces, long EmptyBytes, long Bytes, double BytesPerFace, double FacesPerSecond);
+public sealed record CatalogSizeResult(int Faces, long EmptyBytes, long Bytes, double BytesPerFace, double FacesPerSecond)
+{
+    /// <summary>Bytes per face with every embedding stored as int8 (format 1): before the model has a basis.</summary>
+    public double Int8BytesPerFace { get; init; }
+
+    /// <summary>Directions of the embedding basis fitted on the sample (null: none), and its bytes, stored once per catalog.</summary>
+    public int? BasisComponents { get; init; }
+
+    /// <summary>The basis's bytes in the file (once per catalog; left out of <see cref="BytesPerFace"/>).</summary>
+    public long BasisBytes { get; init; }
+
+    /// <summary>Sample faces left as int8 because they lie outside the basis.</summary>
+    public long OutsideBasis { get; init; }
+}
 
 /// <summary>
 /// Measures the embedded index on a realistic gallery: the catalog's real faces (a seeded sample of up to
@@ -261,6 +275,8 @@ public static class IndexBenchmark
         }
 
         var generateSeconds = clock.Elapsed.TotalSeconds;
+        progress?.Report("fitting the embedding basis a catalog of this gallery would store it in (the re-rank scores candidates as stored)…");
+        blocks.FitCatalogBasis();
 
         // Probes: even ones are new faces of gallery identities (complete ones: the last may be cut off), odd ones of
         // identities past the gallery's end.
@@ -362,7 +378,37 @@ public static class IndexBenchmark
 
             // Closing the catalog checkpoints its write-ahead log into the file.
             full = SizeOf(path);
-            return new CatalogSizeResult(faces, empty, full, (double)(full - empty) / faces, faces / clock.Elapsed.TotalSeconds);
+
+            // Then as a large catalog holds its faces: in the model's embedding basis, fitted on these faces (a catalog fits
+            // it once it holds 20,000); the sample's own rows re-encoded in it, the file compacted.
+            EmbeddingBasisInfo? basis;
+            EmbeddingCompaction? compaction = null;
+            long compacted = full;
+            await using (var catalog = await Storage.SqliteCatalog.OpenAsync(path, "bench", ct).ConfigureAwait(false))
+            {
+                progress?.Report("catalog sample: fitting the embedding basis and re-encoding the sample in it…");
+                basis = await catalog.EnsureEmbeddingBasisAsync(0, ct).ConfigureAwait(false);
+                if (basis is not null)
+                {
+                    compaction = await catalog.CompactEmbeddingsAsync(null, ct).ConfigureAwait(false);
+                }
+            }
+
+            if (basis is not null)
+            {
+                compacted = SizeOf(path);
+            }
+
+            // The basis is stored once per catalog (its float32 directions and scales, on overflow pages): not a per-face cost.
+            var basisBytes = basis is null ? 0 : ((((long)basis.Components * (basis.Dimensions + 1) * sizeof(float)) + 4095) / 4096 * 4096);
+            return new CatalogSizeResult(
+                faces, empty, compacted, (double)(compacted - empty - basisBytes) / faces, faces / clock.Elapsed.TotalSeconds)
+            {
+                Int8BytesPerFace = (double)(full - empty) / faces,
+                BasisComponents = basis?.Components,
+                BasisBytes = basisBytes,
+                OutsideBasis = compaction?.OutsideBasis ?? 0,
+            };
         }
         finally
         {
@@ -534,12 +580,12 @@ public static class IndexBenchmark
         var q = options.Queries;
         var hits = new VectorHit[options.K];
         var wide = new VectorHit[options.K * rerank];
-        var (codes, row, exact) = (new sbyte[d], new float[d], new float[d]);
+        var (row, exact) = (new float[d], new float[d]);
 
         // Warm-up: a few searches so the first timed one does not pay for page faults and JIT.
         for (var i = 0; i < Math.Min(q, 20); i++)
         {
-            Find(probes.AsSpan(i * d, d), hits, wide, codes, row, exact);
+            Find(probes.AsSpan(i * d, d), hits, wide, row, exact);
         }
 
         var latencies = new double[q];
@@ -549,7 +595,7 @@ public static class IndexBenchmark
         for (var i = 0; i < q; i++)
         {
             var start = Stopwatch.GetTimestamp();
-            var found = Find(probes.AsSpan(i * d, d), hits, wide, codes, row, exact);
+            var found = Find(probes.AsSpan(i * d, d), hits, wide, row, exact);
             latencies[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
             recalls[i] = Recall(hits.AsSpan(0, found), truth[i]);
             nearest += truth[i].Length > 0 && Recall(hits.AsSpan(0, found), truth[i].AsSpan(0, 1)) > 0 ? 1 : 0;
@@ -565,11 +611,11 @@ public static class IndexBenchmark
         {
             var own = new VectorHit[options.K];
             var ownWide = new VectorHit[wide.Length];
-            var (ownCodes, ownRow, ownExact) = (new sbyte[d], new float[d], new float[d]);
+            var (ownRow, ownExact) = (new float[d], new float[d]);
             for (var i = t; i < q; i += threads)
             {
                 var start = Stopwatch.GetTimestamp();
-                Find(probes.AsSpan(i * d, d), own, ownWide, ownCodes, ownRow, ownExact);
+                Find(probes.AsSpan(i * d, d), own, ownWide, ownRow, ownExact);
                 concurrent[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
             }
         });
@@ -595,7 +641,7 @@ public static class IndexBenchmark
             Percentile(sortedConcurrent, 0.99),
             exactMean / mean);
 
-        int Find(ReadOnlySpan<float> probe, VectorHit[] top, VectorHit[] candidates, sbyte[] codes, float[] row, float[] exactBuffer)
+        int Find(ReadOnlySpan<float> probe, VectorHit[] top, VectorHit[] candidates, float[] row, float[] exactBuffer)
         {
             if (rerank == 1)
             {
@@ -605,8 +651,10 @@ public static class IndexBenchmark
             var found = index.Search(probe, candidates);
             for (var c = 0; c < found; c++)
             {
-                // The catalog keeps int8 with a scale (EmbeddingCodec): round as it does, then score exactly.
-                gallery.AsCatalogKeepsIt(candidates[c].Key, codes, row, exactBuffer);
+                // The catalog keeps int8 coefficients of its basis (EmbeddingCodec): round as it does, then score exactly.
+                // Encoding here costs a projection the real re-rank does not pay (it only decodes): the latency is a
+                // little pessimistic.
+                gallery.AsCatalogKeepsIt(candidates[c].Key, exactBuffer);
                 candidates[c] = new VectorHit(candidates[c].Key, TensorPrimitives.Dot(exactBuffer, probe));
             }
 
@@ -622,12 +670,15 @@ public static class IndexBenchmark
     {
         private readonly int _real = keys[0].Length;
 
-        /// <summary>The vector of <paramref name="key"/> as the catalog gives it back (<see cref="EmbeddingCodec"/>), in float32.</summary>
-        public void AsCatalogKeepsIt(long key, Span<sbyte> codes, Span<float> stored, Span<float> vector)
+        /// <summary>
+        /// The vector of <paramref name="key"/> as the catalog gives it back (<see cref="EmbeddingCodec"/>, in the basis the
+        /// catalog would fit: <see cref="GalleryBlocks.CatalogBasis"/>), in float32.
+        /// </summary>
+        public void AsCatalogKeepsIt(long key, Span<float> vector)
         {
             var (block, row) = key <= _real ? (0, (int)(key - 1)) : (1 + (int)((key - _real - 1) / batchSize), (int)((key - _real - 1) % batchSize));
-            blocks.Row(block, row, stored);
-            EmbeddingCodec.RoundTrip(stored, codes, vector);
+            blocks.Row(block, row, vector);
+            EmbeddingCodec.ToStored(vector, blocks.CatalogBasis);
         }
     }
 
@@ -643,6 +694,53 @@ public static class IndexBenchmark
         public int Dimensions => dimensions;
 
         public bool IsHalf => half;
+
+        /// <summary>
+        /// The embedding basis a catalog of these vectors fits (<see cref="FitCatalogBasis"/>), or null: the re-rank scores
+        /// candidates as the catalog stores them.
+        /// </summary>
+        public EmbeddingBasis? CatalogBasis { get; private set; }
+
+        /// <summary>
+        /// Fits <see cref="CatalogBasis"/> as a catalog of these vectors would: on up to
+        /// <see cref="EmbeddingBasis.MaxSampleFaces"/> of them spread evenly, each as stored before there is a basis (int8).
+        /// </summary>
+        public void FitCatalogBasis()
+        {
+            var total = 0L;
+            for (var b = 0; b < Count; b++)
+            {
+                total += Rows(b);
+            }
+
+            var d = dimensions;
+            var take = (int)Math.Min(total, EmbeddingBasis.MaxSampleFaces);
+            if (take < EmbeddingBasis.MinimumSample(d))
+            {
+                CatalogBasis = null;
+                return;
+            }
+
+            var sample = new float[take * d];
+            var stride = total / take;
+            var (block, row, n) = (0, 0L, 0);
+            for (var i = 0L; i < total && n < take; i++)
+            {
+                if (i % stride == 0)
+                {
+                    Row(block, (int)row, sample.AsSpan(n * d, d));
+                    EmbeddingCodec.ToStored(sample.AsSpan(n * d, d));
+                    n++;
+                }
+
+                if (++row == Rows(block))
+                {
+                    (block, row) = (block + 1, 0);
+                }
+            }
+
+            CatalogBasis = EmbeddingBasis.Fit(1, sample.AsSpan(0, n * d), n, d);
+        }
 
         public int Count => half ? _half.Count : _single.Count;
 

@@ -155,6 +155,79 @@ public sealed class SyntheticGalleryTests(SyntheticGalleryTests.RealGallery gall
     }
 
     [SkippableFact]
+    public async Task Catalog_compact_stores_every_embedding_in_the_models_basis_and_rebuilds_the_index_to_match()
+    {
+        using var dir = new TempDirectory("compact");
+        var options = await gallery.CopyAsync(dir);
+        string[] common = ["--data", options.DataDirectory, "--models", TestPaths.ModelCache, "--quiet"];
+
+        // About 300 real faces: too few to fit a 512-d basis (it takes 2,048). Nothing changes.
+        var tooFew = await CliProcess.RunAsync([.. common, "catalog", "compact"]);
+        Assert.Equal(ExitCodes.Ok, tooFew.ExitCode);
+        Assert.Contains("No embedding basis: fitting one takes at least 2,048 faces", tooFew.Stdout, StringComparison.Ordinal);
+
+        var added = await CliProcess.RunAsync([.. common, "bench", "gallery", "--faces", "2000"]);
+        Assert.True(added.ExitCode == ExitCodes.Ok, added.Stderr);
+        var before = new Dictionary<long, float[]>();
+        await using (var engine = await LineupEngine.OpenAsync(options))
+        {
+            await foreach (var e in engine.Catalog.ReadEmbeddingsAsync())
+            {
+                before[e.FaceId] = e.Vector;
+            }
+
+            Assert.Null(await ((IEmbeddingBases)engine.Catalog).GetEmbeddingBasisAsync()); // the schedule fits at 20,000 faces
+        }
+
+        var compact = await CliProcess.RunAsync([.. common, "catalog", "compact"]);
+        Assert.True(compact.ExitCode == ExitCodes.Ok, compact.Stderr);
+        output.WriteLine(compact.Stdout);
+        Assert.Matches(@"Embedding basis 1 \(model [^)]+\): \d+ of 512 directions, fitted on 2,\d{3} faces", compact.Stdout);
+        var counts = System.Text.RegularExpressions.Regex.Match(compact.Stdout, @"Re-encoded ([\d,]+) of ([\d,]+) embeddings .*; ([\d,]+) lie outside");
+        Assert.True(counts.Success, compact.Stdout);
+        var (reencoded, read, outside) = (Count(counts.Groups[1]), Count(counts.Groups[2]), Count(counts.Groups[3]));
+        Assert.Equal(before.Count, read);
+        Assert.Equal(read, reencoded + outside);
+        Assert.True(outside <= read / 100, $"{outside} of {read} faces outside the basis");
+        var sizes = System.Text.RegularExpressions.Regex.Match(compact.Stdout, @"Catalog file: ([\d,]+) bytes before, ([\d,]+) after");
+        Assert.True(Count(sizes.Groups[2]) < Count(sizes.Groups[1]), compact.Stdout);
+
+        await using (var engine = await LineupEngine.OpenAsync(options))
+        {
+            var basis = (await ((IEmbeddingBases)engine.Catalog).GetEmbeddingBasisAsync())!;
+            Assert.InRange(basis.Components, 100, 400);
+            var after = await engine.Catalog.ReadEmbeddingsAsync().ToListAsync();
+            Assert.Equal(before.Keys.Order(), after.Select(e => e.FaceId));
+
+            // Each vector moved by the basis's precision only; and the rebuilt index holds exactly the stored vectors: a
+            // face's own vector finds it first, scoring its stored vector's squared length.
+            Assert.All(after, e => Assert.True(TensorPrimitives.CosineSimilarity(before[e.FaceId], e.Vector) > 0.999f, $"face {e.FaceId}"));
+            var hits = new VectorHit[1];
+            foreach (var e in after.Where((_, i) => i % 97 == 0))
+            {
+                Assert.Equal(1, engine.Index.Search(e.Vector, hits));
+                Assert.Equal(e.FaceId, hits[0].Key);
+            }
+
+            // Audited, with what it did and never a vector.
+            var events = await engine.Audit.ReadEventsAsync(1, 10_000);
+            var audited = Assert.Single(events, a => a.Subject == $"embedding-basis:{basis.Id}");
+            Assert.Contains("\"reencoded\":" + reencoded.ToString(System.Globalization.CultureInfo.InvariantCulture), audited.Details.ToCanonicalJson(), StringComparison.Ordinal);
+        }
+
+        var stats = await CliProcess.RunAsync([.. common, "stats", "--json"]);
+        using var json = System.Text.Json.JsonDocument.Parse(stats.Stdout);
+        Assert.Equal(512, json.RootElement.GetProperty("embeddingBasis").GetProperty("dimensions").GetInt32());
+
+        // Again: nothing left to re-encode, and the file is not rewritten.
+        var again = await CliProcess.RunAsync([.. common, "catalog", "compact"]);
+        Assert.True(again.ExitCode == ExitCodes.Ok, again.Stderr);
+        Assert.Contains($"Re-encoded 0 of {read:N0} embeddings", again.Stdout, StringComparison.Ordinal);
+
+        static long Count(System.Text.RegularExpressions.Group g) => long.Parse(g.Value, System.Globalization.NumberStyles.AllowThousands, System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    [SkippableFact]
     public async Task The_same_seed_gives_the_same_faces_in_one_call_or_two_and_another_seed_other_faces()
     {
         using var dir = new TempDirectory("synthetic-seed");

@@ -274,8 +274,12 @@ public static class BenchIndexCommand
             $"Exact search ({(r.GalleryPrecision == "float16" ? "float16 rows, float32 arithmetic" : "float32")}, one thread, same run): mean {r.ExactMeanMs.ToString("0.0", inv)} ms, p99 {r.ExactP99Ms.ToString("0.0", inv)} ms per probe. Generated in {r.GenerateSeconds.ToString("0.0", inv)} s; ground truth in {r.GroundTruthSeconds.ToString("0.0", inv)} s.");
         if (r.Catalog is { } c)
         {
+            var stored = c.BasisComponents is { } k
+                ? $" in the embedding basis ({k} directions; its {(c.BasisBytes / 1024.0).ToString("N0", inv)} KiB, once per catalog, left out; {c.OutsideBasis:N0} faces outside it stay int8). " +
+                  $"{c.Int8BytesPerFace.ToString("N0", inv)} with every embedding int8 (before the basis)."
+                : " (no embedding basis: every embedding int8).";
             AnsiConsole.MarkupLineInterpolated(
-                $"Catalog (SQLite, {c.Faces:N0} synthetic faces written in a temporary catalog at {c.FacesPerSecond.ToString("N0", inv)} faces/s): {c.BytesPerFace.ToString("N0", inv)} bytes per face.");
+                $"Catalog (SQLite, {c.Faces:N0} synthetic faces written in a temporary catalog at {c.FacesPerSecond.ToString("N0", inv)} faces/s): {c.BytesPerFace.ToString("N0", inv)} bytes per face{stored}");
         }
 
         var builds = new Table().AddColumns(

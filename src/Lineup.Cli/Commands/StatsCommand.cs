@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using Lineup.Core.Catalog;
 using Lineup.Hosting;
 using Spectre.Console;
 
@@ -17,9 +18,10 @@ public static class StatsCommand
             await using var engine = await LineupEngine.OpenAsync(options, GlobalOptions.Progress(parse), ct);
             var stats = await engine.Catalog.GetStatsAsync(ct);
             var collections = await engine.Catalog.ListCollectionsAsync(ct);
+            var basis = engine.Catalog is IEmbeddingBases bases ? await bases.GetEmbeddingBasisAsync(ct) : null;
             if (parse.GetValue(json))
             {
-                Console.WriteLine(JsonSerializer.Serialize(new { stats, indexCount = engine.Index.Count, collections }, SearchCommands.Json));
+                Console.WriteLine(JsonSerializer.Serialize(new { stats, indexCount = engine.Index.Count, collections, embeddingBasis = basis }, SearchCommands.Json));
                 return ExitCodes.Ok;
             }
 
@@ -31,6 +33,10 @@ public static class StatsCommand
             table.AddRow("indexed faces", engine.Index.Count.ToString());
             table.AddRow("schema version", stats.SchemaVersion.ToString());
             table.AddRow("model", engine.Catalog.ModelId);
+            table.AddRow("embedding basis", basis is null
+                ? "none: embeddings int8 (fitted at 20,000 faces, or by lineup catalog compact)"
+                : Markup.Escape(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"{basis.Id}: {basis.Components} of {basis.Dimensions} directions, fitted on {basis.SampleFaces:N0} faces at {basis.FittedAt:u}")));
             AnsiConsole.Write(table);
             foreach (var c in collections)
             {
