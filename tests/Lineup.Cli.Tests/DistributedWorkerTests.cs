@@ -28,31 +28,35 @@ public sealed class DistributedWorkerTests(ITestOutputHelper output) : Distribut
         Assert.True(queued.ExitCode == ExitCodes.Ok, queued.Stderr + queued.Stdout);
         Assert.Contains($"{Photos} items", queued.Stdout, StringComparison.Ordinal);
 
-        // Two workers with a short lease; the first is killed once it has committed something.
+        // Two workers with a short lease; the first is killed once it has committed something, while it holds claims.
         using var doomed = Process.Start(CliProcess.StartInfo(Distributed("worker", "--name", "doomed", "--lease", "5", "--workers", "1"), env))!;
         doomed.OutputDataReceived += (_, _) => { };
         doomed.ErrorDataReceived += (_, _) => { };
         doomed.BeginOutputReadLine();
         doomed.BeginErrorReadLine();
-        var survivor = CliProcess.RunAsync(Distributed("worker", "--name", "survivor", "--lease", "5", "--workers", "1", "--until-idle", "--json"), env,
-            TimeSpan.FromMinutes(10));
-
-        var deadline = DateTime.UtcNow.AddMinutes(3);
-        while (await DoneByAsync("doomed") < 5 && DateTime.UtcNow < deadline && !doomed.HasExited)
+        Task<CliResult> survivor;
+        long heldAtKill;
+        try
         {
-            await Task.Delay(100);
+            // The first worker starts alone, the second once the first holds a claim. The first fetches its next batch as
+            // soon as its first arrives, while the second is still starting (seconds: it loads the models), so it still
+            // holds that batch when its first is committed, however fast the other works.
+            await WaitUntilAsync(doomed, async () => await HeldByAsync("doomed") > 0, TimeSpan.FromMinutes(3), "the first worker took no claim");
+            survivor = CliProcess.RunAsync(Distributed("worker", "--name", "survivor", "--lease", "5", "--workers", "1", "--until-idle", "--json"), env,
+                TimeSpan.FromMinutes(10));
+            await WaitUntilAsync(doomed, async () => await DoneByAsync("doomed") >= 5, TimeSpan.FromMinutes(5), "the first worker committed fewer than 5 items");
+
+            // Kill it while it holds claims (mid-analysis), so that the survivor has to take them over.
+            heldAtKill = await KillHoldingClaimsAsync(doomed, "doomed", TimeSpan.FromMinutes(2));
+        }
+        finally
+        {
+            if (!doomed.HasExited)
+            {
+                doomed.Kill(entireProcessTree: true);
+            }
         }
 
-        // Kill it while it holds claims (mid-analysis), so that the survivor has to take them over.
-        while (await ClaimedByAsync("doomed") == 0 && DateTime.UtcNow < deadline && !doomed.HasExited)
-        {
-            await Task.Delay(20);
-        }
-
-        Assert.False(doomed.HasExited, "the first worker ended before it could be killed");
-        var heldAtKill = await ClaimedByAsync("doomed");
-        doomed.Kill(entireProcessTree: true);
-        await doomed.WaitForExitAsync();
         output.WriteLine($"killed 'doomed' after {await DoneByAsync("doomed")} committed items, holding {heldAtKill} claims");
 
         var finished = await survivor;
@@ -63,7 +67,6 @@ public sealed class DistributedWorkerTests(ITestOutputHelper output) : Distribut
         Assert.Equal([$"done {Photos}"], await RowsAsync("SELECT state || ' ' || count(*) FROM ingest_work GROUP BY state"));
         Assert.Equal(Photos.ToString(System.Globalization.CultureInfo.InvariantCulture), (await RowsAsync("SELECT count(*) FROM ingest_items"))[0]);
         Assert.Equal(["completed"], await RowsAsync("SELECT status FROM ingest_runs"));
-        Assert.True(heldAtKill > 0, "the first worker held no claims when it was killed");
         Assert.Equal(heldAtKill, (await RowsAsync("SELECT seq FROM ingest_work WHERE attempts > 1 AND worker = 'survivor'")).Length);
 
         // The same catalog as an embedded ingest of the same photos: the same images and faces per image. Which copy of a
@@ -118,8 +121,99 @@ public sealed class DistributedWorkerTests(ITestOutputHelper output) : Distribut
     private async Task<long> DoneByAsync(string worker) =>
         long.Parse((await RowsAsync($"SELECT count(*) FROM ingest_work WHERE state = 'done' AND worker = '{worker}'"))[0], System.Globalization.CultureInfo.InvariantCulture);
 
-    private async Task<long> ClaimedByAsync(string worker) =>
-        long.Parse((await RowsAsync($"SELECT count(*) FROM ingest_work WHERE state = 'claimed' AND worker = '{worker}'"))[0], System.Globalization.CultureInfo.InvariantCulture);
+    /// <summary>
+    /// The items <paramref name="worker"/> holds: claimed, or committed to the catalog with the index add unconfirmed
+    /// ('indexing'). Both are under its lease, and both are taken over (attempts + 1) once the lease has passed.
+    /// </summary>
+    private async Task<long> HeldByAsync(string worker) =>
+        long.Parse((await RowsAsync($"SELECT count(*) FROM ingest_work WHERE state IN ('claimed', 'indexing') AND worker = '{worker}'"))[0],
+            System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>The queue by worker and state ("worker state count" rows), for failure messages.</summary>
+    private async Task<string> QueueAsync() =>
+        string.Join("; ", await RowsAsync("SELECT coalesce(worker, '-') || ' ' || state || ' ' || count(*) FROM ingest_work GROUP BY worker, state ORDER BY 1"));
+
+    /// <summary>Polls <paramref name="condition"/> every 100 ms until it holds; fails with the queue's state at the timeout.</summary>
+    private async Task WaitUntilAsync(Process worker, Func<Task<bool>> condition, TimeSpan timeout, string failure)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!await condition())
+        {
+            if (worker.HasExited)
+            {
+                Assert.Fail($"{failure}: it ended (exit code {worker.ExitCode}); queue: {await QueueAsync()}");
+            }
+
+            if (DateTime.UtcNow >= deadline)
+            {
+                Assert.Fail($"{failure} within {timeout.TotalMinutes:0} minutes; queue: {await QueueAsync()}");
+            }
+
+            await Task.Delay(100);
+        }
+    }
+
+    /// <summary>
+    /// Kills <paramref name="worker"/> (SIGKILL) at a moment it holds claims and answers how many it held then. It is
+    /// stopped (SIGSTOP) before they are counted, so that it can neither commit nor claim between the count and the kill.
+    /// A COMMIT it sent before the stop still lands (the PostgreSQL server is not stopped), so the count is taken once two
+    /// reads 200 ms apart agree; what it had not committed is rolled back when it dies. Holding nothing at that moment
+    /// (between its last commit and its next claim), it is resumed (SIGCONT) and looked at again.
+    /// </summary>
+    private async Task<long> KillHoldingClaimsAsync(Process worker, string name, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            if (worker.HasExited)
+            {
+                Assert.Fail($"the worker '{name}' ended before it could be killed (exit code {worker.ExitCode})");
+            }
+
+            await SignalAsync(worker, "STOP");
+            var held = await HeldByAsync(name);
+            for (var reads = 1; ; reads++)
+            {
+                await Task.Delay(200);
+                var again = await HeldByAsync(name);
+                if (again == held)
+                {
+                    break;
+                }
+
+                // The lease (5 s) outlasts a few reads; a count still moving after them is not a stopped worker's.
+                Assert.True(reads < 5, $"the claims of the stopped worker '{name}' kept changing ({held}, then {again})");
+                held = again;
+            }
+
+            if (held > 0)
+            {
+                worker.Kill(entireProcessTree: true);
+                await worker.WaitForExitAsync();
+                return held;
+            }
+
+            await SignalAsync(worker, "CONT");
+            if (DateTime.UtcNow >= deadline)
+            {
+                Assert.Fail($"the worker '{name}' held no claim to be killed with in {timeout.TotalMinutes:0} minutes; queue: {await QueueAsync()}");
+            }
+
+            await Task.Delay(20);
+        }
+    }
+
+    /// <summary>Sends the signal <paramref name="signal"/> (STOP, CONT) to <paramref name="process"/> with kill(1).</summary>
+    private static async Task SignalAsync(Process process, string signal)
+    {
+        using var kill = Process.Start(new ProcessStartInfo("kill")
+        {
+            ArgumentList = { "-" + signal, process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+            UseShellExecute = false,
+        })!;
+        await kill.WaitForExitAsync();
+        Assert.True(kill.ExitCode == 0, $"kill -{signal} {process.Id} exited with {kill.ExitCode}");
+    }
 
     /// <summary>
     /// "seq original faces" rows grouped by original image: "seq,seq,… faces" per original (with its near-duplicate
