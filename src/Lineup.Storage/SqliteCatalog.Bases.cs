@@ -66,19 +66,12 @@ public sealed partial class SqliteCatalog : IEmbeddingBases
         {
             ThrowIfDisposed();
             using var insert = _writer.CreateCommand();
-            insert.CommandText = """
-                INSERT INTO embedding_bases(model_id, dimensions, components, directions, scales, sample_faces, dropped_energy, fitted_at)
-                VALUES ($model, $dimensions, $components, $directions, $scales, $sample, $dropped, $at)
-                ON CONFLICT(model_id) DO NOTHING
-                """;
-            insert.Parameters.AddWithValue("$model", ModelId);
-            insert.Parameters.AddWithValue("$dimensions", basis.Dimensions);
-            insert.Parameters.AddWithValue("$components", basis.Components);
-            insert.Parameters.AddWithValue("$directions", basis.RowBytes());
-            insert.Parameters.AddWithValue("$scales", basis.ScaleBytes());
-            insert.Parameters.AddWithValue("$sample", rows.Count);
-            insert.Parameters.AddWithValue("$dropped", EmbeddingBasis.DroppedEnergy);
-            insert.Parameters.AddWithValue("$at", FormatTime(_clock.GetUtcNow()));
+            insert.CommandText = StoredEmbeddings.InsertBasisSql('$');
+            foreach (var (name, value) in StoredEmbeddings.BasisValues(ModelId, basis, rows.Count, _clock.GetUtcNow()))
+            {
+                insert.Parameters.AddWithValue("$" + name, value);
+            }
+
             await insert.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
         }
         catch (SqliteException e)

@@ -166,6 +166,23 @@ internal sealed class StoredEmbeddings
     }
 
     /// <summary>
+    /// The insert of a newly fitted basis, with parameters named after its columns and prefixed by
+    /// <paramref name="prefix"/> (SQLite's <c>$</c>, PostgreSQL's <c>@</c>): a second fitter of the same model inserts
+    /// nothing, and both read the one that landed.
+    /// </summary>
+    public static string InsertBasisSql(char prefix) =>
+        "INSERT INTO embedding_bases(model_id, dimensions, components, directions, scales, sample_faces, dropped_energy, fitted_at) " +
+        $"VALUES ({prefix}model, {prefix}dimensions, {prefix}components, {prefix}directions, {prefix}scales, {prefix}sample, {prefix}dropped, {prefix}at) " +
+        "ON CONFLICT (model_id) DO NOTHING";
+
+    /// <summary>The values of <see cref="InsertBasisSql"/>'s parameters (names without the prefix).</summary>
+    public static (string Name, object Value)[] BasisValues(string modelId, EmbeddingBasis basis, int sampleFaces, DateTimeOffset at) =>
+    [
+        ("model", modelId), ("dimensions", basis.Dimensions), ("components", basis.Components), ("directions", basis.RowBytes()),
+        ("scales", basis.ScaleBytes()), ("sample", sampleFaces), ("dropped", EmbeddingBasis.DroppedEnergy), ("at", SqliteCatalog.FormatTime(at)),
+    ];
+
+    /// <summary>
     /// A basis fitted to the decoded <paramref name="rows"/> (with a placeholder id: the catalog assigns the real one on
     /// insert), or null when no direction can be left out.
     /// </summary>

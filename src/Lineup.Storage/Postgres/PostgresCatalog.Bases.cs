@@ -59,21 +59,13 @@ public sealed partial class PostgresCatalog : IEmbeddingBases
             return null;
         }
 
-        await using (var insert = new NpgsqlCommand(
-            """
-            INSERT INTO embedding_bases(model_id, dimensions, components, directions, scales, sample_faces, dropped_energy, fitted_at)
-            VALUES (@model, @dimensions, @components, @directions, @scales, @sample, @dropped, @at)
-            ON CONFLICT (model_id) DO NOTHING
-            """, connection))
+        await using (var insert = new NpgsqlCommand(StoredEmbeddings.InsertBasisSql('@'), connection))
         {
-            insert.Parameters.AddWithValue("model", ModelId);
-            insert.Parameters.AddWithValue("dimensions", basis.Dimensions);
-            insert.Parameters.AddWithValue("components", basis.Components);
-            insert.Parameters.AddWithValue("directions", basis.RowBytes());
-            insert.Parameters.AddWithValue("scales", basis.ScaleBytes());
-            insert.Parameters.AddWithValue("sample", rows.Count);
-            insert.Parameters.AddWithValue("dropped", EmbeddingBasis.DroppedEnergy);
-            insert.Parameters.AddWithValue("at", SqliteCatalog.FormatTime(_clock.GetUtcNow()));
+            foreach (var (name, value) in StoredEmbeddings.BasisValues(ModelId, basis, rows.Count, _clock.GetUtcNow()))
+            {
+                insert.Parameters.AddWithValue(name, value);
+            }
+
             await insert.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
         }
 
