@@ -651,7 +651,7 @@ public static class IndexBenchmark
             var found = index.Search(probe, candidates);
             for (var c = 0; c < found; c++)
             {
-                // The catalog keeps int8 coefficients of its basis (EmbeddingCodec): round as it does, then score exactly.
+                // The catalog keeps 10-bit coefficients of its basis (EmbeddingCodec): round as it does, then score exactly.
                 // Encoding here costs a projection the real re-rank does not pay (it only decodes): the latency is a
                 // little pessimistic.
                 gallery.AsCatalogKeepsIt(candidates[c].Key, exactBuffer);

@@ -482,7 +482,7 @@ public static class Migrations
             -- file system).
             UPDATE faces SET embedding = lineup_embedding_from_float16(id, embedding);
             """),
-        new(12, "embedding bases: embeddings stored as int8 coefficients of the model's principal directions (EmbeddingCodec format 2)", """
+        new(12, "embedding bases: embeddings stored as 10-bit coefficients of the model's principal directions (EmbeddingCodec format 2)", """
             -- One basis per model, fitted once (EmbeddingBasis) and never changed: format-2 embeddings name it by id
             -- (two bytes, hence the bound). directions: components x dimensions float32 little-endian, orthonormal; scales:
             -- each direction's coefficient divisor (EmbeddingBasis.Scales). Rows of format 1 stay valid.

@@ -2,7 +2,7 @@ namespace Lineup.Core.Catalog;
 
 /// <summary>
 /// The catalog's per-model embedding basis (<see cref="Numerics.EmbeddingBasis"/>): embeddings in it are stored as about
-/// 150 int8 coefficients instead of 512 components. Fitted once, automatically during ingest when the model has
+/// 165 10-bit coefficients (216 bytes) instead of 512 int8 components (517). Fitted once, automatically during ingest when the model has
 /// <see cref="Numerics.EmbeddingBasis.MaxSampleFaces"/> faces, or by <c>lineup catalog compact</c>, which also re-encodes the
 /// embeddings written before it.
 /// </summary>

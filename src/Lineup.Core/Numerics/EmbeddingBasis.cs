@@ -5,19 +5,21 @@ namespace Lineup.Core.Numerics;
 
 /// <summary>
 /// A face model's principal basis, fitted once on a sample of its catalogued embeddings: the catalog stores an embedding
-/// as int8 coefficients along these directions (<see cref="EmbeddingCodec"/> format 2), about 200 bytes instead of 517.
+/// as 10-bit coefficients along these directions (<see cref="EmbeddingCodec"/> format 2), about 216 bytes instead of 517.
 /// </summary>
 /// <remarks>
 /// <para>It works because a face model's embeddings do not fill their space: the pack's 512-dimensional model puts all but
-/// 1/10,000 of the energy of the DEV faces in about 150 directions. The basis keeps the leading directions that hold all
+/// 1/10,000 of the energy of its faces in 160 to 170 directions (161 fitted on 20,000 synthetic faces drawn like the DEV
+/// set, 167 on a million-face benchmark gallery). The basis keeps the leading directions that hold all
 /// but <see cref="DroppedEnergy"/> of the sample's energy; an embedding with more than <see cref="MaxResidualEnergy"/> of
 /// its own energy outside them (a face unlike the sample) is stored in full instead (format 1), so a poor basis costs
 /// bytes, never accuracy.</para>
-/// <para>Before the int8 quantisation each coefficient is divided by its direction's scale: the square root of the
-/// direction's root-mean-square coefficient in the sample. Measured on the DEV faces (pairwise cosines, basis fitted on
-/// synthetic faces), that halfway point between one step for every direction (cosine error 1.05e-3, standard deviation)
-/// and a step proportional to each direction's spread (1.28e-3: a face's outlying coefficient in a narrow direction then
-/// sets a coarse step for all) gave the smallest error, 0.97e-3. The second-moment matrix is not centred: the mean's
+/// <para>Before the quantisation each coefficient is divided by its direction's scale: the square root of the
+/// direction's root-mean-square coefficient in the sample. Measured on the DEV faces with 8-bit codes (pairwise cosines,
+/// basis fitted on synthetic faces), that halfway point between one step for every direction (cosine error 1.05e-3,
+/// standard deviation) and a step proportional to each direction's spread (1.28e-3: a face's outlying coefficient in a
+/// narrow direction then sets a coarse step for all) gave the smallest error, 0.97e-3; the codec's 10-bit codes cut it to
+/// 2.4e-4. The second-moment matrix is not centred: the mean's
 /// direction is a basis row, and dot products between vectors in the span are kept exactly.</para>
 /// <para>A basis is immutable and keeps its <see cref="Id"/> for the life of the catalog: stored embeddings name it.</para>
 /// </remarks>

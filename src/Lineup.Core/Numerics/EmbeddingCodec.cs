@@ -17,8 +17,11 @@ namespace Lineup.Core.Numerics;
 /// direction's scale, quantised so the largest is ±511 steps of the scale. 7 bytes plus 10 bits a direction (216 for the
 /// pack's model, whose basis keeps about 167 of 512 directions). Ten bits, not eight: the coefficients' rounding error
 /// lies in the directions the embeddings themselves span, where it moves cosines about twice as much per unit of energy as
-/// format 1's error spread over all 512; with 8 bits a face's cosines moved by 1.0e-3 (standard deviation), with 10 by a
-/// quarter of that, less than format 1's 4.5e-4. Written whenever the model has a basis and the vector lies in it to within
+/// format 1's error spread over all 512. Measured on the 1,808 DEV faces' 1.63M pairs, their int8 rows re-encoded in a
+/// basis fitted on 20,000 synthetic faces (161 directions): cosines moved by 9.7e-4 (standard deviation) with 8 bits and
+/// by 2.4e-4, at most 1.4e-3, with 10, against format 1's 4.7e-4 from float16; a threshold from 0.3 to 0.5 then decides
+/// 3 to 15 pairs the other way, and no DEV face lay outside the basis (its residual energy at most 6.7e-4, median
+/// 1.1e-4). Written whenever the model has a basis and the vector lies in it to within
 /// <see cref="EmbeddingBasis.MaxResidualEnergy"/>; format 1 otherwise.</item>
 /// </list>
 /// </summary>
