@@ -479,10 +479,16 @@ public sealed partial class SqliteCatalog : ICatalog, IIngestLedger
     private static async Task<int> ReadEmbeddingDimensionsAsync(SqliteConnection connection, string modelId, StoredEmbeddings embeddings, CancellationToken ct)
     {
         using var command = connection.CreateCommand();
-        command.CommandText = "SELECT id, embedding FROM faces WHERE model_id = $model ORDER BY id LIMIT 1";
+        command.CommandText = $"SELECT id, embedding FROM faces WHERE model_id = $model ORDER BY id LIMIT {StoredEmbeddings.DimensionRows}";
         command.Parameters.AddWithValue("$model", modelId);
         using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
-        return await reader.ReadAsync(ct).ConfigureAwait(false) ? embeddings.Dimensions(reader.GetInt64(0), (byte[])reader.GetValue(1)) : 0;
+        var rows = new List<(long, byte[])>();
+        while (await reader.ReadAsync(ct).ConfigureAwait(false))
+        {
+            rows.Add((reader.GetInt64(0), (byte[])reader.GetValue(1)));
+        }
+
+        return embeddings.FirstDimensions(rows);
     }
 
     /// <summary>A new connection to the catalog, open (for the embedding bases' reads).</summary>

@@ -141,6 +141,30 @@ internal sealed class StoredEmbeddings
         }
     }
 
+    /// <summary>Rows <see cref="FirstDimensions"/> looks at: the model's first faces.</summary>
+    public const int DimensionRows = 16;
+
+    /// <summary>
+    /// The number of components of the first of these stored embeddings that can be read (0: none can, or there are none).
+    /// A damaged row is left for the read that meets it to report: it must not keep the catalog from opening.
+    /// </summary>
+    public int FirstDimensions(IEnumerable<(long Id, byte[] Blob)> rows)
+    {
+        foreach (var (id, blob) in rows)
+        {
+            try
+            {
+                return Dimensions(id, blob);
+            }
+            catch (CatalogException)
+            {
+                // Damaged: try the next face.
+            }
+        }
+
+        return 0;
+    }
+
     /// <summary>The number of components of face <paramref name="faceId"/>'s stored embedding.</summary>
     public int Dimensions(long faceId, byte[] blob)
     {

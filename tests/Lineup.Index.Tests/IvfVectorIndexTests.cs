@@ -147,6 +147,48 @@ public sealed class IvfVectorIndexTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void An_opened_index_answers_from_the_lists_it_scans_before_it_has_read_the_rest()
+    {
+        const int Count = 20_000;
+        var data = Vectors.Clustered(new Random(31), Count, 200, Dims);
+        var path = _temp.Combine("lazy.ivf");
+        using var saved = new IvfVectorIndex(new IvfOptions { Dimensions = Dims });
+        saved.AddRange(Keys(1, Count), data);
+        saved.Save(path);
+        Assert.True(saved.Lists > 8, $"{saved.Lists} lists");
+
+        // The background load held back: only what searches scan is read.
+        Func<Dictionary<long, long>>? load = null;
+        var loaded = new TaskCompletionSource<Dictionary<long, long>>();
+        using var opened = IvfVectorIndex.Open(path, new IvfOptions { Dimensions = Dims }, work =>
+        {
+            load = work;
+            return loaded.Task;
+        });
+        Assert.Equal(0, opened.LoadedLists);
+        Assert.Equal(Count, opened.Count);
+
+        opened.Probes = 2;
+        saved.Probes = 2;
+        var (hits, expected) = (new VectorHit[10], new VectorHit[10]);
+        for (var q = 0; q < 20; q++)
+        {
+            var probe = Vectors.Row(data, q * 997, Dims);
+            Assert.Equal(saved.Search(probe, expected), opened.Search(probe, hits));
+            Assert.Equal(expected, hits);
+        }
+
+        Assert.InRange(opened.LoadedLists, 2, saved.Lists - 1);
+
+        // The background load reads the rest; then the key map is there, and everything else works as on the saved index.
+        loaded.SetResult(load!());
+        Assert.Equal(saved.Lists, opened.LoadedLists);
+        Assert.True(opened.Contains(4_321));
+        opened.Add(Count + 1, Vectors.Row(data, 0, Dims));
+        Assert.Equal(Count + 1, opened.Count);
+    }
+
+    [Fact]
     public void Quantised_codes_give_the_cosine_within_a_few_thousandths()
     {
         var random = new Random(5);

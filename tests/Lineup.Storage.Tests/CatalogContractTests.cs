@@ -209,6 +209,11 @@ public abstract class CatalogContract<TCatalog>(ICatalogBackend<TCatalog> backen
         var ex = await Assert.ThrowsAsync<CatalogException>(() => catalog.GetEmbeddingsOfImageAsync(stored.ImageId));
         Assert.Contains($"Face {stored.FaceIds[0]}:", ex.Message, StringComparison.Ordinal);
         Assert.Contains(reason, ex.Message, StringComparison.Ordinal);
+
+        // The damaged row does not keep the catalog from opening; reading it still fails the same way.
+        await using var reopened = await OpenAsync();
+        var again = await Assert.ThrowsAsync<CatalogException>(() => reopened.GetEmbeddingsOfImageAsync(stored.ImageId));
+        Assert.Contains($"Face {stored.FaceIds[0]}:", again.Message, StringComparison.Ordinal);
     }
 
     /// <summary>Embedding length of the basis tests: 4 × 32 = 128 faces make a sample (512-d would need 2,048).</summary>

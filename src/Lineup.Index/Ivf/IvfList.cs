@@ -7,31 +7,69 @@ namespace Lineup.Index.Ivf;
 internal sealed class IvfList
 {
     private readonly int _dimensions;
+    private long[] _keys;
+    private float[] _scales;
+    private sbyte[] _codes;
+
+    /// <summary>Where the list's vectors still are in a saved file (<see cref="Pending"/>); null once they are in memory.</summary>
+    private SavedLists? _file;
+
+    private long _offset;
 
     public IvfList(int dimensions, int capacity)
     {
         _dimensions = dimensions;
         capacity = Math.Max(capacity, 4);
-        Keys = new long[capacity];
-        Scales = new float[capacity];
-        Codes = new sbyte[(long)capacity * dimensions];
+        _keys = new long[capacity];
+        _scales = new float[capacity];
+        _codes = new sbyte[(long)capacity * dimensions];
     }
 
     private IvfList(int dimensions, long[] keys, float[] scales, sbyte[] codes)
     {
         _dimensions = dimensions;
-        Keys = keys;
-        Scales = scales;
-        Codes = codes;
+        _keys = keys;
+        _scales = scales;
+        _codes = codes;
     }
 
-    public long[] Keys { get; private set; }
+    public long[] Keys
+    {
+        get
+        {
+            EnsureLoaded();
+            return _keys;
+        }
 
-    public float[] Scales { get; private set; }
+        private set => _keys = value;
+    }
 
-    public sbyte[] Codes { get; private set; }
+    public float[] Scales
+    {
+        get
+        {
+            EnsureLoaded();
+            return _scales;
+        }
+
+        private set => _scales = value;
+    }
+
+    public sbyte[] Codes
+    {
+        get
+        {
+            EnsureLoaded();
+            return _codes;
+        }
+
+        private set => _codes = value;
+    }
 
     public int Count { get; private set; }
+
+    /// <summary>False while the list's vectors are still only in the file it was opened from (<see cref="Pending"/>).</summary>
+    public bool IsLoaded => Volatile.Read(ref _file) is null;
 
     public int Capacity => Keys.Length;
 
@@ -95,21 +133,51 @@ internal sealed class IvfList
     /// <summary>Bytes the list's arrays take (capacity, not count).</summary>
     public long Bytes => ((long)Keys.Length * (sizeof(long) + sizeof(float))) + Codes.LongLength;
 
-    /// <summary>An empty list of exactly <paramref name="count"/> slots, not zeroed: <see cref="IvfVectorIndex.Open"/> reads into it.</summary>
-    public static IvfList ForLoad(int dimensions, int count)
-    {
-        var capacity = Math.Max(count, 4);
-        return new IvfList(
-            dimensions,
-            GC.AllocateUninitializedArray<long>(capacity),
-            GC.AllocateUninitializedArray<float>(capacity),
-            GC.AllocateUninitializedArray<sbyte>(capacity * dimensions));
-    }
+    /// <summary>
+    /// A list of <paramref name="count"/> vectors whose keys, scales and codes are still in <paramref name="file"/> at
+    /// <paramref name="offset"/> (as <see cref="IvfVectorIndex.Save"/> wrote them): the first use of its arrays reads
+    /// them, so an opened index answers before it has read the whole file.
+    /// </summary>
+    public static IvfList Pending(int dimensions, int count, SavedLists file, long offset) =>
+        new(dimensions, [], [], [])
+        {
+            Count = count,
+            _file = file,
+            _offset = offset,
+        };
 
-    /// <summary>Sets the count of a list read by <see cref="IvfVectorIndex.Open"/>.</summary>
-    public void Load(int count)
+    /// <summary>The bytes a list of <paramref name="count"/> vectors takes in a saved file after its count.</summary>
+    public static long SavedBytes(int dimensions, int count) => (long)count * (sizeof(long) + sizeof(float) + dimensions);
+
+    /// <summary>Reads the list's vectors from its file if they are not in memory yet (once; other threads wait for it).</summary>
+    public void EnsureLoaded()
     {
-        Count = count;
+        if (Volatile.Read(ref _file) is null)
+        {
+            return;
+        }
+
+        lock (this)
+        {
+            if (_file is not { } file)
+            {
+                return;
+            }
+
+            // Exactly count slots (at least 4), not zeroed: the reads fill them.
+            var capacity = Math.Max(Count, 4);
+            var keys = GC.AllocateUninitializedArray<long>(capacity);
+            var scales = GC.AllocateUninitializedArray<float>(capacity);
+            var codes = GC.AllocateUninitializedArray<sbyte>(capacity * _dimensions);
+            var at = _offset;
+            at += file.Read(System.Runtime.InteropServices.MemoryMarshal.AsBytes(keys.AsSpan(0, Count)), at);
+            at += file.Read(System.Runtime.InteropServices.MemoryMarshal.AsBytes(scales.AsSpan(0, Count)), at);
+            file.Read(System.Runtime.InteropServices.MemoryMarshal.AsBytes(codes.AsSpan(0, Count * _dimensions)), at);
+            (_keys, _scales, _codes) = (keys, scales, codes);
+
+            // Published last: a thread that sees no file sees the arrays.
+            Volatile.Write(ref _file, null);
+        }
     }
 
     private static T[] Resize<T>(T[] array, int length)
@@ -118,4 +186,41 @@ internal sealed class IvfList
         array.AsSpan(0, Math.Min(array.Length, length)).CopyTo(resized);
         return resized;
     }
+}
+
+/// <summary>
+/// The file an index was opened from, while some of its lists are still only there (<see cref="IvfList.Pending"/>):
+/// positional reads, safe from any thread. Closed once every list is in memory.
+/// </summary>
+internal sealed class SavedLists(Microsoft.Win32.SafeHandles.SafeFileHandle handle, string path) : IDisposable
+{
+    /// <summary>Fills <paramref name="buffer"/> from <paramref name="offset"/>; returns its length.</summary>
+    /// <exception cref="VectorIndexException">The file ends early or cannot be read.</exception>
+    public int Read(Span<byte> buffer, long offset)
+    {
+        var done = 0;
+        try
+        {
+            while (done < buffer.Length)
+            {
+                var read = RandomAccess.Read(handle, buffer[done..], offset + done);
+                if (read == 0)
+                {
+                    throw new VectorIndexException($"The index file {path} is unusable: it ends early (truncated).");
+                }
+
+                done += read;
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ObjectDisposedException)
+        {
+            throw new VectorIndexException($"Could not read the index {path}: {e.Message}", e);
+        }
+
+        return done;
+    }
+
+    public long Length => RandomAccess.GetLength(handle);
+
+    public void Dispose() => handle.Dispose();
 }

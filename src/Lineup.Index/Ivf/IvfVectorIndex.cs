@@ -69,7 +69,7 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
     private readonly ReaderWriterLockSlim _lock = new(LockRecursionPolicy.NoRecursion);
     private Dictionary<long, long> _where = [];
 
-    /// <summary>The key → slot map of an opened index, built in the background (see <see cref="Open"/>); null once built.</summary>
+    /// <summary>The key → slot map of an opened index, built in the background (see <see cref="Open(string, IvfOptions)"/>); null once built.</summary>
     private Task<Dictionary<long, long>>? _mapping;
     private float[] _centroids;
     private IvfList[] _lists;
@@ -357,22 +357,31 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
     }
 
     /// <summary>
-    /// Reads an index written by <see cref="Save"/>. A file that is not one, was cut short, or holds another
-    /// dimensionality throws <see cref="VectorIndexException"/> naming the file.
+    /// Opens an index written by <see cref="Save"/>: its header, centroids, projection and list counts now, each list's
+    /// vectors when a search first scans it, and all of them in the background (the file stays open until then). A
+    /// file that is not one, was cut short, or holds another dimensionality throws <see cref="VectorIndexException"/>
+    /// naming the file; a read that fails later fails the search or the background load the same way.
     /// </summary>
-    public static IvfVectorIndex Open(string path, IvfOptions options)
+    public static IvfVectorIndex Open(string path, IvfOptions options) => Open(path, options, static load => Task.Run(load));
+
+    /// <summary>Lists whose vectors are in memory (an opened index reads them as it goes).</summary>
+    internal int LoadedLists => Volatile.Read(ref _lists).Count(l => l.IsLoaded);
+
+    /// <inheritdoc cref="Open(string, IvfOptions)"/>
+    /// <param name="background">Starts the background load (every list, then the key map); tests hold it back.</param>
+    internal static IvfVectorIndex Open(string path, IvfOptions options, Func<Func<Dictionary<long, long>>, Task<Dictionary<long, long>>> background)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         var full = Path.GetFullPath(path);
         var index = new IvfVectorIndex(options);
+        SavedLists? file = null;
         try
         {
-            // Unbuffered: the large reads go straight into the lists' arrays.
-            using var stream = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0);
+            file = new SavedLists(File.OpenHandle(full, FileMode.Open, FileAccess.Read, FileShare.Read), full);
             Span<byte> header = stackalloc byte[HeaderBytes];
-            stream.ReadExactly(header);
+            long at = file.Read(header, 0);
             if (!header[..8].SequenceEqual(s_magic))
             {
                 throw Corrupt(full, "it is not an inverted-file index (wrong signature)");
@@ -395,7 +404,7 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
             }
 
             if (lists is < 1 or > MaxLists || codeDimensions < 1 || codeDimensions > dimensions || projected is not (0 or 1)
-                || (projected == 0 && codeDimensions != dimensions) || count < 0 || count > stream.Length / codeDimensions)
+                || (projected == 0 && codeDimensions != dimensions) || count < 0 || count > file.Length / codeDimensions)
             {
                 throw Corrupt(full, $"{lists} lists of {codeDimensions}-component codes and {count} vectors do not fit the file");
             }
@@ -404,51 +413,56 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
             index._expected = BinaryPrimitives.ReadInt64LittleEndian(header[40..]);
             index._codeDimensions = codeDimensions;
             index._centroids = new float[(long)lists * codeDimensions];
-            stream.ReadExactly(MemoryMarshal.AsBytes(index._centroids.AsSpan()));
+            at += file.Read(MemoryMarshal.AsBytes(index._centroids.AsSpan()), at);
             if (projected == 1)
             {
                 index._projection = new float[codeDimensions * dimensions];
-                stream.ReadExactly(MemoryMarshal.AsBytes(index._projection.AsSpan()));
+                at += file.Read(MemoryMarshal.AsBytes(index._projection.AsSpan()), at);
             }
 
-            index._lists = new IvfList[lists];
+            // The lists' counts give where each one lies; their vectors are read when first scanned, and all of them in
+            // the background, so the first answer needs the lists it scans, not the whole file (2 GB at 10M faces).
+            var pending = new IvfList[lists];
             Span<byte> length = stackalloc byte[4];
             long seen = 0;
             for (var l = 0; l < lists; l++)
             {
-                stream.ReadExactly(length);
+                at += file.Read(length, at);
                 var n = BinaryPrimitives.ReadInt32LittleEndian(length);
                 if (n < 0 || seen + n > count)
                 {
                     throw Corrupt(full, $"list {l} claims {n} vectors beyond the {count} recorded");
                 }
 
-                var list = IvfList.ForLoad(codeDimensions, n);
-                stream.ReadExactly(MemoryMarshal.AsBytes(list.Keys.AsSpan(0, n)));
-                stream.ReadExactly(MemoryMarshal.AsBytes(list.Scales.AsSpan(0, n)));
-                stream.ReadExactly(MemoryMarshal.AsBytes(list.Codes.AsSpan(0, n * codeDimensions)));
-                list.Load(n);
-                index._lists[l] = list;
+                pending[l] = IvfList.Pending(codeDimensions, n, file, at);
+                at += IvfList.SavedBytes(codeDimensions, n);
                 seen += n;
             }
 
             Span<byte> trailer = stackalloc byte[16];
-            stream.ReadExactly(trailer);
+            file.Read(trailer, at);
             if (seen != count || !trailer[..8].SequenceEqual(s_end) || BinaryPrimitives.ReadInt64LittleEndian(trailer[8..]) != count)
             {
                 throw Corrupt(full, "its end marker is missing or does not match its header");
             }
 
-            // Searches need only the lists; the key → slot map (adds, removes, Contains, filtered walks) is built behind
-            // the first answer: 10M keys take seconds to hash.
-            var loaded = index._lists;
-            index._mapping = Task.Run(() => MapKeys(loaded, count, full));
+            // Searches need only the lists they scan; the rest are read behind the first answer, then the key → slot map
+            // (adds, removes, Contains, filtered walks) is built: 10M keys take seconds to hash. Anything that needs the
+            // map waits for both.
+            index._lists = pending;
+            var loading = file;
+            index._mapping = background(() =>
+            {
+                foreach (var list in pending)
+                {
+                    list.EnsureLoaded();
+                }
+
+                loading.Dispose();
+                return MapKeys(pending, count, full);
+            });
+            file = null;
             return index;
-        }
-        catch (EndOfStreamException)
-        {
-            index.Dispose();
-            throw Corrupt(full, "it ends early (truncated)");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -459,6 +473,10 @@ public sealed class IvfVectorIndex : IStoredVectorIndex
         {
             index.Dispose();
             throw;
+        }
+        finally
+        {
+            file?.Dispose();
         }
     }
 

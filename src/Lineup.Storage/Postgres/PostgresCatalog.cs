@@ -226,16 +226,21 @@ public sealed partial class PostgresCatalog : IAsyncDisposable
         }
     }
 
-    /// <summary>The number of components of the model's first stored embedding (0: it has none).</summary>
+    /// <summary>The number of components of the model's stored embeddings (<see cref="StoredEmbeddings.FirstDimensions"/>).</summary>
     private static async Task<int> ReadEmbeddingDimensionsAsync(
         NpgsqlConnection connection, NpgsqlTransaction? tx, string modelId, StoredEmbeddings embeddings, CancellationToken ct)
     {
-        await using var command = new NpgsqlCommand("SELECT id, embedding FROM faces WHERE model_id = @model ORDER BY id LIMIT 1", connection, tx);
+        await using var command = new NpgsqlCommand(
+            $"SELECT id, embedding FROM faces WHERE model_id = @model ORDER BY id LIMIT {StoredEmbeddings.DimensionRows}", connection, tx);
         command.Parameters.AddWithValue("model", modelId);
         await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
-        return await reader.ReadAsync(ct).ConfigureAwait(false)
-            ? embeddings.Dimensions(reader.GetInt64(0), reader.GetFieldValue<byte[]>(1))
-            : 0;
+        var rows = new List<(long, byte[])>();
+        while (await reader.ReadAsync(ct).ConfigureAwait(false))
+        {
+            rows.Add((reader.GetInt64(0), reader.GetFieldValue<byte[]>(1)));
+        }
+
+        return embeddings.FirstDimensions(rows);
     }
 
     /// <summary>A pooled connection, open.</summary>
