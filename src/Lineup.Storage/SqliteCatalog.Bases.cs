@@ -114,65 +114,8 @@ public sealed partial class SqliteCatalog : IEmbeddingBases
         ThrowIfDisposed();
         var basis = _embeddings.Basis
             ?? throw new CatalogException($"Model '{ModelId}' has no embedding basis yet: there is nothing to re-encode its embeddings in.");
-        var (read, reencoded, outside, after) = (0L, 0L, 0L, 0L);
-        var page = new List<(long Id, byte[] Blob)>(CompactionPageSize);
-        while (true)
-        {
-            page.Clear();
-            await using (var connection = await OpenReaderAsync(ct).ConfigureAwait(false))
-            {
-                using var command = connection.CreateCommand();
-                command.CommandText = "SELECT id, embedding FROM faces WHERE model_id = $model AND id > $after ORDER BY id LIMIT $limit";
-                command.Parameters.AddWithValue("$model", ModelId);
-                command.Parameters.AddWithValue("$after", after);
-                command.Parameters.AddWithValue("$limit", CompactionPageSize);
-                using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
-                while (await reader.ReadAsync(ct).ConfigureAwait(false))
-                {
-                    page.Add((reader.GetInt64(0), (byte[])reader.GetValue(1)));
-                }
-            }
-
-            if (page.Count == 0)
-            {
-                break;
-            }
-
-            after = page[^1].Id;
-            read += page.Count;
-            var (updates, left) = _embeddings.Reencode(page, basis);
-            outside += left;
-            if (updates.Count > 0)
-            {
-                await _writeGate.WaitAsync(ct).ConfigureAwait(false);
-                try
-                {
-                    ThrowIfDisposed();
-                    using var tx = _writer.BeginTransaction();
-                    using var update = _writer.CreateCommand();
-                    update.Transaction = tx;
-                    update.CommandText = "UPDATE faces SET embedding = $embedding WHERE id = $id";
-                    var id = update.Parameters.Add("$id", SqliteType.Integer);
-                    var embedding = update.Parameters.Add("$embedding", SqliteType.Blob);
-                    foreach (var (faceId, blob) in updates)
-                    {
-                        id.Value = faceId;
-                        embedding.Value = blob;
-                        reencoded += await update.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-                    }
-
-                    tx.Commit();
-                }
-                finally
-                {
-                    _writeGate.Release();
-                }
-            }
-
-            progress?.Report(new EmbeddingCompaction(read, reencoded, outside));
-        }
-
-        if (reencoded > 0)
+        var compaction = await _embeddings.CompactAsync(basis, ReadPageAsync, WritePageAsync, progress, ct).ConfigureAwait(false);
+        if (compaction.Reencoded > 0)
         {
             // The rows shrank in place: VACUUM gives the freed pages back to the file system (and drops the old bytes).
             await _writeGate.WaitAsync(ct).ConfigureAwait(false);
@@ -187,6 +130,53 @@ public sealed partial class SqliteCatalog : IEmbeddingBases
             }
         }
 
-        return new EmbeddingCompaction(read, reencoded, outside);
+        return compaction;
+
+        async Task<List<(long Id, byte[] Blob)>> ReadPageAsync(long after, CancellationToken token)
+        {
+            var page = new List<(long Id, byte[] Blob)>(CompactionPageSize);
+            await using var connection = await OpenReaderAsync(token).ConfigureAwait(false);
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT id, embedding FROM faces WHERE model_id = $model AND id > $after ORDER BY id LIMIT $limit";
+            command.Parameters.AddWithValue("$model", ModelId);
+            command.Parameters.AddWithValue("$after", after);
+            command.Parameters.AddWithValue("$limit", CompactionPageSize);
+            using var reader = await command.ExecuteReaderAsync(token).ConfigureAwait(false);
+            while (await reader.ReadAsync(token).ConfigureAwait(false))
+            {
+                page.Add((reader.GetInt64(0), (byte[])reader.GetValue(1)));
+            }
+
+            return page;
+        }
+
+        async Task<long> WritePageAsync(List<(long Id, byte[] Blob)> updates, CancellationToken token)
+        {
+            await _writeGate.WaitAsync(token).ConfigureAwait(false);
+            try
+            {
+                ThrowIfDisposed();
+                using var tx = _writer.BeginTransaction();
+                using var update = _writer.CreateCommand();
+                update.Transaction = tx;
+                update.CommandText = "UPDATE faces SET embedding = $embedding WHERE id = $id";
+                var id = update.Parameters.Add("$id", SqliteType.Integer);
+                var embedding = update.Parameters.Add("$embedding", SqliteType.Blob);
+                var changed = 0L;
+                foreach (var (faceId, blob) in updates)
+                {
+                    id.Value = faceId;
+                    embedding.Value = blob;
+                    changed += await update.ExecuteNonQueryAsync(token).ConfigureAwait(false);
+                }
+
+                tx.Commit();
+                return changed;
+            }
+            finally
+            {
+                _writeGate.Release();
+            }
+        }
     }
 }

@@ -235,10 +235,41 @@ internal sealed class StoredEmbeddings
     }
 
     /// <summary>
+    /// Compaction on either backend (<see cref="IEmbeddingBases.CompactEmbeddingsAsync"/>): pages of the model's rows in
+    /// id order (<paramref name="readAfter"/> gives those after an id, empty at the end), each page's format-1 rows
+    /// re-encoded in <paramref name="basis"/> and written in one transaction (<paramref name="write"/> returns the rows it
+    /// changed: an erased one is gone).
+    /// </summary>
+    public async Task<EmbeddingCompaction> CompactAsync(
+        EmbeddingBasis basis,
+        Func<long, CancellationToken, Task<List<(long Id, byte[] Blob)>>> readAfter,
+        Func<List<(long Id, byte[] Blob)>, CancellationToken, Task<long>> write,
+        IProgress<EmbeddingCompaction>? progress,
+        CancellationToken ct)
+    {
+        var (read, reencoded, outside, after) = (0L, 0L, 0L, 0L);
+        while (await readAfter(after, ct).ConfigureAwait(false) is { Count: > 0 } page)
+        {
+            after = page[^1].Id;
+            read += page.Count;
+            var (updates, left) = Reencode(page, basis);
+            outside += left;
+            if (updates.Count > 0)
+            {
+                reencoded += await write(updates, ct).ConfigureAwait(false);
+            }
+
+            progress?.Report(new EmbeddingCompaction(read, reencoded, outside));
+        }
+
+        return new EmbeddingCompaction(read, reencoded, outside);
+    }
+
+    /// <summary>
     /// The rows of <paramref name="page"/> not yet in <paramref name="basis"/> (format 1) re-encoded in it, and how many
     /// lie too far outside it to be (they stay as they are).
     /// </summary>
-    public (List<(long Id, byte[] Blob)> Updates, long Outside) Reencode(IReadOnlyList<(long Id, byte[] Blob)> page, EmbeddingBasis basis)
+    private (List<(long Id, byte[] Blob)> Updates, long Outside) Reencode(IReadOnlyList<(long Id, byte[] Blob)> page, EmbeddingBasis basis)
     {
         var updates = new List<(long, byte[])>();
         var outside = 0L;

@@ -162,17 +162,6 @@ public static class EmbeddingCodec
     }
 
     /// <summary>
-    /// <paramref name="vector"/> as the catalog gives it back (encoded and decoded), into <paramref name="decoded"/>,
-    /// without allocating: for code that models what a stored embedding will score.
-    /// </summary>
-    public static void RoundTrip(ReadOnlySpan<float> vector, Span<sbyte> codes, Span<float> decoded)
-    {
-        // vector and decoded may be the same memory: every component is read into codes before any is written.
-        var scale = Int8Quantizer.Quantize(vector, codes);
-        Int8Quantizer.Dequantize(codes, scale, decoded);
-    }
-
-    /// <summary>
     /// Replaces <paramref name="vector"/> in place with what the catalog gives back for it, exactly (the bytes
     /// <see cref="Encode(ReadOnlySpan{float}, EmbeddingBasis?)"/> writes, decoded as <see cref="Decode(ReadOnlySpan{byte}, Func{int, EmbeddingBasis?}?)"/>
     /// does). An index fed these vectors holds what a rebuild from the catalog gives it, bit for bit.

@@ -94,55 +94,43 @@ public sealed partial class PostgresCatalog : IEmbeddingBases
     {
         var basis = _embeddings.Basis
             ?? throw new CatalogException($"Model '{ModelId}' has no embedding basis yet: there is nothing to re-encode its embeddings in.");
-        var (read, reencoded, outside, after) = (0L, 0L, 0L, 0L);
-        var page = new List<(long Id, byte[] Blob)>(SqliteCatalog.CompactionPageSize);
         await using var connection = await OpenConnectionAsync(ct).ConfigureAwait(false);
-        while (true)
-        {
-            page.Clear();
-            await using (var command = new NpgsqlCommand(
-                "SELECT id, embedding FROM faces WHERE model_id = @model AND id > @after ORDER BY id LIMIT @limit", connection))
-            {
-                command.Parameters.AddWithValue("model", ModelId);
-                command.Parameters.AddWithValue("after", after);
-                command.Parameters.AddWithValue("limit", SqliteCatalog.CompactionPageSize);
-                await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
-                while (await reader.ReadAsync(ct).ConfigureAwait(false))
-                {
-                    page.Add((reader.GetInt64(0), reader.GetFieldValue<byte[]>(1)));
-                }
-            }
-
-            if (page.Count == 0)
-            {
-                break;
-            }
-
-            after = page[^1].Id;
-            read += page.Count;
-            var (updates, left) = _embeddings.Reencode(page, basis);
-            outside += left;
-            if (updates.Count > 0)
-            {
-                // One statement, so one transaction: a page is re-encoded whole or not at all. A row erased meanwhile is
-                // simply not there to update.
-                await using var update = new NpgsqlCommand(
-                    "UPDATE faces SET embedding = u.embedding FROM unnest(@ids, @embeddings) AS u(id, embedding) WHERE faces.id = u.id",
-                    connection);
-                update.Parameters.AddWithValue("ids", updates.Select(u => u.Id).ToArray());
-                update.Parameters.AddWithValue("embeddings", updates.Select(u => u.Blob).ToArray());
-                reencoded += await update.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-            }
-
-            progress?.Report(new EmbeddingCompaction(read, reencoded, outside));
-        }
-
-        if (reencoded > 0)
+        var compaction = await _embeddings.CompactAsync(basis, ReadPageAsync, WritePageAsync, progress, ct).ConfigureAwait(false);
+        if (compaction.Reencoded > 0)
         {
             // The old row versions hold the 517-byte encodings: make their space reusable now, as after an erasure.
             await VacuumAfterDeletionAsync(["faces"], "embedding compaction").ConfigureAwait(false);
         }
 
-        return new EmbeddingCompaction(read, reencoded, outside);
+        return compaction;
+
+        async Task<List<(long Id, byte[] Blob)>> ReadPageAsync(long after, CancellationToken token)
+        {
+            var page = new List<(long Id, byte[] Blob)>(SqliteCatalog.CompactionPageSize);
+            await using var command = new NpgsqlCommand(
+                "SELECT id, embedding FROM faces WHERE model_id = @model AND id > @after ORDER BY id LIMIT @limit", connection);
+            command.Parameters.AddWithValue("model", ModelId);
+            command.Parameters.AddWithValue("after", after);
+            command.Parameters.AddWithValue("limit", SqliteCatalog.CompactionPageSize);
+            await using var reader = await command.ExecuteReaderAsync(token).ConfigureAwait(false);
+            while (await reader.ReadAsync(token).ConfigureAwait(false))
+            {
+                page.Add((reader.GetInt64(0), reader.GetFieldValue<byte[]>(1)));
+            }
+
+            return page;
+        }
+
+        async Task<long> WritePageAsync(List<(long Id, byte[] Blob)> updates, CancellationToken token)
+        {
+            // One statement, so one transaction: a page is re-encoded whole or not at all. A row erased meanwhile is
+            // simply not there to update.
+            await using var update = new NpgsqlCommand(
+                "UPDATE faces SET embedding = u.embedding FROM unnest(@ids, @embeddings) AS u(id, embedding) WHERE faces.id = u.id",
+                connection);
+            update.Parameters.AddWithValue("ids", updates.Select(u => u.Id).ToArray());
+            update.Parameters.AddWithValue("embeddings", updates.Select(u => u.Blob).ToArray());
+            return await update.ExecuteNonQueryAsync(token).ConfigureAwait(false);
+        }
     }
 }
