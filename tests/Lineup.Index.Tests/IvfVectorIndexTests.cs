@@ -189,6 +189,40 @@ public sealed class IvfVectorIndexTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void A_file_cut_short_after_the_open_fails_the_search_that_reaches_the_missing_list_naming_the_file()
+    {
+        const int Count = 20_000;
+        var data = Vectors.Clustered(new Random(32), Count, 200, Dims);
+        var path = _temp.Combine("cut.ivf");
+        using (var saved = new IvfVectorIndex(new IvfOptions { Dimensions = Dims }))
+        {
+            saved.AddRange(Keys(1, Count), data);
+            saved.Save(path);
+        }
+
+        Func<Dictionary<long, long>>? load = null;
+        using var opened = IvfVectorIndex.Open(path, new IvfOptions { Dimensions = Dims }, work =>
+        {
+            load = work;
+            return new TaskCompletionSource<Dictionary<long, long>>().Task;
+        });
+
+        // Half the lists' bytes gone after the open checked the file: the search that needs them says so, and so does
+        // the background load.
+        using (var file = new FileStream(path, FileMode.Open, FileAccess.Write))
+        {
+            file.SetLength(file.Length / 2);
+        }
+
+        opened.Probes = opened.Lists;
+        var e = Assert.Throws<VectorIndexException>(() => opened.Search(Vectors.Row(data, 0, Dims), new VectorHit[10]));
+        Assert.Contains(path, e.Message);
+        Assert.Contains("truncated", e.Message);
+        e = Assert.Throws<VectorIndexException>(() => load!());
+        Assert.Contains(path, e.Message);
+    }
+
+    [Fact]
     public void Quantised_codes_give_the_cosine_within_a_few_thousandths()
     {
         var random = new Random(5);

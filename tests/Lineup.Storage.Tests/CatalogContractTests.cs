@@ -322,6 +322,28 @@ public abstract class CatalogContract<TCatalog>(ICatalogBackend<TCatalog> backen
     }
 
     [SkippableFact]
+    public async Task A_damaged_basis_row_stops_the_catalog_from_opening_naming_the_basis()
+    {
+        EmbeddingBasisInfo basis;
+        await using (var catalog = await OpenAsync())
+        {
+            await LowRankFacesAsync(catalog, 150);
+            basis = (await ((IEmbeddingBases)catalog).EnsureEmbeddingBasisAsync(0))!;
+        }
+
+        // Scales of the right length, but negative: every row stored in the basis would decode wrongly.
+        var negative = new byte[4 * basis.Components];
+        for (var i = 0; i < basis.Components; i++)
+        {
+            System.Buffers.Binary.BinaryPrimitives.WriteSingleLittleEndian(negative.AsSpan(4 * i), -1f);
+        }
+
+        Assert.Equal(1, await BackendSql.ExecuteAsync(Backend, "UPDATE embedding_bases SET scales = @blob WHERE id = @id", basis.Id, negative));
+        var ex = await Assert.ThrowsAnyAsync<Exception>(async () => await (await OpenAsync()).DisposeAsync());
+        Assert.Contains($"embedding basis {basis.Id} (model '{TestData.Model}') cannot be read", ex.Message, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
     public async Task Two_catalogs_fitting_at_once_agree_on_one_basis_and_read_each_others_rows()
     {
         await using var first = await OpenAsync();
