@@ -15,7 +15,6 @@ internal sealed class StoredEmbeddings
     /// <summary>How long a catalog without a basis for its model waits before looking again (another process may fit one).</summary>
     private static readonly TimeSpan RecheckAfter = TimeSpan.FromSeconds(30);
 
-
     private readonly string _modelId;
     private readonly TimeProvider _clock;
     private readonly Func<DbConnection> _open;
